@@ -1,0 +1,50 @@
+"""``python -m backend``: serve the whole system with uvicorn and print the URL.
+
+SIGTERM/SIGINT first ends every open SSE stream (uvicorn would otherwise wait for them forever),
+then uvicorn finishes its normal shutdown and the lifespans close the hub and the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import uvicorn
+
+from backend.app import create_app
+from backend.settings import Settings, SettingsError
+
+
+class Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app_state: object) -> None:
+        super().__init__(config)
+        self._app_state = app_state
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        hub = getattr(self._app_state, "hub", None)
+        if hub is not None:
+            try:
+                asyncio.get_running_loop().call_soon_threadsafe(hub.close_streams, "shutdown")
+            except RuntimeError:
+                pass
+        super().handle_exit(sig, frame)
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"invalid setting: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                            timeout_graceful_shutdown=3, lifespan="on")
+    server = Server(config, app.state)
+    shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
+    print(f"Odds browser: http://{shown}:{settings.port}/  (API under /api/, health at /api/health)", flush=True)
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""``create_app()``: wiring only -- settings, services, routes, lifespans.
+
+Run it with ``python -m backend`` (prints the URL, shuts down promptly with streams open) or
+``litestar --app backend.app:create_app run``. With no ``SWARM_WS_URL`` the embedded simulator is
+started first and the hub connects to it over a real WebSocket, exactly as to a real feed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
+
+from backend.clock import SYSTEM_CLOCK, Clock
+from backend.health.routes import ROUTES as HEALTH_ROUTES
+from backend.http import CorsMiddleware
+from backend.hub.routes import ROUTES as HUB_ROUTES
+from backend.hub.service import OddsHub
+from backend.settings import Settings
+from backend.web import web_routes
+
+log = logging.getLogger("backend")
+
+
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return Response("Not found", status_code=404, media_type="text/plain")
+
+
+def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The original's hub routes answer a non-GET with a JSON 404 (WIRE.md 0).
+    return Response({"error": "Not found"}, status_code=404)
+
+
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    @asynccontextmanager
+    async def services(app: Litestar) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            url = settings.swarm_ws_url
+            if settings.uses_simulator:
+                from backend.simulator import SimulatorConfig, SwarmSimulator
+
+                sim = await stack.enter_async_context(SwarmSimulator(SimulatorConfig(
+                    host=settings.sim_host, port=settings.sim_port, seed=settings.sim_seed,
+                    live_games=settings.sim_live_games, prematch_games=settings.sim_prematch_games,
+                    price_changes_per_second=settings.sim_price_changes_per_second), clock))
+                app.state.simulator = sim
+                url = sim.url
+                log.info("embedded Swarm simulator at %s", url)
+            app.state.hub = await stack.enter_async_context(OddsHub(settings, clock, url))
+            yield
+
+    app = Litestar(
+        route_handlers=[*HUB_ROUTES, *HEALTH_ROUTES, *web_routes(settings.static_dir)],
+        lifespan=[services],
+        state=State({"settings": settings}),
+        exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},
+        middleware=[lambda app: CorsMiddleware(app, settings.cors_allow_origins)],
+        openapi_config=None,
+    )
+    return app

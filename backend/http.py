@@ -1,0 +1,78 @@
+"""HTTP plumbing shared by every route: CORS, JSON errors, and raw ASGI helpers for SSE.
+
+* :class:`CorsMiddleware` adds the WIRE.md section 0 CORS headers to every response -- errors and
+  SSE included -- and answers every ``OPTIONS`` with 204.
+* ``json_response`` / ``text_response`` send a complete response through a raw ASGI ``send``.
+* ``query_params`` decodes a raw query string (first value wins, like ``URLSearchParams.get``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_ENCODER = msgspec.json.Encoder()
+
+NO_STORE = [(b"cache-control", b"no-store")]
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        params.setdefault(key, value)
+    return params
+
+
+async def json_response(send: Send, status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = _ENCODER.encode(body)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        *(headers if headers is not None else NO_STORE)]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class CorsMiddleware:
+    """WIRE.md 0: echo an allowed Origin (with ``Vary: Origin``), else ``*``; OPTIONS is 204."""
+
+    def __init__(self, app: ASGIApp, allow_origins: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.allow_origins = frozenset(o.encode() for o in allow_origins)
+
+    def headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        origin = next((v for k, v in scope.get("headers", ()) if k == b"origin"), None)
+        if origin is not None and origin in self.allow_origins:
+            headers = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+        else:
+            headers = [(b"access-control-allow-origin", b"*")]
+        headers += [(b"access-control-allow-methods", b"GET,POST,OPTIONS"),
+                    (b"access-control-allow-headers", b"Content-Type"),
+                    (b"access-control-max-age", b"86400")]
+        return headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cors = self.headers_for(scope)
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": cors})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", ())}
+                message["headers"] = [*message.get("headers", ()),
+                                      *(h for h in cors if h[0] not in names)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

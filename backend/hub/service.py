@@ -1,0 +1,211 @@
+"""The odds hub service: one upstream Swarm connection fanned out to SSE groups.
+
+``OddsHub`` is an async context manager (registered as a Litestar lifespan by ``create_app``). It
+owns the :class:`~backend.swarm.connection.SwarmConnection` task, the group registry and the
+groups, the hierarchy and market-type caches, and a reaper task that tears idle groups down once
+their grace period ends. Leaving the context closes every client stream first, so shutdown with
+thousands of open streams takes no longer than cancelling a few tasks.
+
+Routes use :meth:`join` / :meth:`leave` (see ``routes.py``); everything else is internal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from backend.clock import Clock
+from backend.settings import Settings
+from backend.swarm.connection import SwarmConnection
+from backend.swarm.messages import CODE_OK
+from backend.swarm.session import SwarmRequestError, unwrap
+
+from .caches import CacheStats, HierarchyCache, MarketTypeCache
+from .fanout import PADDING, SseClient, sse_comment
+from .groups import GroupRegistry
+from .streams import CountsGroup, GameGroup, Group, LiveSport, PrematchSport
+
+log = logging.getLogger(__name__)
+
+COUNTS_KEY = ("counts",)
+
+
+class OddsHub:
+    def __init__(self, settings: Settings, clock: Clock, swarm_url: str) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.conn = SwarmConnection(
+            swarm_url, clock=clock, site_id=settings.swarm_site_id,
+            connect_timeout=settings.swarm_connect_timeout, request_timeout=settings.swarm_request_timeout,
+            backoff_base=settings.swarm_backoff_base, backoff_cap=settings.swarm_backoff_cap)
+        self.registry = GroupRegistry(grace=settings.group_grace, max_clients=settings.max_clients,
+                                      max_groups={"game": settings.max_game_groups})
+        self.groups: dict[Hashable, Group] = {}
+        self.cache_stats = CacheStats()
+        self.hierarchy = HierarchyCache(self._request_data, clock, settings.hierarchy_ttl, self.cache_stats)
+        self.market_types = MarketTypeCache(self._request_data, clock, settings.market_types_ttl, self.cache_stats)
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.started_at = clock.monotonic()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def __aenter__(self) -> OddsHub:
+        self._tasks = [asyncio.create_task(self.conn.run(), name="swarm-connection"),
+                       asyncio.create_task(self._reap_forever(), name="hub-reaper")]
+        return self
+
+    def close_streams(self, reason: str = "shutdown") -> None:
+        """End every open SSE stream now (their cleanup runs in their own tasks)."""
+        for group in self.groups.values():
+            group.channel.close_all(reason)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close_streams("shutdown")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("hub task %s failed during shutdown", task.get_name())
+        self.registry.drain()
+        groups, self.groups = list(self.groups.values()), {}
+        for group in groups:
+            try:
+                await asyncio.wait_for(group.close(), 2.0)
+            except Exception:
+                log.exception("closing group %r failed", group.key)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await self.clock.sleep(0.5)
+            await self.reap()
+
+    async def reap(self) -> None:
+        """Close every group whose grace period has ended."""
+        for key in self.registry.tick(self.clock.monotonic()):
+            group = self.groups.pop(key, None)
+            if group is None:
+                continue
+            try:
+                await group.close()
+            except Exception:
+                log.exception("closing group %r failed; it is gone from the registry anyway", key)
+
+    # -- upstream helpers ---------------------------------------------------------------------------
+    async def _request_data(self, command: str, params: dict[str, Any], timeout: float) -> Any:
+        frame = await self.conn.request(command, params, timeout)
+        if frame.code not in (None, CODE_OK):
+            raise SwarmRequestError(f"{command} failed: {frame.msg or frame.code}", frame.code)
+        return unwrap(frame)
+
+    async def request(self, command: str, params: dict[str, Any], timeout: float = 20.0) -> Any:
+        """A Swarm command's unwrapped data; raises SwarmRequestError on a non-zero code."""
+        return await self._request_data(command, params, timeout)
+
+    async def get(self, what: dict[str, Any], where: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        data = await self._request_data("get", {"source": "betting", "what": what, "where": where}, timeout)
+        return data if isinstance(data, dict) else {}
+
+    # -- groups ---------------------------------------------------------------------------------------
+    def _ensure(self, key: Hashable, factory: Callable[[], Group]) -> Group:
+        """Acquire a reference on ``key`` (may raise LimitExceeded) and return its running group."""
+        created = self.registry.acquire(key, self.clock.monotonic())
+        group = self.groups.get(key)
+        if group is None or created:
+            try:
+                group = factory()
+                self.groups[key] = group
+                group.start()
+            except BaseException:
+                self.groups.pop(key, None)
+                self.registry.release(key, self.clock.monotonic())
+                raise
+        return group
+
+    def _release(self, key: Hashable) -> None:
+        try:
+            self.registry.release(key, self.clock.monotonic())
+        except KeyError:
+            log.debug("release of %r after shutdown", key)
+
+    @property
+    def counts_group(self) -> CountsGroup | None:
+        group = self.groups.get(COUNTS_KEY)
+        return group if isinstance(group, CountsGroup) else None
+
+    def hold_counts(self, listener: Callable[[bool, bytes], None]) -> None:
+        """A live sport group keeps the counts subscriptions up and hears their changes."""
+        group = self._ensure(COUNTS_KEY, lambda: CountsGroup(self, COUNTS_KEY))
+        assert isinstance(group, CountsGroup)
+        group.listeners.add(listener)
+
+    def release_counts(self, listener: Callable[[bool, bytes], None]) -> None:
+        group = self.counts_group
+        if group is not None:
+            group.listeners.discard(listener)
+        self._release(COUNTS_KEY)
+
+    def join(self, kind: str, ident: str = "") -> tuple[Hashable, SseClient, bytes]:
+        """Register a new SSE client; returns its key, its client and the bytes to send first.
+
+        Raises :class:`~backend.hub.groups.LimitExceeded`. The caller must call :meth:`leave`.
+        """
+        key: Hashable = COUNTS_KEY if kind == "counts" else (kind, ident)
+        factories: dict[str, Callable[[], Group]] = {
+            "counts": lambda: CountsGroup(self, key),
+            "live": lambda: LiveSport(self, key, ident),
+            "prematch": lambda: PrematchSport(self, key, ident),
+            "game": lambda: GameGroup(self, key, ident),
+        }
+        group = self._ensure(key, factories[kind])
+        client = SseClient(self.settings.client_buffer_bytes)
+        initial = b"".join([PADDING, sse_comment(f"ready {int(self.clock.time() * 1000)}"),
+                            *group.late_joiner_frames()])
+        group.channel.clients.add(client)
+        return key, client, initial
+
+    def leave(self, key: Hashable, client: SseClient) -> None:
+        """Forget ``client``; always completes, whatever state the group is in."""
+        try:
+            group = self.groups.get(key)
+            if group is not None:
+                group.channel.clients.discard(client)
+            client.close("left")
+        finally:
+            self._release(key)
+
+    # -- metrics ---------------------------------------------------------------------------------------
+    def metrics(self) -> dict[str, Any]:
+        """WIRE A2 ``swarm_ws``, plus the extra fields the original UI reads."""
+        stats = self.conn.stats
+        now = self.clock.time()
+        by_kind: dict[str, dict[str, int]] = {}
+        for key, group in self.groups.items():
+            kind = group.kind
+            entry = by_kind.setdefault(kind, {"groups": 0, "clients": 0, "active_subscriptions": 0})
+            entry["groups"] += 1
+            entry["clients"] += len(group.channel.clients)
+            entry["active_subscriptions"] += len(group._subs)
+        return {
+            "connected": self.conn.connected,
+            "session_id": self.conn.session_id,
+            "ws_url": self.conn.url,
+            "ws_messages_total": stats.messages_total,
+            "ws_messages_last_60s": stats.messages_60s.total(now),
+            "ws_parse_errors_total": stats.parse_errors_total,
+            "state": self.conn.state.value,
+            "connect_attempts_total": stats.connect_attempts_total,
+            "connect_failures_total": stats.connect_failures_total,
+            "reconnects_total": stats.reconnects_total,
+            "last_error": stats.last_error,
+            "active_subscriptions": self.conn.active_subscriptions,
+            "clients": self.registry.total_clients,
+            "groups": len(self.groups),
+            "rejected_total": self.registry.rejected_total,
+            "dropped_slow_total": sum(g.channel.dropped_slow for g in self.groups.values()),
+            "by_endpoint": by_kind,
+        }
