@@ -36,6 +36,17 @@ def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return Response({"error": "Not found"}, status_code=404)
 
 
+class OddsApp(Litestar):
+    """Litestar with CORS outside everything, so 404s and OPTIONS on unknown paths get it too."""
+
+    def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._with_cors = CorsMiddleware(super().__call__, cors_allow_origins)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._with_cors(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -57,12 +68,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             app.state.hub = await stack.enter_async_context(OddsHub(settings, clock, url))
             yield
 
-    app = Litestar(
+    app = OddsApp(
         route_handlers=[*HUB_ROUTES, *HEALTH_ROUTES, *web_routes(settings.static_dir)],
         lifespan=[services],
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},
-        middleware=[lambda app: CorsMiddleware(app, settings.cors_allow_origins)],
+        cors_allow_origins=settings.cors_allow_origins,
         openapi_config=None,
     )
     return app

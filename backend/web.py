@@ -1,0 +1,136 @@
+"""Serves the browser UI: the page, its static files and the built Pyodide assets.
+
+``web_routes(static_dir)`` returns route handlers and routers for ``create_app``; it owns no state.
+
+URL map (everything outside ``/api/``)::
+
+    GET /                 frontend/index.html
+    GET /boot.js          frontend/boot.js          (the only JavaScript we write)
+    GET /css/...          frontend/css/
+    GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
+    GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)
+    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
+
+Caching: the wheels under ``/wheels/`` carry a content hash in their names and are served as
+immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
+revalidates cheaply and never runs stale code after a rebuild.
+
+A missing build (``static_dir`` absent) does not stop the app from starting: ``/manifest.json``
+then answers 503 with a JSON error naming the build command, which boot.js shows on the page.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import CacheControlHeader
+from litestar.handlers import BaseRouteHandler
+from litestar.response import File
+from litestar.response.file import create_etag_for_file
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_503_SERVICE_UNAVAILABLE
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FRONTEND_DIR = REPO_ROOT / "frontend"
+BUILD_HINT = "front-end assets are not built: run `python3 scripts/build_assets.py` in the repository"
+
+NO_CACHE = CacheControlHeader(no_cache=True)
+IMMUTABLE = CacheControlHeader(public=True, max_age=31_536_000, immutable=True)
+
+# Module scripts and wasm must carry these exact types; the platform's mime.types may lack them
+# (Python's built-in table maps .mjs to application/javascript).
+_MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript"}
+
+
+def _register_mime_types() -> None:
+    for suffix, mime in _MIME_TYPES.items():
+        if mimetypes.guess_type(f"x{suffix}")[0] != mime:
+            mimetypes.add_type(mime, suffix)
+
+
+def _resolve_inside(directory: Path, relative: str) -> Path | None:
+    """The file ``relative`` names inside ``directory``, or None if absent or outside it."""
+    parts = PurePosixPath(relative.lstrip("/")).parts
+    if not parts or any(part in ("..", "") for part in parts):
+        return None
+    base = directory.resolve()
+    candidate = base.joinpath(*parts).resolve()
+    if not candidate.is_relative_to(base) or not candidate.is_file():
+        return None
+    return candidate
+
+
+def _not_modified_hook(directory: Path):
+    """A before_request hook answering 304 when If-None-Match equals the file's current ETag.
+
+    The ETag is the one Litestar's static files response sends (create_etag_for_file over the
+    resolved path, mtime and size), so the browser's cached validator matches it.
+    """
+
+    def before_request(request: Request) -> Response[Any] | None:
+        if_none_match = request.headers.get("if-none-match")
+        if not if_none_match:
+            return None
+        file_path = request.path_params.get("file_path")
+        if file_path is None:
+            return None
+        path = _resolve_inside(directory, str(file_path))
+        if path is None:
+            return None
+        stat = path.stat()
+        etag = create_etag_for_file(path=path, modified_time=stat.st_mtime, file_size=stat.st_size)
+        candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        if etag in candidates or "*" in candidates:
+            return Response(content=b"", status_code=HTTP_304_NOT_MODIFIED, headers={"etag": etag})
+        return None
+
+    return before_request
+
+
+def _static_router(path: str, directory: Path, name: str, cache_control: CacheControlHeader):
+    return create_static_files_router(
+        path=path,
+        directories=[directory],
+        name=name,
+        cache_control=cache_control,
+        before_request=_not_modified_hook(directory),
+        include_in_schema=False,
+    )
+
+
+def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[BaseRouteHandler | Any]:
+    """Route handlers and routers serving the UI; include them in ``Litestar(route_handlers=...)``.
+
+    ``static_dir`` is the build output of ``scripts/build_assets.py`` (default ``build/static``);
+    ``frontend_dir`` holds index.html, boot.js and css/.
+    """
+    _register_mime_types()
+    static_dir = Path(static_dir)
+    frontend_dir = Path(frontend_dir)
+    manifest_path = static_dir / "manifest.json"
+
+    @get("/", include_in_schema=False, cache_control=NO_CACHE, name="ui:index")
+    async def index() -> File:
+        return File(frontend_dir / "index.html", media_type="text/html", content_disposition_type="inline")
+
+    @get("/boot.js", include_in_schema=False, cache_control=NO_CACHE, name="ui:boot")
+    async def boot_js() -> File:
+        return File(frontend_dir / "boot.js", media_type="text/javascript", content_disposition_type="inline")
+
+    @get("/manifest.json", include_in_schema=False, cache_control=CacheControlHeader(no_store=True), name="ui:manifest")
+    async def manifest() -> File | Response[dict[str, str]]:
+        if not manifest_path.is_file():
+            return Response({"error": BUILD_HINT}, status_code=HTTP_503_SERVICE_UNAVAILABLE)
+        return File(manifest_path, media_type="application/json", content_disposition_type="inline")
+
+    return [
+        index,
+        boot_js,
+        manifest,
+        _static_router("/css", frontend_dir / "css", "ui:css", NO_CACHE),
+        _static_router("/pyodide", static_dir / "pyodide", "ui:pyodide", NO_CACHE),
+        _static_router("/wheels", static_dir / "wheels", "ui:wheels", IMMUTABLE),
+    ]

@@ -1,0 +1,125 @@
+"""The Pyodide UI against the real server in Debian's Chromium (R1, R2, R7 wiring; WIRE B1, B2, G).
+
+Boot -> live counts in the sidebar -> choose the sport with most live games -> rows with 1/X/2 odds
+-> a price visibly moves (flash class or changed price text) -> switching sport back and forth does
+not grow the listener count on window or on the EventSources (the browser's own count, over CDP)
+-> no console errors anywhere.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+PRICE_CHANGE_TIMEOUT_MS = 30_000
+ROWS_TIMEOUT_MS = 30_000
+
+
+def sidebar_counts(page):
+    return page.eval_on_selector_all(
+        ".sport-item",
+        """items => items.map(item => ({
+            id: item.dataset.sportId,
+            name: item.querySelector('.sport-name').textContent,
+            count: Number(item.querySelector('.sport-count').dataset.count || '0'),
+        }))""",
+    )
+
+
+def open_sport(ui, sport_id: str) -> None:
+    page = ui.page
+    page.click(f".sport-item[data-sport-id='{sport_id}']")
+    page.wait_for_function(
+        """(id) => document.querySelector(`.sport-item[data-sport-id='${id}']`)?.classList.contains('active')
+                   && document.querySelectorAll('.game-row[data-game-id]').length > 0""",
+        arg=sport_id, timeout=ROWS_TIMEOUT_MS,
+    )
+    page.wait_for_selector(".odd-btn[data-price]:not([data-price='-'])", timeout=ROWS_TIMEOUT_MS)
+
+
+def test_live_prices_flash_and_switching_sport_does_not_grow_listeners(ui):
+    page = ui.page
+    boot_ms = ui.boot()
+    print(f"pyodide boot: {boot_ms} ms")
+
+    # Live counts arrive from /api/counts-stream and show in the sidebar and the Live tab.
+    page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
+    page.wait_for_function("/Live \\((\\d*[1-9]\\d*)\\)/.test(document.querySelector('#tab-live').textContent)")
+    sports = [s for s in sidebar_counts(page) if s["count"] > 0]
+    assert sports, "no sport with live games in the sidebar"
+    assert page.get_attribute("#tab-live", "aria-selected") == "true"
+    sports.sort(key=lambda s: -s["count"])
+    busiest = sports[0]
+
+    # Choose the busiest live sport: its games show, grouped, with odds buttons.
+    open_sport(ui, busiest["id"])
+    assert page.locator(".region .competition .game-row").count() > 0
+    row = page.locator(".game-row").first
+    assert row.locator(".live-badge").is_visible()
+    assert [row.locator(".odd-btn").nth(i).get_attribute("data-odd-label") for i in range(3)][0]
+
+    # A price changes on screen: a flash class, or a price text that differs from a snapshot.
+    snapshot = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.odd-btn[data-price]')].map(
+                b => [b.closest('.game-row').dataset.gameId + '/' + b.dataset.oddIndex, b.dataset.price]))"""
+    )
+    page.wait_for_function(
+        """(snap) => document.querySelector('.odd-btn.odd-up, .odd-btn.odd-down') !== null ||
+                 [...document.querySelectorAll('.odd-btn[data-price]')].some(b => {
+                     const key = b.closest('.game-row').dataset.gameId + '/' + b.dataset.oddIndex;
+                     return key in snap && snap[key] !== b.dataset.price && b.dataset.price !== '-';
+                 })""",
+        arg=snapshot, timeout=PRICE_CHANGE_TIMEOUT_MS,
+    )
+    page.wait_for_selector(".odd-btn.odd-up, .odd-btn.odd-down", timeout=PRICE_CHANGE_TIMEOUT_MS)
+    flashed = page.locator(".odd-btn.odd-up, .odd-btn.odd-down").first
+    assert flashed.locator(".odd-price").text_content().strip() != ""
+
+    # Re-opening the sport stream by switching sport must not grow any listener count.
+    baseline = ui.listener_counts()
+    assert baseline["open_sources"] == 2, baseline  # counts stream + the sport's live stream
+    others = [s for s in sports if s["id"] != busiest["id"]]
+    if not others:
+        pytest.skip("only one sport has live games: cannot switch")
+    for round_ in range(3):
+        open_sport(ui, others[round_ % len(others)]["id"])
+        open_sport(ui, busiest["id"])
+        counts = ui.listener_counts()
+        assert counts["window"] == baseline["window"], (round_, baseline, counts)
+        assert counts["eventsource"] == baseline["eventsource"], (round_, baseline, counts)
+        assert counts["open_sources"] == 2, counts
+
+    # Python's own accounting agrees: one sport stream, nothing piling up in the frame queue.
+    state = ui.python("from oddsui.app import current; current().app.debug_state()")
+    assert state["sport_id"] == busiest["id"] and state["sport_stream"]["state"] in ("open", "connecting")
+    assert state["decode_errors"] == 0
+
+    ui.assert_no_errors()
+
+
+def test_pagehide_closes_every_stream(ui):
+    ui.boot()
+    page = ui.page
+    page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
+    live = [s for s in sidebar_counts(page) if s["count"] > 0]
+    open_sport(ui, live[0]["id"])
+    before = ui.listener_counts()
+    assert before["open_sources"] == 2
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    deadline = time.monotonic() + 5
+    after = ui.listener_counts()
+    while after["open_sources"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+        after = ui.listener_counts()
+    assert after["open_sources"] == 0 and after["eventsource"] == 0, after
+    assert after["window"] == before["window"]  # the page's own pagehide/pageshow listeners stay
+    held = ui.python("from oddsui.app import current; current().scope.live_count()")
+    assert held == 2  # pagehide + pageshow
+    # and a back/forward-cache restore brings the app back
+    page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
+    page.wait_for_function("document.querySelectorAll('.sport-item').length > 0")
+    assert ui.listener_counts()["open_sources"] >= 1
+    ui.assert_no_errors()

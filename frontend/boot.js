@@ -1,0 +1,147 @@
+// The only JavaScript of the UI: load Pyodide, install our packages, start the Python app.
+//
+// Every URL comes from /manifest.json (written by scripts/build_assets.py):
+//   pyodide.module       /pyodide/pyodide.mjs                 (dynamic import, so a 404 is caught)
+//   pyodide.indexURL     /pyodide/                            (core: asm.wasm, stdlib)
+//   pyodide.lockFileURL  /pyodide/pyodide-lock.local.json?v=  (local lock with the real wheel hashes)
+//   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
+//   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
+//   app                  {module, function}                   (called once everything is installed)
+// Progress is reflected on <html data-boot="loading|ready|error">; a failure is shown on the page and
+// logged with console.error. Nothing is fetched from any other origin.
+
+const BOOT_START = performance.now();
+
+class BootError extends Error {}
+
+function setBootState(state, detail) {
+  document.documentElement.dataset.boot = state;
+  const text = document.getElementById("boot-text");
+  if (text && detail) text.textContent = detail;
+}
+
+function showFatal(message) {
+  setBootState("error");
+  const box = document.getElementById("boot-error");
+  if (box) {
+    box.hidden = false;
+    box.querySelector(".boot-error-text").textContent = message;
+  }
+}
+
+function absolute(url) {
+  // Pyodide rejects relative base URLs ("Invalid base URL"), so resolve everything here.
+  return new URL(url, window.location.origin).href;
+}
+
+async function fetchManifest() {
+  let response;
+  try {
+    response = await fetch("/manifest.json", { cache: "no-store" });
+  } catch (err) {
+    throw new BootError(`cannot fetch /manifest.json: ${err}`);
+  }
+  if (!response.ok) {
+    let detail = "";
+    try {
+      detail = (await response.json()).error || "";
+    } catch (_) {
+      /* the body is not JSON; the status says enough */
+    }
+    throw new BootError(`/manifest.json answered HTTP ${response.status}${detail ? ": " + detail : ""}`);
+  }
+  const manifest = await response.json();
+  for (const key of ["pyodide", "packages", "wheels", "app"]) {
+    if (!(key in manifest)) throw new BootError(`/manifest.json lacks "${key}"`);
+  }
+  return manifest;
+}
+
+async function boot() {
+  setBootState("loading", "Loading manifest…");
+  const manifest = await fetchManifest();
+
+  setBootState("loading", `Loading Python (Pyodide ${manifest.pyodide.version})…`);
+  let loadPyodide;
+  try {
+    ({ loadPyodide } = await import(absolute(manifest.pyodide.module)));
+  } catch (err) {
+    throw new BootError(`cannot import ${manifest.pyodide.module}: ${err}`);
+  }
+  const pyodide = await loadPyodide({
+    indexURL: absolute(manifest.pyodide.indexURL),
+    lockFileURL: absolute(manifest.pyodide.lockFileURL),
+    fullStdLib: false,
+  });
+
+  setBootState("loading", "Installing packages…");
+  const packageErrors = [];
+  const loaded = await pyodide.loadPackage(manifest.packages, {
+    messageCallback: () => {},
+    errorCallback: (message) => packageErrors.push(message),
+    checkIntegrity: true,
+  });
+  const loadedNames = new Set((loaded || []).map((pkg) => pkg.name));
+  const notLoaded = manifest.packages.filter((name) => !loadedNames.has(name));
+  if (packageErrors.length || notLoaded.length) {
+    throw new BootError(
+      `loadPackage failed for [${notLoaded.join(", ")}]: ${packageErrors.join("; ") || "not in the lock file"}`,
+    );
+  }
+
+  const micropip = pyodide.pyimport("micropip");
+  const urls = pyodide.toPy(manifest.wheels.map((wheel) => absolute(wheel.url)));
+  try {
+    await micropip.install.callKwargs(urls, { deps: false });
+  } catch (err) {
+    throw new BootError(`micropip could not install ${manifest.wheels.map((w) => w.url).join(", ")}: ${err}`);
+  } finally {
+    urls.destroy();
+    micropip.destroy();
+  }
+
+  // The installed versions must be the ones the manifest names (a stale cache would show here).
+  const checkVersions = pyodide.runPython(`
+def _oddsui_installed_versions(names):
+    from importlib.metadata import version, PackageNotFoundError
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+_oddsui_installed_versions
+`);
+  const installed = checkVersions(pyodide.toPy(manifest.wheels.map((wheel) => wheel.name))).toJs({
+    dict_converter: Object.fromEntries,
+  });
+  checkVersions.destroy();
+  for (const wheel of manifest.wheels) {
+    if (installed[wheel.name] !== wheel.version) {
+      throw new BootError(`${wheel.name}: installed ${installed[wheel.name]}, manifest says ${wheel.version}`);
+    }
+  }
+
+  setBootState("loading", "Starting…");
+  const appModule = pyodide.pyimport(manifest.app.module);
+  const entry = appModule[manifest.app.function];
+  if (typeof entry !== "function") {
+    throw new BootError(`${manifest.app.module}.${manifest.app.function} is not callable`);
+  }
+  await entry();
+  entry.destroy();
+  appModule.destroy();
+
+  const bootMs = Math.round(performance.now() - BOOT_START);
+  document.documentElement.dataset.bootMs = String(bootMs);
+  window.__oddsui = { pyodide, bootMs, manifest };
+  setBootState("ready", "");
+  console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
+}
+
+boot().catch((err) => {
+  const message = err instanceof BootError ? err.message : `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}`;
+  console.error(`[boot] failed: ${message}`);
+  showFatal(message);
+});

@@ -1,0 +1,138 @@
+"""The browser adapter: ``Platform`` and ``DomPort`` on Pyodide's ``js`` module.
+
+The only module that imports ``js`` or ``pyodide``; it only runs in the browser. Every method is a
+thin, direct translation, so all logic stays in the pure modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import traceback
+from typing import Any, Mapping, Optional, Tuple
+
+from js import Date, EventSource, console, document, performance, window  # type: ignore[import-not-found]
+from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[import-not-found]
+from pyodide.http import pyfetch  # type: ignore[import-not-found]
+
+__all__ = ["BrowserDom", "BrowserPlatform", "window"]
+
+
+class BrowserPlatform:
+    def __init__(self) -> None:
+        self._random = random.Random()
+
+    def create_proxy(self, fn: Any) -> Any:
+        return create_proxy(fn)
+
+    def create_once_callable(self, fn: Any) -> Any:
+        return create_once_callable(fn)
+
+    def set_timeout(self, callback: Any, delay_ms: float) -> Any:
+        return window.setTimeout(callback, max(0, int(delay_ms)))
+
+    def clear_timeout(self, timer_id: Any) -> None:
+        window.clearTimeout(timer_id)
+
+    def set_interval(self, callback: Any, delay_ms: float) -> Any:
+        return window.setInterval(callback, max(1, int(delay_ms)))
+
+    def clear_interval(self, timer_id: Any) -> None:
+        window.clearInterval(timer_id)
+
+    def request_animation_frame(self, callback: Any) -> Any:
+        return window.requestAnimationFrame(callback)
+
+    def cancel_animation_frame(self, frame_id: Any) -> None:
+        window.cancelAnimationFrame(frame_id)
+
+    def now_ms(self) -> float:
+        return float(performance.now())
+
+    def random(self) -> float:
+        return self._random.random()
+
+    def open_event_source(self, url: str) -> Any:
+        return EventSource.new(url)
+
+    async def fetch_text(self, url: str) -> Tuple[int, str]:
+        response = await pyfetch(url)
+        return int(response.status), await response.string()
+
+    def spawn(self, coro: Any) -> Any:
+        return asyncio.ensure_future(coro)
+
+    def utc_offset_minutes(self, epoch_s: float) -> int:
+        return -int(Date.new(epoch_s * 1000).getTimezoneOffset())
+
+    def report_error(self, exc: BaseException, context: str) -> None:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        console.error(f"[oddsui] {context}: {text}")
+
+
+class BrowserDom:
+    def __init__(self, doc: Any = None) -> None:
+        self.document = doc if doc is not None else document
+
+    def by_id(self, element_id: str) -> Any:
+        node = self.document.getElementById(element_id)
+        if node is None:
+            raise LookupError(f"index.html has no element #{element_id}")
+        return node
+
+    def element(self, tag: str, cls: str = "", text: Optional[str] = None,
+                attrs: Optional[Mapping[str, str]] = None) -> Any:
+        node = self.document.createElement(tag)
+        if cls:
+            node.className = cls
+        if text:
+            node.textContent = text
+        if attrs:
+            for name, value in attrs.items():
+                node.setAttribute(name, value)
+        return node
+
+    def append(self, parent: Any, child: Any) -> None:
+        parent.appendChild(child)
+
+    def insert_before(self, parent: Any, child: Any, ref: Any) -> None:
+        if ref is None:
+            parent.appendChild(child)
+        else:
+            parent.insertBefore(child, ref)
+
+    def remove(self, node: Any) -> None:
+        node.remove()
+
+    def set_text(self, node: Any, text: str) -> None:
+        node.textContent = text
+
+    def set_attr(self, node: Any, name: str, value: str) -> None:
+        node.setAttribute(name, value)
+
+    def toggle_class(self, node: Any, cls: str, on: bool) -> None:
+        node.classList.toggle(cls, bool(on))
+
+    def set_hidden(self, node: Any, hidden: bool) -> None:
+        node.hidden = bool(hidden)
+
+    def set_style(self, node: Any, prop: str, value: str) -> None:
+        if value:
+            node.style.setProperty(prop, value)
+        else:
+            node.style.removeProperty(prop)
+
+    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+        target = getattr(event, "target", None)
+        if target is None or not hasattr(target, "closest"):
+            return None
+        found = target.closest(selector)
+        if found is None:
+            return None
+        value = found.getAttribute(attr)
+        return None if value is None else str(value)
+
+    def event_value(self, event: Any) -> str:
+        target = getattr(event, "target", None)
+        value = getattr(target, "value", "") if target is not None else ""
+        return "" if value is None else str(value)

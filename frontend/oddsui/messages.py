@@ -1,0 +1,144 @@
+"""Typed payloads of the HTTP/SSE API (WIRE.md A1, B1-B3, C), decoded with msgspec at the edge.
+
+Fields the UI does not read are skipped by the decoder (not even materialised), which keeps large
+hierarchy and games payloads cheap. Scalar fields whose upstream type varies (ids as numbers or
+strings, flags as 0/1 or booleans, prices that must be numbers) are typed ``Any`` and interpreted by
+the pure code that reads them, so an odd value degrades one cell instead of dropping the message.
+
+``decode(text, kind)`` raises ``DecodeError`` (msgspec's errors wrapped with the payload kind).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import msgspec
+
+__all__ = [
+    "CountsPayload",
+    "DecodeError",
+    "ErrorPayload",
+    "Game",
+    "GamesPayload",
+    "HierarchyBody",
+    "HierarchySport",
+    "OddsPayload",
+    "OddsUpdate",
+    "Outcome",
+    "SportCount",
+    "decode",
+]
+
+
+class DecodeError(ValueError):
+    """A payload did not match its expected shape."""
+
+
+class SportCount(msgspec.Struct):
+    name: str = ""
+    count: Any = 0
+
+
+class CountsPayload(msgspec.Struct):
+    """``live_counts`` / ``prematch_counts`` / live-stream ``counts``."""
+
+    sports: List[SportCount] = []
+    total_games: Any = None
+
+
+class Outcome(msgspec.Struct):
+    label: Any = None
+    price: Any = None
+    blocked: Any = False
+
+
+class OddsUpdate(msgspec.Struct):
+    gameId: Any = None  # noqa: N815 (wire name)
+    odds: Optional[List[Outcome]] = None
+    markets_count: Any = None
+
+
+class OddsPayload(msgspec.Struct):
+    sportId: Any = None  # noqa: N815
+    updates: List[OddsUpdate] = []
+    competitionId: Any = None  # noqa: N815
+
+
+class Game(msgspec.Struct):
+    """A list game (WIRE C). Only the fields the rows read are decoded."""
+
+    id: Any = None
+    gameId: Any = None  # noqa: N815
+    sport_id: Any = None
+    type: Any = None
+    start_ts: Any = None
+    team1_name: Any = None
+    team2_name: Any = None
+    name: Any = None
+    is_blocked: Any = None
+    info: Any = None
+    text_info: Any = None
+    stats: Any = None
+    markets_count: Any = None
+    market: Any = None
+    competition_id: Any = None
+    competitionId: Any = None  # noqa: N815
+    region_id: Any = None
+    sport: Any = None
+    region: Any = None
+    competition: Any = None
+    visible_in_prematch: Any = None
+
+
+class GamesPayload(msgspec.Struct):
+    sportId: Any = None  # noqa: N815
+    sportName: Any = None  # noqa: N815
+    data: List[Game] = []
+    last_updated: Any = None
+
+
+class ErrorPayload(msgspec.Struct):
+    error: Any = None
+
+
+class HierarchySport(msgspec.Struct):
+    id: Any = None
+    name: Any = None
+    alias: Any = None
+    order: Any = None
+
+
+class HierarchyData(msgspec.Struct):
+    sport: Optional[Dict[str, HierarchySport]] = None
+
+
+class HierarchyBody(msgspec.Struct):
+    """``GET /api/hierarchy``: ``sport`` at the top level, or under ``data`` (UI reads ``body.data || body``)."""
+
+    sport: Optional[Dict[str, HierarchySport]] = None
+    data: Optional[HierarchyData] = None
+    cached: Any = None
+    stale: Any = None
+    error: Any = None
+
+    def sports(self) -> Dict[str, HierarchySport]:
+        if self.data is not None and self.data.sport:
+            return self.data.sport
+        return self.sport or {}
+
+
+_DECODERS: Dict[str, msgspec.json.Decoder] = {
+    "counts": msgspec.json.Decoder(CountsPayload),
+    "games": msgspec.json.Decoder(GamesPayload),
+    "odds": msgspec.json.Decoder(OddsPayload),
+    "error": msgspec.json.Decoder(ErrorPayload),
+    "hierarchy": msgspec.json.Decoder(HierarchyBody),
+}
+
+
+def decode(text: str, kind: str) -> Any:
+    """Decode ``text`` as the payload ``kind`` (counts, games, odds, error, hierarchy)."""
+    try:
+        return _DECODERS[kind].decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DecodeError(f"{kind} payload: {exc}") from exc

@@ -1,0 +1,102 @@
+"""The two ports between pure UI logic and the browser (ARCHITECTURE principle 7).
+
+``Platform`` is everything with a lifetime or a clock: proxies, timers, animation frames,
+EventSource, fetch, and error reporting. ``DomPort`` is the handful of DOM operations the views
+need. ``oddsui.browser`` implements both with Pyodide's ``js`` module; the tests implement them
+with recording fakes. Nothing else in the package touches ``js``.
+
+Node, proxy, timer and event values are opaque to the logic: it only hands them back to the port.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol, Tuple
+
+
+class Destroyable(Protocol):
+    def destroy(self) -> None: ...
+
+
+class EventTarget(Protocol):
+    def addEventListener(self, event_type: str, listener: Any) -> None: ...  # noqa: N802 (DOM name)
+
+    def removeEventListener(self, event_type: str, listener: Any) -> None: ...  # noqa: N802
+
+
+class EventSourceLike(EventTarget, Protocol):
+    def close(self) -> None: ...
+
+
+class Platform(Protocol):
+    """Browser services with a lifetime. Scopes call these; views and logic do not."""
+
+    def create_proxy(self, fn: Callable[..., Any]) -> Destroyable:
+        """A JS-callable handle for ``fn`` that stays valid until ``destroy()``."""
+
+    def create_once_callable(self, fn: Callable[..., Any]) -> Destroyable:
+        """A JS-callable handle that destroys itself right after its first call."""
+
+    def set_timeout(self, callback: Any, delay_ms: float) -> Any: ...
+
+    def clear_timeout(self, timer_id: Any) -> None: ...
+
+    def set_interval(self, callback: Any, delay_ms: float) -> Any: ...
+
+    def clear_interval(self, timer_id: Any) -> None: ...
+
+    def request_animation_frame(self, callback: Any) -> Any: ...
+
+    def cancel_animation_frame(self, frame_id: Any) -> None: ...
+
+    def now_ms(self) -> float:
+        """Monotonic milliseconds (``performance.now()``)."""
+
+    def random(self) -> float:
+        """A float in [0, 1) for jitter."""
+
+    def open_event_source(self, url: str) -> EventSourceLike: ...
+
+    def fetch_text(self, url: str) -> Awaitable[Tuple[int, str]]:
+        """GET ``url``; resolve to (status, body text). Network failures raise."""
+
+    def spawn(self, coro: Any) -> Any:
+        """Schedule a coroutine; return a task with ``cancel()``, ``done()`` and ``add_done_callback``."""
+
+    def utc_offset_minutes(self, epoch_s: float) -> int:
+        """Local time minus UTC at that instant, in minutes (east positive)."""
+
+    def report_error(self, exc: BaseException, context: str) -> None:
+        """Make an unexpected error loud (console.error in the browser)."""
+
+
+class DomPort(Protocol):
+    """The DOM operations the views use. Nodes are opaque handles."""
+
+    def by_id(self, element_id: str) -> Any: ...
+
+    def element(
+        self, tag: str, cls: str = "", text: Optional[str] = None, attrs: Optional[Mapping[str, str]] = None
+    ) -> Any: ...
+
+    def append(self, parent: Any, child: Any) -> None: ...
+
+    def insert_before(self, parent: Any, child: Any, ref: Any) -> None:
+        """Insert (or move) ``child`` before ``ref``; ``ref`` None appends."""
+
+    def remove(self, node: Any) -> None: ...
+
+    def set_text(self, node: Any, text: str) -> None: ...
+
+    def set_attr(self, node: Any, name: str, value: str) -> None: ...
+
+    def toggle_class(self, node: Any, cls: str, on: bool) -> None: ...
+
+    def set_hidden(self, node: Any, hidden: bool) -> None: ...
+
+    def set_style(self, node: Any, prop: str, value: str) -> None: ...
+
+    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+        """The ``attr`` of the nearest ancestor of ``event.target`` matching ``selector`` (or None)."""
+
+    def event_value(self, event: Any) -> str:
+        """``event.target.value`` (inputs)."""

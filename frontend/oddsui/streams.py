@@ -1,0 +1,218 @@
+"""EventSource streams with owned listeners and a backed-off reconnect (R1, R2).
+
+An ``EventStream`` owns one child scope. Each connection attempt gets its own grandchild scope
+holding the EventSource (closed last), one listener per named event, and the ``open`` and ``error``
+listeners. Nothing is ever added to an EventSource except through that connection scope, and a new
+connection is only made after the previous connection scope was closed, so listeners can never be
+duplicated, whatever the order of errors, reconnects, and closes.
+
+On an error (transport failure, or a server-sent ``event: error``) the EventSource is closed at once
+(which stops the browser's own retry), and one reconnect timer is scheduled on the stream's scope
+with full-jitter exponential backoff. The failed connection's scope is released when that timer
+fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
+most one reconnect timer exists at any time. The backoff resets after the first message of a
+connection.
+
+State transitions: idle -> connecting -> open -> retrying -> connecting ... ; any -> closed (final).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from .ports import Platform
+from .scope import Handle, Scope
+
+__all__ = ["Backoff", "EventStream", "StreamState"]
+
+
+class StreamState:
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RETRYING = "retrying"
+    CLOSED = "closed"
+
+
+@dataclass
+class Backoff:
+    """Full-jitter exponential backoff: delay = max(floor, U(0,1) * min(cap, base * 2**attempt))."""
+
+    base_ms: float = 2000.0
+    cap_ms: float = 30000.0
+    floor_ms: float = 500.0
+    attempt: int = 0
+
+    def next_delay(self, uniform: float) -> float:
+        ceiling = min(self.cap_ms, self.base_ms * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return max(self.floor_ms, uniform * ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class StreamStats:
+    connects: int = 0
+    errors: int = 0
+    server_errors: int = 0
+    messages: int = 0
+    handler_errors: int = 0
+    by_event: Dict[str, int] = field(default_factory=dict)
+
+
+class EventStream:
+    """One logical SSE stream: reconnecting EventSource, owned listeners.
+
+    ``handlers`` maps event names to callables taking the event's ``data`` text. ``on_server_error``
+    receives the data of a server-sent ``error`` event (before the reconnect). ``on_state`` is told
+    every state change. Call ``open()`` once; ``close()`` (or closing the parent scope) ends it.
+    """
+
+    def __init__(
+        self,
+        parent: Scope,
+        url: str,
+        handlers: Mapping[str, Callable[[str], None]],
+        *,
+        name: str = "stream",
+        backoff: Optional[Backoff] = None,
+        on_server_error: Optional[Callable[[str], None]] = None,
+        on_state: Optional[Callable[[str], None]] = None,
+    ) -> None:
+        if "error" in handlers or "open" in handlers:
+            raise ValueError("'error' and 'open' are handled by EventStream itself; use on_server_error")
+        self.url = url
+        self.name = name
+        self.platform: Platform = parent.platform
+        self.scope = parent.child(f"stream:{name}")
+        self.scope.defer(self._mark_closed, kind="state", label="closed")
+        self.backoff = backoff if backoff is not None else Backoff()
+        self.stats = StreamStats()
+        self._handlers = dict(handlers)
+        self._on_server_error = on_server_error
+        self._on_state = on_state
+        self._state = StreamState.IDLE
+        self._conn: Optional[Scope] = None
+        self._source: Any = None
+        self._retry: Optional[Handle] = None
+        self._got_message = False
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def closed(self) -> bool:
+        return self._state == StreamState.CLOSED
+
+    def open(self) -> None:
+        """Start connecting (no-op if already connecting, open, waiting to retry, or closed)."""
+        if self._state != StreamState.IDLE:
+            return
+        self._connect()
+
+    def close(self) -> None:
+        """Close the EventSource, remove every listener, cancel any pending reconnect. Idempotent."""
+        self.scope.close()
+
+    # ---------------------------------------------------------------- internals
+
+    def _set_state(self, state: str) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        if self._on_state is not None:
+            try:
+                self._on_state(state)
+            except Exception as exc:
+                self.platform.report_error(exc, f"stream {self.name} state callback")
+
+    def _mark_closed(self) -> None:
+        self._conn = None
+        self._source = None
+        self._retry = None
+        self._set_state(StreamState.CLOSED)
+
+    def _connect(self) -> None:
+        if self.closed or self.scope.closed:
+            return
+        self._release_connection()
+        conn = self.scope.child("connection")
+        source = self.platform.open_event_source(self.url)
+        # Registered first so it is released last: listeners come off, then the source closes.
+        conn.defer(source.close, kind="eventsource", label=self.url)
+        for event_name, handler in self._handlers.items():
+            conn.listen(source, event_name, self._message_listener(event_name, handler), label=self.name)
+        conn.listen(source, "open", self._on_open, label=self.name)
+        conn.listen(source, "error", self._on_error, label=self.name)
+        self._conn = conn
+        self._source = source
+        self._got_message = False
+        self.stats.connects += 1
+        self._set_state(StreamState.CONNECTING)
+
+    def _release_connection(self) -> None:
+        conn, self._conn, self._source = self._conn, None, None
+        if conn is not None:
+            conn.close()
+
+    def _message_listener(self, event_name: str, handler: Callable[[str], None]) -> Callable[[Any], None]:
+        def on_message(event: Any) -> None:
+            if self._source is None:
+                return  # a late event from a connection already given up
+            if not self._got_message:
+                self._got_message = True
+                self.backoff.reset()
+            if self._state != StreamState.OPEN:
+                self._set_state(StreamState.OPEN)
+            self.stats.messages += 1
+            self.stats.by_event[event_name] = self.stats.by_event.get(event_name, 0) + 1
+            data = getattr(event, "data", None)
+            try:
+                handler("" if data is None else str(data))
+            except Exception as exc:
+                self.stats.handler_errors += 1
+                self.platform.report_error(exc, f"stream {self.name}: handling {event_name!r}")
+
+        return on_message
+
+    def _on_open(self, _event: Any) -> None:
+        if self._source is not None:
+            self._set_state(StreamState.OPEN)
+
+    def _on_error(self, event: Any) -> None:
+        source = self._source
+        if source is None:
+            return
+        data = getattr(event, "data", None)
+        if isinstance(data, str):
+            # A server-sent "event: error" (a MessageEvent with data), not a transport failure.
+            self.stats.server_errors += 1
+            if self._on_server_error is not None:
+                try:
+                    self._on_server_error(data)
+                except Exception as exc:
+                    self.platform.report_error(exc, f"stream {self.name}: server error callback")
+        self.stats.errors += 1
+        # Stop the browser's own retry now; the listeners are removed when the retry timer fires.
+        self._source = None
+        try:
+            source.close()
+        finally:
+            self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self.closed or self.scope.closed:
+            return
+        if self._retry is not None and not self._retry.released:
+            return  # one pending reconnect at most
+        delay = self.backoff.next_delay(self.platform.random())
+        self._retry = self.scope.timeout(self._reconnect, delay, label=f"reconnect {self.name}")
+        self._set_state(StreamState.RETRYING)
+
+    def _reconnect(self) -> None:
+        self._retry = None
+        self._connect()

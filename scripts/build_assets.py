@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""Build the browser assets the backend serves under ``build/static/`` (idempotent).
+
+What it produces (nothing here is committed; ``build/`` is gitignored)::
+
+    build/static/
+      pyodide/                      served at /pyodide/
+        pyodide.mjs, pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip, ...   (npm: pyodide@PYODIDE_VERSION)
+        micropip-<v>-py3-none-any.whl                                             (PyPI, pure)
+        msgspec-<v>-cp314-cp314-pyemscripten_<abi>_wasm32.whl                      (PyPI, wasm build)
+        pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
+      wheels/                       served at /wheels/
+        oddsui-<base>+<srchash>-py3-none-any.whl                                  (built here from frontend/oddsui)
+      manifest.json                 served at /manifest.json; boot.js reads every URL from it
+    build/npm/                      cache of the npm tarball
+    build/pip/                      cache of the PyPI downloads
+
+Why a local lock: Pyodide fetches packages from the lock file's folder and checks each file's sha256
+against the lock (SRI). PyPI's micropip/msgspec wheels are not byte-identical to Pyodide's own builds,
+so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real hashes instead.
+
+Each step first checks whether its output is already present and correct, so a second run is a quick
+no-op. Our own wheel's version carries a hash of the package sources (``0.1.0+<hash>``), so it is
+rebuilt exactly when ``frontend/oddsui`` changes and every build has a unique, cacheable URL.
+
+Run with any Python >= 3.11 (stdlib only): ``python3 scripts/build_assets.py`` or
+``uv run python scripts/build_assets.py``. Needs ``npm`` and a Python with ``pip`` (for
+``pip download``); ``--force`` rebuilds everything. Any failure exits non-zero with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import csv
+import fcntl
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FRONTEND_PACKAGE_DIR = ROOT / "frontend" / "oddsui"
+BUILD_DIR = ROOT / "build"
+STATIC_DIR = BUILD_DIR / "static"
+PYODIDE_DIR = STATIC_DIR / "pyodide"
+WHEELS_DIR = STATIC_DIR / "wheels"
+MANIFEST_PATH = STATIC_DIR / "manifest.json"
+NPM_CACHE = BUILD_DIR / "npm"
+PIP_CACHE = BUILD_DIR / "pip"
+
+PYODIDE_VERSION = "314.0.7"
+# npm's dist.integrity for pyodide@314.0.7 (``npm view pyodide@314.0.7 dist.integrity``).
+PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5uyuGD82LN7y2q+SNvi/6V5JEsOlD2R1A=="
+# Files boot needs from the core; their absence means the extraction is broken.
+PYODIDE_REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
+PYODIDE_MARKER = ".pyodide-version"
+# Not needed at runtime; leaving them out keeps demo pages (console.html) off our origin.
+PYODIDE_UNSERVED_SUFFIXES = (".html", ".d.ts", "README.md")
+LOCAL_LOCK_NAME = "pyodide-lock.local.json"
+
+# Our package: pure py3 wheel. Bump WHEEL_BUILDER_REVISION when the builder's output format changes.
+APP_DIST_NAME = "oddsui"
+APP_BASE_VERSION = "0.1.0"
+APP_SUMMARY = "Pyodide UI of the live sports-odds browser"
+APP_REQUIRES = ("msgspec>=0.20",)
+APP_ENTRY = {"module": "oddsui.app", "function": "main"}
+WHEEL_BUILDER_REVISION = "1"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical sources give identical wheel bytes
+
+
+@dataclass(frozen=True)
+class PypiWheel:
+    """A wheel fetched from PyPI with ``pip download``; ``sha256`` pins the exact bytes."""
+
+    name: str
+    version: str
+    file_name: str
+    sha256: str
+    pip_args: tuple[str, ...]
+    imports: tuple[str, ...]
+
+
+PYPI_WHEELS = (
+    PypiWheel(
+        name="micropip",
+        version="0.11.1",
+        file_name="micropip-0.11.1-py3-none-any.whl",
+        sha256="768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3",
+        pip_args=("--python-version", "3.14"),
+        imports=("micropip",),
+    ),
+    PypiWheel(
+        name="msgspec",
+        version="0.22.0",
+        file_name="msgspec-0.22.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+        sha256="a66b1766311e42371e509c996c3933b161c7ae0eabdf361af5316dec197e1022",
+        pip_args=(
+            "--platform",
+            "pyemscripten_2026_0_wasm32",
+            "--python-version",
+            "3.14",
+            "--implementation",
+            "cp",
+        ),
+        imports=("msgspec",),
+    ),
+)
+# Loaded with pyodide.loadPackage from the local lock (the rest is installed by micropip by URL).
+LOCK_LOADED_PACKAGES = ("micropip",)
+
+
+class BuildError(RuntimeError):
+    """A build step failed; the message says which and why."""
+
+
+def log(message: str) -> None:
+    print(f"[build_assets] {message}", flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write atomically unless the file already holds exactly ``data``; return whether it wrote."""
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def run(cmd: list[str], *, cwd: Path | None = None) -> str:
+    """Run a command, return its stdout; raise BuildError with its output if it fails."""
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise BuildError(f"command not found: {cmd[0]} ({exc})") from exc
+    if proc.returncode != 0:
+        raise BuildError(
+            f"command failed with exit code {proc.returncode}: {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+        )
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 1: the Pyodide core from npm
+
+
+def pyodide_core_present() -> bool:
+    marker = PYODIDE_DIR / PYODIDE_MARKER
+    if not marker.is_file() or marker.read_text().strip() != PYODIDE_VERSION:
+        return False
+    return all((PYODIDE_DIR / name).is_file() and (PYODIDE_DIR / name).stat().st_size > 0 for name in PYODIDE_REQUIRED)
+
+
+def npm_tarball() -> Path:
+    """Return the verified npm tarball of pyodide, fetching it with ``npm pack`` if not cached."""
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    tarball = NPM_CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
+    if tarball.is_file() and integrity_of(tarball) == PYODIDE_INTEGRITY:
+        return tarball
+    if shutil.which("npm") is None:
+        raise BuildError("npm is not on PATH; it is needed to fetch the pyodide core (npm pack)")
+    log(f"npm pack pyodide@{PYODIDE_VERSION}")
+    out = run(
+        ["npm", "pack", f"pyodide@{PYODIDE_VERSION}", "--pack-destination", str(NPM_CACHE), "--json"],
+        cwd=NPM_CACHE,
+    )
+    try:
+        produced = json.loads(out)[0]["filename"]
+    except (ValueError, LookupError, TypeError) as exc:
+        raise BuildError(f"could not read npm pack's output: {out[:500]!r}") from exc
+    produced_path = NPM_CACHE / Path(produced).name
+    if produced_path != tarball:
+        os.replace(produced_path, tarball)
+    actual = integrity_of(tarball)
+    if actual != PYODIDE_INTEGRITY:
+        tarball.unlink(missing_ok=True)
+        raise BuildError(f"pyodide tarball integrity mismatch: expected {PYODIDE_INTEGRITY}, got {actual}")
+    return tarball
+
+
+def integrity_of(path: Path) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
+
+
+def ensure_pyodide_core(force: bool) -> bool:
+    if not force and pyodide_core_present():
+        log(f"pyodide core {PYODIDE_VERSION}: up to date")
+        return False
+    tarball = npm_tarball()
+    STATIC_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pyodide-", dir=STATIC_DIR))
+    try:
+        with tarfile.open(tarball, "r:gz") as tar:
+            members = [
+                m
+                for m in tar.getmembers()
+                if m.isfile() and m.name.startswith("package/") and not m.name.endswith(PYODIDE_UNSERVED_SUFFIXES)
+            ]
+            tar.extractall(staging, members=members, filter="data")
+        extracted = staging / "package"
+        missing = [name for name in PYODIDE_REQUIRED if not (extracted / name).is_file()]
+        if missing:
+            raise BuildError(f"pyodide tarball lacks {missing}")
+        (extracted / PYODIDE_MARKER).write_text(PYODIDE_VERSION + "\n")
+        # Keep previously downloaded wheels (and the local lock) across a core refresh.
+        if PYODIDE_DIR.is_dir():
+            for old in PYODIDE_DIR.iterdir():
+                if old.suffix == ".whl" or old.name == LOCAL_LOCK_NAME:
+                    shutil.copy2(old, extracted / old.name)
+            retired = STATIC_DIR / f".pyodide-old-{os.getpid()}"
+            os.replace(PYODIDE_DIR, retired)
+            shutil.rmtree(retired, ignore_errors=True)
+        os.replace(extracted, PYODIDE_DIR)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log(f"pyodide core {PYODIDE_VERSION}: extracted to {PYODIDE_DIR.relative_to(ROOT)}")
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 2: micropip and msgspec wheels from PyPI
+
+
+def python_with_pip() -> str:
+    """A Python interpreter that has pip (uv's venvs have none, so fall back to the base one)."""
+    candidates = [sys.executable, getattr(sys, "_base_executable", None), shutil.which("python3")]
+    candidates += ["/usr/bin/python3", "/usr/local/bin/python3"]
+    seen: set[str] = set()
+    for candidate in candidates:
+        if not candidate or candidate in seen or not Path(candidate).exists():
+            continue
+        seen.add(candidate)
+        probe = subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return candidate
+    raise BuildError(f"no Python with pip found (tried {sorted(seen)}); install pip (python3 -m ensurepip)")
+
+
+def ensure_pypi_wheel(wheel: PypiWheel, force: bool) -> bool:
+    target = PYODIDE_DIR / wheel.file_name
+    if not force and target.is_file() and sha256_file(target) == wheel.sha256:
+        log(f"{wheel.file_name}: up to date")
+        return False
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    cached = PIP_CACHE / wheel.file_name
+    if force or not cached.is_file() or sha256_file(cached) != wheel.sha256:
+        cached.unlink(missing_ok=True)
+        log(f"pip download {wheel.name}=={wheel.version}")
+        run(
+            [
+                python_with_pip(),
+                "-m",
+                "pip",
+                "download",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--only-binary=:all:",
+                *wheel.pip_args,
+                "--dest",
+                str(PIP_CACHE),
+                f"{wheel.name}=={wheel.version}",
+            ]
+        )
+        if not cached.is_file():
+            got = sorted(p.name for p in PIP_CACHE.glob(f"{wheel.name}-*.whl"))
+            raise BuildError(f"pip download did not produce {wheel.file_name} (found {got})")
+        actual = sha256_file(cached)
+        if actual != wheel.sha256:
+            cached.unlink(missing_ok=True)
+            raise BuildError(f"{wheel.file_name}: sha256 {actual} does not match the pinned {wheel.sha256}")
+    PYODIDE_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    shutil.copyfile(cached, tmp)
+    os.replace(tmp, target)
+    log(f"{wheel.file_name}: copied into {PYODIDE_DIR.relative_to(ROOT)}")
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 3: the local lock
+
+
+def local_lock_bytes() -> bytes:
+    stock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
+    packages = {}
+    for wheel in PYPI_WHEELS:
+        path = PYODIDE_DIR / wheel.file_name
+        packages[wheel.name] = {
+            "name": wheel.name,
+            "version": wheel.version,
+            "file_name": wheel.file_name,
+            "install_dir": "site",
+            "sha256": sha256_file(path),
+            "package_type": "package",
+            "imports": list(wheel.imports),
+            "depends": [],
+            "unvendored_tests": False,
+        }
+    lock = {"info": stock["info"], "packages": packages}
+    return (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
+
+
+def ensure_local_lock() -> str:
+    data = local_lock_bytes()
+    changed = write_if_changed(PYODIDE_DIR / LOCAL_LOCK_NAME, data)
+    log(f"{LOCAL_LOCK_NAME}: {'written' if changed else 'up to date'}")
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 4: our own pure wheel
+
+
+def package_sources() -> list[tuple[str, bytes]]:
+    """(archive path, bytes) of every source file of the front-end package, sorted."""
+    if not (FRONTEND_PACKAGE_DIR / "__init__.py").is_file():
+        raise BuildError(f"{FRONTEND_PACKAGE_DIR} is not a Python package (no __init__.py)")
+    files = []
+    for path in sorted(FRONTEND_PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(FRONTEND_PACKAGE_DIR.parent)
+        if not path.is_file() or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        files.append((rel.as_posix(), path.read_bytes()))
+    return files
+
+
+def source_hash(files: list[tuple[str, bytes]]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"builder:{WHEEL_BUILDER_REVISION}|{APP_BASE_VERSION}|{APP_REQUIRES}\n".encode())
+    for name, data in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel_bytes(version: str, files: list[tuple[str, bytes]]) -> bytes:
+    """A PEP 427 wheel: the sources plus METADATA, WHEEL and RECORD (with sha256 and sizes)."""
+    dist_info = f"{APP_DIST_NAME}-{version}.dist-info"
+    metadata = "\n".join(
+        [
+            "Metadata-Version: 2.1",
+            f"Name: {APP_DIST_NAME}",
+            f"Version: {version}",
+            f"Summary: {APP_SUMMARY}",
+            "Requires-Python: >=3.11",
+            *(f"Requires-Dist: {req}" for req in APP_REQUIRES),
+            "",
+        ]
+    )
+    wheel_meta = "\n".join(
+        [
+            "Wheel-Version: 1.0",
+            f"Generator: oddsbrowser-build-assets ({WHEEL_BUILDER_REVISION})",
+            "Root-Is-Purelib: true",
+            "Tag: py3-none-any",
+            "",
+        ]
+    )
+    entries = list(files)
+    entries.append((f"{dist_info}/METADATA", metadata.encode()))
+    entries.append((f"{dist_info}/WHEEL", wheel_meta.encode()))
+    entries.append((f"{dist_info}/top_level.txt", f"{APP_DIST_NAME}\n".encode()))
+    record_io = io.StringIO()
+    writer = csv.writer(record_io, lineterminator="\n")
+    for name, data in entries:
+        writer.writerow([name, record_hash(data), len(data)])
+    writer.writerow([f"{dist_info}/RECORD", "", ""])
+    entries.append((f"{dist_info}/RECORD", record_io.getvalue().encode()))
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buffer.getvalue()
+
+
+def verify_wheel(data: bytes) -> None:
+    """Re-read the wheel and check every RECORD hash: a broken wheel must never be served."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        record_name = next((n for n in names if n.endswith(".dist-info/RECORD")), None)
+        if record_name is None:
+            raise BuildError("built wheel has no RECORD")
+        rows = list(csv.reader(io.StringIO(zf.read(record_name).decode())))
+        listed = {row[0] for row in rows}
+        if listed != set(names):
+            raise BuildError(f"RECORD does not list exactly the archive's files: {sorted(listed ^ set(names))}")
+        for name, digest, size in rows:
+            if name == record_name:
+                continue
+            content = zf.read(name)
+            if record_hash(content) != digest or str(len(content)) != size:
+                raise BuildError(f"RECORD mismatch for {name}")
+
+
+@dataclass(frozen=True)
+class AppWheel:
+    file_name: str
+    version: str
+    sha256: str
+
+
+def ensure_app_wheel(force: bool) -> AppWheel:
+    files = package_sources()
+    version = f"{APP_BASE_VERSION}+{source_hash(files)[:12]}"
+    file_name = f"{APP_DIST_NAME}-{version}-py3-none-any.whl"
+    target = WHEELS_DIR / file_name
+    WHEELS_DIR.mkdir(parents=True, exist_ok=True)
+    if force or not target.is_file():
+        data = build_wheel_bytes(version, files)
+        verify_wheel(data)
+        write_if_changed(target, data)
+        log(f"{file_name}: built ({len(files)} source files, {len(data)} bytes)")
+    else:
+        log(f"{file_name}: up to date")
+    for stale in WHEELS_DIR.glob(f"{APP_DIST_NAME}-*.whl"):
+        if stale.name != file_name:
+            stale.unlink()
+            log(f"removed stale {stale.name}")
+    return AppWheel(file_name=file_name, version=version, sha256=sha256_file(target))
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 5: the manifest boot.js reads
+
+
+def manifest_bytes(lock_sha: str, app: AppWheel) -> bytes:
+    wheels = [
+        {
+            "name": wheel.name,
+            "version": wheel.version,
+            "url": f"/pyodide/{wheel.file_name}",
+            "sha256": wheel.sha256,
+        }
+        for wheel in PYPI_WHEELS
+        if wheel.name not in LOCK_LOADED_PACKAGES
+    ]
+    wheels.append(
+        {"name": APP_DIST_NAME, "version": app.version, "url": f"/wheels/{app.file_name}", "sha256": app.sha256}
+    )
+    manifest = {
+        "pyodide": {
+            "version": PYODIDE_VERSION,
+            "module": "/pyodide/pyodide.mjs",
+            "indexURL": "/pyodide/",
+            # The query only busts HTTP caches; Pyodide takes the package folder from the path.
+            "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
+        },
+        "packages": list(LOCK_LOADED_PACKAGES),
+        "wheels": wheels,
+        "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
+    }
+    return (json.dumps(manifest, indent=2) + "\n").encode()
+
+
+def ensure_manifest(lock_sha: str, app: AppWheel) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app))
+    log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
+
+
+@contextlib.contextmanager
+def build_lock():
+    """Serialize concurrent builds (e.g. parallel test sessions) on one lock file."""
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR / ".build_assets.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build(force: bool = False) -> None:
+    started = time.monotonic()
+    with build_lock():
+        ensure_pyodide_core(force)
+        for wheel in PYPI_WHEELS:
+            ensure_pypi_wheel(wheel, force)
+        lock_sha = ensure_local_lock()
+        app = ensure_app_wheel(force)
+        ensure_manifest(lock_sha, app)
+    log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--force", action="store_true", help="re-fetch and rebuild everything")
+    args = parser.parse_args(argv)
+    try:
+        build(force=args.force)
+    except (BuildError, OSError, tarfile.TarError, zipfile.BadZipFile, json.JSONDecodeError, KeyError) as exc:
+        print(f"[build_assets] ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""App and Page wiring with fake platform and DOM: streams, switching, and one central cleanup (R1, R2, R7)."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from oddsui.app import COUNTS_URL, HIERARCHY_URL, Page
+from oddsui.store import LIVE, PREMATCH
+from ui_fakes import FakeDom, FakeEventTarget, FakePlatform, click
+
+HIERARCHY = {"sport": {
+    "1": {"id": 1, "name": "Football", "alias": "Soccer", "order": 1},
+    "3": {"id": 3, "name": "Basketball", "alias": "Basketball", "order": 3},
+    "2": {"id": 2, "name": "Tennis", "alias": "Tennis", "order": 2},
+}, "cached": True}
+
+
+def counts(pairs):
+    return json.dumps({"sports": [{"name": n, "count": c} for n, c in pairs],
+                       "total_games": sum(c for _, c in pairs)})
+
+
+def games(sport_id, ids, type_=1):
+    return json.dumps({"sportId": str(sport_id), "sportName": "X", "last_updated": "t", "data": [
+        {"id": i, "type": type_, "team1_name": f"H{i}", "team2_name": f"A{i}", "region": "England",
+         "competition": "League", "competition_id": 5, "markets_count": 20, "market": {}} for i in ids]})
+
+
+def odds(sport_id, gid, p1, px=3.4, p2=4.2, game_id_as_str=False):
+    return json.dumps({"sportId": str(sport_id), "updates": [{
+        "gameId": str(gid) if game_id_as_str else gid, "markets_count": 20,
+        "odds": [{"label": "1", "price": p1, "blocked": False}, {"label": "X", "price": px, "blocked": False},
+                 {"label": "2", "price": p2, "blocked": False}]}]})
+
+
+class World:
+    def __init__(self, hierarchy_status=200):
+        self.platform = FakePlatform()
+        self.platform.responses[HIERARCHY_URL] = (hierarchy_status, json.dumps(HIERARCHY))
+        self.dom = FakeDom()
+        self.window = FakeEventTarget()
+        self.page = Page(self.platform, self.dom, self.window)
+        self.page.start()
+        self.app = self.page.app
+
+    def frame(self):
+        self.platform.run_frame()
+
+    def source(self, prefix):
+        found = [s for s in self.platform.event_sources if s.url.startswith(prefix) and not s.closed]
+        assert len(found) == 1, [s.url for s in self.platform.event_sources]
+        return found[0]
+
+    def sidebar(self):
+        return [(n.attrs["data-sport-id"], n.find(cls="sport-count").text)
+                for n in self.dom.by_id("sport-list").children]
+
+    def click_sport(self, sport_id):
+        self.frame()  # the sidebar renders in a frame
+        node = [n for n in self.dom.by_id("sport-list").children if n.attrs["data-sport-id"] == str(sport_id)][0]
+        click(node.find(cls="sport-name"), self.dom.by_id("sport-list"))
+
+    def click_mode(self, mode):
+        click(self.dom.by_id(f"tab-{mode}"), self.dom.by_id("mode-tabs"))
+
+    def rows(self):
+        return [n.attrs["data-game-id"] for n in self.dom.by_id("games").find_all(cls="game-row")]
+
+
+def test_start_loads_sports_and_shows_live_counts_from_the_counts_stream():
+    w = World()
+    assert w.platform.fetches == [HIERARCHY_URL]
+    counts_source = w.source(COUNTS_URL)
+    w.frame()
+    assert w.sidebar() == [("1", ""), ("2", ""), ("3", "")]  # sorted by order, counts unknown
+    counts_source.emit("live_counts", counts([("Football", 12), ("Basketball", 3)]))
+    counts_source.emit("prematch_counts", counts([("Tennis", 40)]))
+    w.frame()
+    assert w.sidebar() == [("1", "12"), ("3", "3")]
+    assert w.dom.by_id("count-live").text == "(15)" and w.dom.by_id("count-prematch").text == "(40)"
+    assert len(w.platform.frames) == 0
+
+
+def test_choosing_a_sport_opens_its_live_stream_and_renders_rows_and_flashes():
+    w = World()
+    w.source(COUNTS_URL).emit("live_counts", counts([("Football", 2)]))
+    w.frame()
+    w.click_sport(1)
+    live = w.source("/api/live-stream")
+    assert live.url == "/api/live-stream?sportId=1"
+    live.emit("games", games(1, [10, 11]))
+    live.emit("odds", odds(1, 10, 1.85, game_id_as_str=True))
+    w.frame()
+    assert w.rows() == ["10", "11"]
+    assert w.dom.by_id("content-title").text == "Football \u00b7 Live"
+    row = w.dom.by_id("games").find_all(cls="game-row")[0]
+    assert row.find(cls="odd-btn").find(cls="odd-price").text == "1.850"
+    live.emit("odds", odds(1, 10, 1.95))
+    w.frame()
+    assert "odd-up" in row.find(cls="odd-btn").classes
+    w.platform.advance(1100)
+    assert "odd-up" not in row.find(cls="odd-btn").classes
+    # events of another sport are ignored (WIRE B2)
+    live.emit("games", games(2, [99]))
+    w.frame()
+    assert w.rows() == ["10", "11"]
+
+
+def test_switching_sport_closes_the_old_stream_and_listener_counts_stay_flat():
+    w = World()
+    w.click_sport(1)
+    first = w.source("/api/live-stream")
+    w.frame()
+    baseline = w.platform.total_es_listeners()
+    proxies = w.platform.live_proxies()
+    for sport in (2, 3, 1, 2, 3):
+        w.click_sport(sport)
+        w.frame()
+        assert w.platform.total_es_listeners() == baseline
+        assert w.platform.live_proxies() == proxies
+    assert first.closed and first.listener_count() == 0
+    assert len(w.platform.open_sources()) == 2  # counts + the current sport
+
+
+def test_mode_switch_reopens_the_stream_in_the_other_mode():
+    w = World()
+    w.click_sport(2)
+    w.click_mode(PREMATCH)
+    pre = w.source("/api/prematch-stream")
+    assert pre.url == "/api/prematch-stream?sportId=2&sportName=Tennis"
+    assert w.app.mode == PREMATCH
+    pre.emit("games", games(2, [5], type_=0))
+    w.frame()
+    assert w.rows() == ["5"]
+    w.click_mode(LIVE)
+    assert w.rows() == []  # cleared on switch
+    assert w.source("/api/live-stream").url == "/api/live-stream?sportId=2"
+
+
+def test_a_server_error_event_toasts_and_reconnects():
+    w = World()
+    w.click_sport(1)
+    live = w.source("/api/live-stream")
+    live.server_error('{"error":"upstream unavailable"}')
+    assert live.closed
+    toasts = w.dom.by_id("toasts").children
+    assert len(toasts) == 1 and "upstream unavailable" in toasts[0].text
+    w.platform.advance(2000)
+    assert w.source("/api/live-stream") is not live
+    live2 = w.source("/api/live-stream")
+    live2.server_error('{"error":"again"}')
+    # throttled: one toast per stream per 15 s
+    assert [("upstream unavailable" in t.text) for t in w.dom.by_id("toasts").children] == [True]
+
+
+def test_hierarchy_failure_retries_with_backoff():
+    w = World(hierarchy_status=500)
+    assert len(w.platform.fetches) == 1 and len(w.platform.timers) >= 1
+    w.platform.responses[HIERARCHY_URL] = (200, json.dumps(HIERARCHY))
+    w.platform.advance(30_000)
+    assert len(w.platform.fetches) == 2
+    w.frame()
+    assert [s for s, _ in w.sidebar()] == ["1", "2", "3"]
+
+
+def test_bad_payloads_are_counted_and_reported_once():
+    w = World()
+    source = w.source(COUNTS_URL)
+    source.emit("live_counts", "not json")
+    source.emit("live_counts", "{also not json")
+    assert w.app.decode_errors == 2
+    assert len([e for e in w.platform.errors if "decoding" in e[1]]) == 1
+
+
+def test_group_headers_toggle_collapse_through_one_delegated_listener():
+    w = World()
+    w.click_sport(1)
+    w.source("/api/live-stream").emit("games", games(1, [1]))
+    w.frame()
+    head = w.dom.by_id("games").find(cls="competition-head")
+    click(head.find(cls="competition-name"), w.dom.by_id("games"))
+    assert "collapsed" in w.dom.by_id("games").find(cls="competition").classes
+    assert w.dom.by_id("games").listener_count("click") == 1
+
+
+def test_pagehide_releases_everything_and_pageshow_restores_a_fresh_app():
+    w = World()
+    w.click_sport(1)
+    live = w.source("/api/live-stream")
+    live.emit("games", games(1, [1, 2]))
+    live.emit("odds", odds(1, 1, 1.5))
+    w.frame()
+    live.emit("odds", odds(1, 1, 1.6))  # a flash timer and a pending frame
+    w.window.dispatch("pagehide", SimpleNamespace(persisted=True))
+    assert all(s.closed and s.listener_count() == 0 for s in w.platform.event_sources)
+    assert w.platform.timers == {} and w.platform.frames == {}
+    for node_id in ("sport-list", "mode-tabs", "sport-search", "games"):
+        assert w.dom.by_id(node_id).listener_count() == 0
+    assert w.page.scope.live_count() == 2  # only the page's own pagehide/pageshow listeners
+    assert w.platform.live_proxies() == 2
+    w.window.dispatch("pageshow", SimpleNamespace(persisted=True))
+    assert w.page.apps_started == 2 and len(w.platform.open_sources()) == 1
+    w.page.close()
+    assert w.platform.live_proxies() == 0 and w.window.listener_count() == 0
+
+
+def test_search_filters_the_sidebar():
+    w = World()
+    w.frame()
+    search = w.dom.by_id("sport-search")
+    search.value = "bask"
+    search.dispatch("input", SimpleNamespace(target=search))
+    w.frame()
+    assert [s for s, _ in w.sidebar()] == ["3"]
+
+
+def test_debug_state_reports_what_is_held():
+    w = World()
+    w.click_sport(1)
+    state = w.app.debug_state()
+    assert state["sport_id"] == "1" and state["sport_stream"]["url"] == "/api/live-stream?sportId=1"
+    assert state["live_count"] == w.app.scope.live_count() > 0

@@ -1,0 +1,187 @@
+"""The asset build's wheel builder and manifest, and backend/web.py's routes (MIME types, caching)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import io
+import json
+import pkgutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_build_assets():
+    spec = importlib.util.spec_from_file_location("build_assets", ROOT / "scripts" / "build_assets.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_assets"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def build_assets():
+    return load_build_assets()
+
+
+# ------------------------------------------------------------------------------------------------
+# the package itself
+
+
+def test_every_module_but_the_browser_adapter_imports_without_js():
+    import oddsui
+
+    names = [m.name for m in pkgutil.iter_modules(oddsui.__path__)]
+    assert {"scope", "streams", "store", "odds", "render", "tree", "app", "browser"} <= set(names)
+    for name in names:
+        if name != "browser":
+            importlib.import_module(f"oddsui.{name}")
+    assert "js" not in sys.modules
+
+
+def test_browser_adapter_is_valid_python_311():
+    source = (ROOT / "frontend" / "oddsui" / "browser.py").read_text()
+    ast.parse(source, feature_version=(3, 11))
+
+
+# ------------------------------------------------------------------------------------------------
+# wheel builder
+
+
+def test_wheel_is_deterministic_and_its_record_is_correct(build_assets):
+    files = build_assets.package_sources()
+    assert any(name == "oddsui/__init__.py" for name, _ in files)
+    assert not any("__pycache__" in name for name, _ in files)
+    version = build_assets.APP_BASE_VERSION + "+" + build_assets.source_hash(files)[:12]
+    first = build_assets.build_wheel_bytes(version, files)
+    second = build_assets.build_wheel_bytes(version, files)
+    assert first == second
+    build_assets.verify_wheel(first)
+    with zipfile.ZipFile(io.BytesIO(first)) as zf:
+        meta = zf.read(f"oddsui-{version}.dist-info/METADATA").decode()
+        wheel = zf.read(f"oddsui-{version}.dist-info/WHEEL").decode()
+    assert f"Version: {version}" in meta and "Requires-Dist: msgspec" in meta
+    assert "Tag: py3-none-any" in wheel and "Root-Is-Purelib: true" in wheel
+
+
+def test_a_tampered_wheel_fails_verification(build_assets):
+    files = [("oddsui/__init__.py", b"x = 1\n")]
+    data = build_assets.build_wheel_bytes("0.1.0+test", files)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "oddsui/__init__.py":
+                content = b"x = 2\n"
+            dst.writestr(item, content)
+    with pytest.raises(build_assets.BuildError):
+        build_assets.verify_wheel(buffer.getvalue())
+
+
+def test_source_hash_changes_with_any_source_byte(build_assets):
+    files = [("oddsui/a.py", b"a"), ("oddsui/b.py", b"b")]
+    assert build_assets.source_hash(files) != build_assets.source_hash([("oddsui/a.py", b"a"), ("oddsui/b.py", b"c")])
+    assert build_assets.source_hash(files) != build_assets.source_hash([("oddsui/a2.py", b"a"), ("oddsui/b.py", b"b")])
+
+
+def test_the_built_wheel_imports_as_a_zip(build_assets, tmp_path):
+    files = build_assets.package_sources()
+    wheel = tmp_path / "oddsui-0.1.0+t-py3-none-any.whl"
+    wheel.write_bytes(build_assets.build_wheel_bytes("0.1.0+t", files))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import oddsui.store, oddsui.app, oddsui.odds; "
+            "print(oddsui.odds.format_price(1.85))")
+    out = subprocess.run([sys.executable, "-c", code, str(wheel)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1.850"
+
+
+def test_manifest_names_every_url_boot_needs(build_assets):
+    app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app))
+    assert manifest["pyodide"]["indexURL"] == "/pyodide/"
+    assert manifest["pyodide"]["module"] == "/pyodide/pyodide.mjs"
+    assert manifest["pyodide"]["lockFileURL"].startswith("/pyodide/pyodide-lock.local.json?v=")
+    assert manifest["packages"] == ["micropip"]
+    assert [w["name"] for w in manifest["wheels"]] == ["msgspec", "oddsui"]
+    assert manifest["wheels"][-1]["url"] == "/wheels/oddsui-0.1.0+abc-py3-none-any.whl"
+    assert manifest["app"] == {"name": "oddsui", "version": "0.1.0+abc", "module": "oddsui.app", "function": "main"}
+
+
+# ------------------------------------------------------------------------------------------------
+# backend/web.py
+
+
+@pytest.fixture
+def static_client(tmp_path):
+    from backend.web import web_routes
+
+    static = tmp_path / "static"
+    (static / "pyodide").mkdir(parents=True)
+    (static / "wheels").mkdir()
+    (static / "pyodide" / "pyodide.asm.wasm").write_bytes(b"\0asm")
+    (static / "pyodide" / "pyodide.mjs").write_text("export {}")
+    (static / "pyodide" / "pyodide-lock.local.json").write_text("{}")
+    (static / "wheels" / "oddsui-0.1.0+x-py3-none-any.whl").write_bytes(b"PK")
+    (static / "manifest.json").write_text('{"app": {}}')
+    app = Litestar(route_handlers=web_routes(static))
+    with TestClient(app) as client:
+        yield client, static
+
+
+def test_page_and_frontend_files_are_served_with_their_types(static_client):
+    client, _ = static_client
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<link rel="icon" href="data:,">' in page.text and "/boot.js" in page.text
+    boot = client.get("/boot.js")
+    assert boot.status_code == 200 and boot.headers["content-type"].startswith("text/javascript")
+    css = client.get("/css/app.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+
+
+def test_built_assets_have_correct_mime_types_and_cache_policy(static_client):
+    client, _ = static_client
+    wasm = client.get("/pyodide/pyodide.asm.wasm")
+    assert wasm.headers["content-type"] == "application/wasm" and wasm.headers["cache-control"] == "no-cache"
+    assert client.get("/pyodide/pyodide.mjs").headers["content-type"].startswith("text/javascript")
+    lock = client.get("/pyodide/pyodide-lock.local.json?v=abc")
+    assert lock.status_code == 200 and lock.headers["content-type"].startswith("application/json")
+    wheel = client.get("/wheels/oddsui-0.1.0+x-py3-none-any.whl")
+    assert wheel.status_code == 200 and "immutable" in wheel.headers["cache-control"]
+    manifest = client.get("/manifest.json")
+    assert manifest.json() == {"app": {}} and "no-store" in manifest.headers["cache-control"]
+
+
+def test_revalidation_answers_304_and_a_change_answers_200(static_client):
+    client, static = static_client
+    first = client.get("/pyodide/pyodide.mjs")
+    etag = first.headers["etag"]
+    again = client.get("/pyodide/pyodide.mjs", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    (static / "pyodide" / "pyodide.mjs").write_text("export const changed = 1")
+    changed = client.get("/pyodide/pyodide.mjs", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "changed" in changed.text
+
+
+def test_paths_outside_the_asset_folders_are_not_served(static_client):
+    client, _ = static_client
+    assert client.get("/pyodide/%2e%2e/%2e%2e/etc/passwd").status_code == 404
+    assert client.get("/pyodide/missing.js").status_code == 404
+
+
+def test_a_missing_build_is_reported_by_the_manifest_route(tmp_path):
+    from backend.web import web_routes
+
+    app = Litestar(route_handlers=web_routes(tmp_path / "nothing-here"))
+    with TestClient(app) as client:
+        response = client.get("/manifest.json")
+        assert response.status_code == 503 and "build_assets.py" in response.json()["error"]
+        assert client.get("/").status_code == 200

@@ -1,0 +1,417 @@
+"""Recording fakes of the browser ports (oddsui.ports) for CPython tests.
+
+``FakePlatform`` has a manual clock: timers and animation frames run only when a test calls
+``advance()`` / ``run_frame()``. Proxies are strict: calling a destroyed proxy or destroying one twice
+raises, so lifetime bugs fail the test instead of passing silently. ``FakeEventSource`` records every
+listener added and removed. ``FakeDom`` is a small node tree with the operations of ``DomPort``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+
+class ProxyError(AssertionError):
+    pass
+
+
+class FakeProxy:
+    def __init__(self, platform: "FakePlatform", fn: Callable[..., Any], once: bool) -> None:
+        self.platform = platform
+        self.fn = fn
+        self.once = once
+        self.destroyed = False
+        self.calls = 0
+        platform.proxies.append(self)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.destroyed:
+            raise ProxyError("called a destroyed proxy")
+        self.calls += 1
+        try:
+            return self.fn(*args)
+        finally:
+            if self.once and not self.destroyed:
+                self.destroyed = True
+
+    def destroy(self) -> None:
+        if self.destroyed:
+            raise ProxyError("proxy destroyed twice")
+        self.destroyed = True
+
+
+class FakeEventTarget:
+    def __init__(self) -> None:
+        self.listeners: Dict[str, List[Any]] = {}
+        self.added = 0
+        self.removed = 0
+
+    def addEventListener(self, event_type: str, listener: Any) -> None:  # noqa: N802
+        self.listeners.setdefault(event_type, []).append(listener)
+        self.added += 1
+
+    def removeEventListener(self, event_type: str, listener: Any) -> None:  # noqa: N802
+        bucket = self.listeners.get(event_type, [])
+        if listener in bucket:
+            bucket.remove(listener)
+            self.removed += 1
+
+    def listener_count(self, event_type: Optional[str] = None) -> int:
+        if event_type is not None:
+            return len(self.listeners.get(event_type, []))
+        return sum(len(v) for v in self.listeners.values())
+
+    def dispatch(self, event_type: str, event: Any) -> None:
+        for listener in list(self.listeners.get(event_type, [])):
+            listener(event)
+
+
+class FakeEventSource(FakeEventTarget):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.closed = False
+        self.close_calls = 0
+
+    def close(self) -> None:
+        self.close_calls += 1
+        self.closed = True
+
+    # what the browser would do
+    def emit(self, event_type: str, data: str) -> None:
+        self.dispatch(event_type, SimpleNamespace(data=data, type=event_type))
+
+    def fail(self) -> None:
+        """A transport error: an Event without data."""
+        self.dispatch("error", SimpleNamespace(type="error"))
+
+    def server_error(self, data: str) -> None:
+        """A server-sent ``event: error`` (a MessageEvent with data)."""
+        self.dispatch("error", SimpleNamespace(data=data, type="error"))
+
+    def opened(self) -> None:
+        self.dispatch("open", SimpleNamespace(type="open"))
+
+
+class FakeTask:
+    def __init__(self, coro: Any) -> None:
+        self._callbacks: List[Callable[[Any], None]] = []
+        self._cancelled = False
+        self._exception: Optional[BaseException] = None
+        self._done = False
+        self.coro = coro
+
+    def step(self) -> None:
+        try:
+            self.coro.send(None)
+        except StopIteration:
+            self._finish()
+        except BaseException as exc:  # noqa: BLE001 - mirrors asyncio storing the exception
+            self._exception = exc
+            self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        for cb in self._callbacks:
+            cb(self)
+
+    def cancel(self) -> bool:
+        if self._done:
+            return False
+        self._cancelled = True
+        self.coro.close()
+        self._finish()
+        return True
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def done(self) -> bool:
+        return self._done
+
+    def exception(self) -> Optional[BaseException]:
+        return self._exception
+
+    def add_done_callback(self, cb: Callable[[Any], None]) -> None:
+        if self._done:
+            cb(self)
+        else:
+            self._callbacks.append(cb)
+
+
+class FakePlatform:
+    def __init__(self, random_value: float = 0.5) -> None:
+        self.now = 0.0
+        self.random_value = random_value
+        self.proxies: List[FakeProxy] = []
+        self.timers: Dict[int, Tuple[float, int, Any, Optional[float]]] = {}
+        self.frames: Dict[int, Any] = {}
+        self._ids = itertools.count(1)
+        self._seq = itertools.count()
+        self.event_sources: List[FakeEventSource] = []
+        self.errors: List[Tuple[BaseException, str]] = []
+        self.responses: Dict[str, Tuple[int, str]] = {}
+        self.fetches: List[str] = []
+        self.tasks: List[FakeTask] = []
+        self.utc_offset = 0
+        self.raise_errors = False
+
+    # proxies
+    def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
+        return FakeProxy(self, fn, once=False)
+
+    def create_once_callable(self, fn: Callable[..., Any]) -> FakeProxy:
+        return FakeProxy(self, fn, once=True)
+
+    def live_proxies(self) -> int:
+        return sum(1 for p in self.proxies if not p.destroyed)
+
+    # timers
+    def set_timeout(self, callback: Any, delay_ms: float) -> int:
+        timer_id = next(self._ids)
+        self.timers[timer_id] = (self.now + max(0.0, delay_ms), next(self._seq), callback, None)
+        return timer_id
+
+    def clear_timeout(self, timer_id: Any) -> None:
+        self.timers.pop(timer_id, None)
+
+    def set_interval(self, callback: Any, delay_ms: float) -> int:
+        timer_id = next(self._ids)
+        self.timers[timer_id] = (self.now + delay_ms, next(self._seq), callback, float(delay_ms))
+        return timer_id
+
+    def clear_interval(self, timer_id: Any) -> None:
+        self.timers.pop(timer_id, None)
+
+    def request_animation_frame(self, callback: Any) -> int:
+        frame_id = next(self._ids)
+        self.frames[frame_id] = callback
+        return frame_id
+
+    def cancel_animation_frame(self, frame_id: Any) -> None:
+        self.frames.pop(frame_id, None)
+
+    def advance(self, ms: float) -> None:
+        """Move the clock, firing due timers in order (including ones they schedule)."""
+        end = self.now + ms
+        while True:
+            due = [(t[0], t[1], tid) for tid, t in self.timers.items() if t[0] <= end]
+            if not due:
+                break
+            when, _seq, tid = min(due)
+            self.now = max(self.now, when)
+            when, seq, callback, interval = self.timers.pop(tid)
+            if interval is not None:
+                self.timers[tid] = (when + max(interval, 1.0), next(self._seq), callback, interval)
+            callback()
+        self.now = end
+
+    def run_frame(self) -> int:
+        """Run the animation frame callbacks pending now; returns how many ran."""
+        frames, self.frames = self.frames, {}
+        for callback in frames.values():
+            callback(self.now)
+        return len(frames)
+
+    def now_ms(self) -> float:
+        return self.now
+
+    def random(self) -> float:
+        return self.random_value
+
+    # network
+    def open_event_source(self, url: str) -> FakeEventSource:
+        source = FakeEventSource(url)
+        self.event_sources.append(source)
+        return source
+
+    def open_sources(self) -> List[FakeEventSource]:
+        return [s for s in self.event_sources if not s.closed]
+
+    def total_es_listeners(self) -> int:
+        return sum(s.listener_count() for s in self.event_sources)
+
+    async def fetch_text(self, url: str) -> Tuple[int, str]:
+        self.fetches.append(url)
+        if url not in self.responses:
+            raise OSError(f"network error fetching {url}")
+        return self.responses[url]
+
+    def spawn(self, coro: Any) -> FakeTask:
+        task = FakeTask(coro)
+        self.tasks.append(task)
+        task.step()
+        return task
+
+    def utc_offset_minutes(self, epoch_s: float) -> int:
+        return self.utc_offset
+
+    def report_error(self, exc: BaseException, context: str) -> None:
+        self.errors.append((exc, context))
+        if self.raise_errors:
+            raise exc
+
+
+# ------------------------------------------------------------------------------------------------
+# DOM
+
+
+class FakeNode(FakeEventTarget):
+    def __init__(self, tag: str, cls: str = "", text: Optional[str] = None,
+                 attrs: Optional[Dict[str, str]] = None, node_id: Optional[str] = None) -> None:
+        super().__init__()
+        self.tag = tag
+        self.classes = set(cls.split()) if cls else set()
+        self.attrs: Dict[str, str] = dict(attrs or {})
+        self._text = text or ""
+        self.children: List["FakeNode"] = []
+        self.parent: Optional["FakeNode"] = None
+        self.hidden = False
+        self.style: Dict[str, str] = {}
+        self.value = ""
+        if node_id:
+            self.attrs["id"] = node_id
+
+    def __repr__(self) -> str:
+        return f"<{self.tag} {sorted(self.classes)} {self.attrs}>"
+
+    @property
+    def text(self) -> str:
+        return self._text + "".join(child.text for child in self.children)
+
+    def own_text(self) -> str:
+        return self._text
+
+    def iter(self):
+        yield self
+        for child in self.children:
+            yield from child.iter()
+
+    def find_all(self, cls: Optional[str] = None, attr: Optional[str] = None) -> List["FakeNode"]:
+        out = []
+        for node in self.iter():
+            if cls is not None and cls not in node.classes:
+                continue
+            if attr is not None and attr not in node.attrs:
+                continue
+            out.append(node)
+        return out
+
+    def find(self, cls: Optional[str] = None, attr: Optional[str] = None) -> "FakeNode":
+        found = self.find_all(cls, attr)
+        assert found, f"no node with class={cls} attr={attr}"
+        return found[0]
+
+    def detach(self) -> None:
+        if self.parent is not None:
+            self.parent.children.remove(self)
+            self.parent = None
+
+    def closest(self, attr: str) -> Optional["FakeNode"]:
+        node: Optional[FakeNode] = self
+        while node is not None:
+            if attr in node.attrs:
+                return node
+            node = node.parent
+        return None
+
+
+class FakeDom:
+    """DomPort over FakeNodes; ``ops`` counts every write."""
+
+    PAGE_IDS = (
+        "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
+        "content-sub", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch", "count-live",
+        "count-prematch",
+    )
+
+    def __init__(self) -> None:
+        self.ops: Counter = Counter()
+        self.root = FakeNode("body")
+        self.nodes_by_id: Dict[str, FakeNode] = {}
+        for node_id in self.PAGE_IDS:
+            node = FakeNode("div", node_id=node_id)
+            self.root.children.append(node)
+            node.parent = self.root
+            self.nodes_by_id[node_id] = node
+        self.nodes_by_id["tab-live"].attrs["data-mode"] = "live"
+        self.nodes_by_id["tab-prematch"].attrs["data-mode"] = "prematch"
+        self.nodes_by_id["sport-empty"].hidden = True
+
+    def writes(self) -> int:
+        return sum(v for k, v in self.ops.items() if k != "by_id")
+
+    def by_id(self, element_id: str) -> FakeNode:
+        self.ops["by_id"] += 1
+        return self.nodes_by_id[element_id]
+
+    def element(self, tag: str, cls: str = "", text: Optional[str] = None,
+                attrs: Optional[Dict[str, str]] = None) -> FakeNode:
+        self.ops["element"] += 1
+        return FakeNode(tag, cls, text, attrs)
+
+    def append(self, parent: FakeNode, child: FakeNode) -> None:
+        self.insert_before(parent, child, None)
+        self.ops["insert"] -= 1
+        self.ops["append"] += 1
+
+    def insert_before(self, parent: FakeNode, child: FakeNode, ref: Optional[FakeNode]) -> None:
+        self.ops["insert"] += 1
+        assert child is not parent
+        child.detach()
+        if ref is None:
+            parent.children.append(child)
+        else:
+            assert ref.parent is parent, "insertBefore: ref is not a child of parent"
+            parent.children.insert(parent.children.index(ref), child)
+        child.parent = parent
+
+    def remove(self, node: FakeNode) -> None:
+        self.ops["remove"] += 1
+        node.detach()
+
+    def set_text(self, node: FakeNode, text: str) -> None:
+        self.ops["text"] += 1
+        node._text = text
+        for child in list(node.children):
+            child.detach()
+
+    def set_attr(self, node: FakeNode, name: str, value: str) -> None:
+        self.ops["attr"] += 1
+        node.attrs[name] = value
+
+    def toggle_class(self, node: FakeNode, cls: str, on: bool) -> None:
+        self.ops["class"] += 1
+        if on:
+            node.classes.add(cls)
+        else:
+            node.classes.discard(cls)
+
+    def set_hidden(self, node: FakeNode, hidden: bool) -> None:
+        self.ops["hidden"] += 1
+        node.hidden = bool(hidden)
+
+    def set_style(self, node: FakeNode, prop: str, value: str) -> None:
+        self.ops["style"] += 1
+        if value:
+            node.style[prop] = value
+        else:
+            node.style.pop(prop, None)
+
+    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+        target = getattr(event, "target", None)
+        if target is None:
+            return None
+        found = target.closest(attr)
+        return None if found is None else found.attrs.get(attr)
+
+    def event_value(self, event: Any) -> str:
+        return str(getattr(event.target, "value", ""))
+
+
+def click(node: FakeNode, container: FakeNode) -> None:
+    """Dispatch a click on ``container``'s listeners with ``node`` as the target (delegation)."""
+    container.dispatch("click", SimpleNamespace(target=node, type="click"))
