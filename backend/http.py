@@ -24,6 +24,9 @@ _ENCODER = msgspec.json.Encoder()
 
 NO_STORE = [(b"cache-control", b"no-store")]
 
+CORS_HEADERS_KEY = "oddsbrowser.cors_headers"
+RAW_SEND_KEY = "oddsbrowser.raw_send"
+
 
 def query_params(scope: Scope) -> dict[str, str]:
     params: dict[str, str] = {}
@@ -63,6 +66,10 @@ class CorsMiddleware:
             await self.app(scope, receive, send)
             return
         cors = self.headers_for(scope)
+        # Streaming handlers add the headers themselves and write through the unwrapped send,
+        # which saves a coroutine hop on every chunk.
+        scope[CORS_HEADERS_KEY] = cors
+        scope[RAW_SEND_KEY] = send
         if scope["method"] == "OPTIONS":
             await send({"type": "http.response.start", "status": 204, "headers": cors})
             await send({"type": "http.response.body", "body": b""})

@@ -59,8 +59,15 @@ class Settings:
     """Concurrent live-game groups; the next new one gets 429."""
     heartbeat_interval: float = 15.0
     """Seconds between heartbeat comments on every stream."""
-    client_buffer_bytes: int = 4 * 1024 * 1024
-    """Bytes a client may have pending before it is dropped as too slow."""
+    write_timeout: float = 15.0
+    """Seconds a write may stay blocked (the client not reading) before the client is dropped.
+    With heartbeats every 15 s, a client that shows no sign of life is gone within 30 s."""
+    replay_frames: int = 2048
+    """Frames each group keeps for resuming clients (``Last-Event-ID``) and for slow readers."""
+    replay_bytes: int = 8 * 1024 * 1024
+    """Bytes each group's replay ring may hold; a client that falls further behind is dropped."""
+    sse_retry_ms: int = 2000
+    """The ``retry:`` hint every stream starts with (the browser's reconnect delay)."""
     hierarchy_ttl: float = 1800.0
     """Seconds the hierarchy cache is fresh."""
     market_types_ttl: float = 43_200.0

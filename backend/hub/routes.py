@@ -1,28 +1,29 @@
 """The odds hub's HTTP API (WIRE.md A1, A3, B1-B4).
 
-SSE streams are raw ASGI handlers: the client is registered before the response starts (so a
+SSE streams are raw ASGI handlers: the group reference is taken before the response starts (so a
 limit can still answer 429) and released in a ``finally`` that runs whatever happens after that --
-a disconnect, a failed write, shutdown. A disconnect is noticed by a watcher on ``receive()``.
+a disconnect, a dropped client, shutdown. After the first write the handler only waits on
+``receive()`` for the disconnect; the channel does all writing (see ``fanout.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Hashable
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
-from backend.http import json_response, query_params
+from backend.http import CORS_HEADERS_KEY, RAW_SEND_KEY, json_response, query_params
 from backend.swarm.session import SwarmRequestError
 
 from .caches import HierarchyError
-from .fanout import SseClient, sse_comment
+from .fanout import PADDING, Client, sse_comment, sse_id_only
 from .groups import LimitExceeded
 from .service import OddsHub
+from .streams import Group
 
 log = logging.getLogger(__name__)
 
@@ -45,48 +46,62 @@ def _positive_int(value: str | None) -> bool:
 async def _serve_stream(scope: Scope, receive: Receive, send: Send, kind: str, ident: str = "") -> None:
     hub = hub_of(scope)
     try:
-        key, client, initial = hub.join(kind, ident)
+        key, group = hub.acquire(kind, ident)
     except LimitExceeded as exc:
         await json_response(send, 429, {"error": str(exc)},
                             [(b"retry-after", str(exc.retry_after).encode()), (b"cache-control", b"no-store")])
         return
-    await stream_client(hub, key, client, initial, receive, send)
-
-
-async def stream_client(hub: OddsHub, key: Hashable, client: SseClient, initial: bytes,
-                        receive: Receive, send: Send) -> None:
-    """Write ``client``'s frames until it leaves; always releases it."""
-    watcher: asyncio.Task[None] | None = None
     try:
-        watcher = asyncio.create_task(_watch_disconnect(receive, client))
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        await send({"type": "http.response.body", "body": initial, "more_body": True})
-        heartbeat = hub.settings.heartbeat_interval
-        while not client.closed:
-            await client.wait(heartbeat)
-            if client.pending:
-                chunk = client.take()
-            elif client.closed:
-                break
-            else:
-                chunk = sse_comment(f"ping {int(hub.clock.time() * 1000)}")
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        if client.close_reason in ("shutdown", "group closed"):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except OSError as exc:  # the peer went away mid-write
-        log.debug("stream %r write failed: %s", key, exc)
+        await stream_client(hub, group, scope, receive)
     finally:
-        if watcher is not None:
-            watcher.cancel()
-        hub.leave(key, client)
+        hub.release(key)
 
 
-async def _watch_disconnect(receive: Receive, client: SseClient) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            client.close("disconnected")
-            return
+def _last_event_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"last-event-id":
+            return value.decode("latin-1")
+    return None
+
+
+async def stream_client(hub: OddsHub, group: Group, scope: Scope, receive: Receive) -> None:
+    """Serve one SSE client of ``group`` until it or the server ends the stream.
+
+    The client first gets the preamble and either exactly the events it missed (a ``Last-Event-ID``
+    the replay ring still covers) or the group's snapshot; from then on the channel writes to it.
+    """
+    send: Send = scope[RAW_SEND_KEY]
+    channel = group.channel
+    client: Client | None = None
+    try:
+        pos = channel.resume_position(_last_event_id(scope))
+        if pos is not None:
+            body = channel.ring.after(pos) or b""
+            hub.stats.resumed += 1
+        else:
+            pos = channel.seq
+            body = b"".join([*group.late_joiner_frames(), sse_id_only(channel.event_id(pos))])
+        preamble = b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, ())]})
+        await send({"type": "http.response.body", "body": preamble + body, "more_body": True})
+        client = Client(send, pos)
+        client.task = asyncio.current_task()
+        channel.attach(client)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+    except asyncio.CancelledError:
+        if client is None or client.close_reason is None:
+            raise
+        # The channel gave up on a stuck client: returning without completing the response makes
+        # the server close the connection.
+        log.info("stream %r: aborted (%s)", group.key, client.close_reason)
+    finally:
+        if client is not None:
+            channel.detach(client)
+            client.closed = True
 
 
 async def _bad_request(send: Send, message: str) -> None:

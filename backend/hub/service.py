@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -23,13 +24,30 @@ from backend.swarm.messages import CODE_OK
 from backend.swarm.session import SwarmRequestError, unwrap
 
 from .caches import CacheStats, HierarchyCache, MarketTypeCache
-from .fanout import PADDING, SseClient, sse_comment
+from .fanout import Channel, FanoutStats, sse_comment, sse_retry
 from .groups import GroupRegistry
 from .streams import CountsGroup, GameGroup, Group, LiveSport, PrematchSport
 
 log = logging.getLogger(__name__)
 
 COUNTS_KEY = ("counts",)
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+@dataclass
+class HubStats:
+    fanout: FanoutStats = field(default_factory=FanoutStats)
+    resumed: int = 0
+    heartbeats: int = 0
 
 
 class OddsHub:
@@ -48,6 +66,10 @@ class OddsHub:
         self.market_types = MarketTypeCache(self._request_data, clock, settings.market_types_ttl, self.cache_stats)
         self._tasks: list[asyncio.Task[Any]] = []
         self.started_at = clock.monotonic()
+        self.epoch = _base36(int(clock.time() * 1000))  # a restarted server never reuses event ids
+        self._channel_counter = 0
+        self.stats = HubStats()
+        self.retry_frame = sse_retry(settings.sse_retry_ms)
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def __aenter__(self) -> OddsHub:
@@ -80,9 +102,23 @@ class OddsHub:
                 log.exception("closing group %r failed", group.key)
 
     async def _reap_forever(self) -> None:
+        """Every half second: tear down expired groups, drop stuck clients, send due heartbeats."""
+        next_heartbeat = self.clock.monotonic() + self.settings.heartbeat_interval
         while True:
             await self.clock.sleep(0.5)
             await self.reap()
+            for group in list(self.groups.values()):
+                group.channel.check_stuck()
+            if self.clock.monotonic() >= next_heartbeat:
+                next_heartbeat = self.clock.monotonic() + self.settings.heartbeat_interval
+                self.heartbeat()
+
+    def heartbeat(self) -> None:
+        """``: ping <ms>`` to every client of every group (one encoded frame for all)."""
+        frame = sse_comment(f"ping {int(self.clock.time() * 1000)}")
+        self.stats.heartbeats += 1
+        for group in list(self.groups.values()):
+            group.channel.heartbeat(frame)
 
     async def reap(self) -> None:
         """Close every group whose grace period has ended."""
@@ -149,10 +185,10 @@ class OddsHub:
             group.listeners.discard(listener)
         self._release(COUNTS_KEY)
 
-    def join(self, kind: str, ident: str = "") -> tuple[Hashable, SseClient, bytes]:
-        """Register a new SSE client; returns its key, its client and the bytes to send first.
+    def acquire(self, kind: str, ident: str = "") -> tuple[Hashable, Group]:
+        """Take a client reference on the group for ``kind``/``ident``, creating it if needed.
 
-        Raises :class:`~backend.hub.groups.LimitExceeded`. The caller must call :meth:`leave`.
+        Raises :class:`~backend.hub.groups.LimitExceeded`. The caller must :meth:`release` the key.
         """
         key: Hashable = COUNTS_KEY if kind == "counts" else (kind, ident)
         factories: dict[str, Callable[[], Group]] = {
@@ -161,34 +197,30 @@ class OddsHub:
             "prematch": lambda: PrematchSport(self, key, ident),
             "game": lambda: GameGroup(self, key, ident),
         }
-        group = self._ensure(key, factories[kind])
-        client = SseClient(self.settings.client_buffer_bytes)
-        initial = b"".join([PADDING, sse_comment(f"ready {int(self.clock.time() * 1000)}"),
-                            *group.late_joiner_frames()])
-        group.channel.clients.add(client)
-        return key, client, initial
+        return key, self._ensure(key, factories[kind])
 
-    def leave(self, key: Hashable, client: SseClient) -> None:
-        """Forget ``client``; always completes, whatever state the group is in."""
-        try:
-            group = self.groups.get(key)
-            if group is not None:
-                group.channel.clients.discard(client)
-            client.close("left")
-        finally:
-            self._release(key)
+    def release(self, key: Hashable) -> None:
+        """Drop a client reference; the last one starts the group's grace period."""
+        self._release(key)
+
+    def new_channel(self, name: str) -> Channel:
+        self._channel_counter += 1
+        return Channel(name, f"{self.epoch}.{_base36(self._channel_counter)}", clock_monotonic=self.clock.monotonic,
+                       stats=self.stats.fanout, write_timeout=self.settings.write_timeout,
+                       ring_frames=self.settings.replay_frames, ring_bytes=self.settings.replay_bytes)
 
     # -- metrics ---------------------------------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
         """WIRE A2 ``swarm_ws``, plus the extra fields the original UI reads."""
         stats = self.conn.stats
+        fanout = self.stats.fanout
         now = self.clock.time()
         by_kind: dict[str, dict[str, int]] = {}
         for key, group in self.groups.items():
             kind = group.kind
             entry = by_kind.setdefault(kind, {"groups": 0, "clients": 0, "active_subscriptions": 0})
             entry["groups"] += 1
-            entry["clients"] += len(group.channel.clients)
+            entry["clients"] += self.registry.clients(key)
             entry["active_subscriptions"] += len(group._subs)
         return {
             "connected": self.conn.connected,
@@ -206,6 +238,12 @@ class OddsHub:
             "clients": self.registry.total_clients,
             "groups": len(self.groups),
             "rejected_total": self.registry.rejected_total,
-            "dropped_slow_total": sum(g.channel.dropped_slow for g in self.groups.values()),
+            "resumed_total": self.stats.resumed,
+            "events_published_total": fanout.events_published,
+            "writes_total": fanout.writes,
+            "parked_writes_total": fanout.parked_writes,
+            "write_failures_total": fanout.write_failures,
+            "client_drops": dict(fanout.drops),
+            "heartbeat_writes": fanout.write_wait_summary(),
             "by_endpoint": by_kind,
         }

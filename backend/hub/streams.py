@@ -47,7 +47,7 @@ class Group:
     def __init__(self, hub: OddsHub, key: Hashable) -> None:
         self.hub = hub
         self.key = key
-        self.channel = Channel(repr(key))
+        self.channel: Channel = hub.new_channel(repr(key))
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Subscription] = []
         self.closed = False
@@ -106,7 +106,10 @@ class Group:
         return []
 
     def emit(self, event: str, payload: Any) -> bytes:
-        return self.channel.publish(event, payload)
+        """Publish ``payload`` as ``event``; returns its JSON bytes (to cache for late joiners)."""
+        data = encode_json(payload)
+        self.channel.publish_raw(event, data)
+        return data
 
     def emit_error(self, message: str) -> None:
         self.emit("error", {"error": message})
@@ -166,7 +169,7 @@ class SportGroup(Group):
         self.priorities: list[str] = []
         self.odds = payloads.OddsCache()
         self._games_fp: str | None = None
-        self._games_frame: bytes | None = None
+        self._games_payload: bytes | None = None
         self._snapshot: tuple[int, bytes | None] = (-1, None)
         self.game_ids: list[int] = []
 
@@ -190,7 +193,7 @@ class SportGroup(Group):
         self._games_fp = fp
         payload = {"sportId": self.sport_id, "sportName": self.sport_name, "data": games,
                    "last_updated": self.now_iso()}
-        self._games_frame = self.emit("games", payload)
+        self._games_payload = self.emit("games", payload)
         self.after_games_emit()
 
     def after_games_emit(self) -> None:
@@ -204,23 +207,24 @@ class SportGroup(Group):
             self.emit("odds", {"sportId": self.sport_id, "updates": updates})
 
     def emit_odds_snapshot(self) -> None:
-        frame = self._odds_snapshot_frame()
-        if frame is not None:
-            self.channel.broadcast(frame)
+        data = self._odds_snapshot_data()
+        if data is not None:
+            self.channel.publish_raw("odds", data)
 
-    def _odds_snapshot_frame(self) -> bytes | None:
-        version, frame = self._snapshot
+    def _odds_snapshot_data(self) -> bytes | None:
+        """The late-joiner ``odds`` payload, rebuilt only when the cache changed since last time."""
+        version, data = self._snapshot
         if version != self.odds.version:
             updates = self.odds.snapshot()
-            frame = sse_event("odds", encode_json({"sportId": self.sport_id, "updates": updates})) if updates else None
-            self._snapshot = (self.odds.version, frame)
-        return frame
+            data = encode_json({"sportId": self.sport_id, "updates": updates}) if updates else None
+            self._snapshot = (self.odds.version, data)
+        return data
 
     def late_joiner_frames(self) -> list[bytes]:
-        frames = [self._games_frame] if self._games_frame else []
-        snapshot = self._odds_snapshot_frame()
+        frames = [sse_event("games", self._games_payload)] if self._games_payload else []
+        snapshot = self._odds_snapshot_data()
         if snapshot:
-            frames.append(snapshot)
+            frames.append(sse_event("odds", snapshot))
         return frames
 
     async def poll_forever(self, interval: float, poll: Callable[[], Awaitable[None]], what: str) -> None:
@@ -387,7 +391,7 @@ class GameGroup(Group):
     def __init__(self, hub: OddsHub, key: Hashable, game_id: str) -> None:
         super().__init__(hub, key)
         self.game_id = game_id
-        self._frame: bytes | None = None
+        self._payload: bytes | None = None
         self._last_data: bytes | None = None
 
     async def run(self) -> None:
@@ -406,7 +410,8 @@ class GameGroup(Group):
         self._last_data = data
         payload = b'{"gameId":' + encode_json(self.game_id) + b',"data":' + data + b',"last_updated":' + \
             encode_json(self.now_iso()) + b"}"
-        self._frame = self.channel.publish_raw("game", payload)
+        self._payload = payload
+        self.channel.publish_raw("game", payload)
 
     def late_joiner_frames(self) -> list[bytes]:
-        return [self._frame] if self._frame else []
+        return [sse_event("game", self._payload)] if self._payload else []
