@@ -19,6 +19,7 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
 from backend.http import CorsMiddleware
+from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
 from backend.hub.service import OddsHub
 from backend.settings import Settings
@@ -50,6 +51,8 @@ class OddsApp(Litestar):
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if logging.getLevelName(settings.log_level) != logging.DEBUG:
+        logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per socket is noise
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
@@ -69,11 +72,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             yield
 
     app = OddsApp(
-        route_handlers=[*HUB_ROUTES, *HEALTH_ROUTES, *web_routes(settings.static_dir)],
+        route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *web_routes(settings.static_dir)],
         lifespan=[services],
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},
         cors_allow_origins=settings.cors_allow_origins,
         openapi_config=None,
+        logging_config=None,  # logging is configured above, once
     )
     return app

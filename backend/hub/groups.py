@@ -30,6 +30,7 @@ class LimitExceeded(Exception):
 @dataclass(slots=True)
 class _Entry:
     clients: int = 0
+    holds: int = 0  # references from other groups (a live sport group holds the counts group)
     idle_since: float | None = None
 
 
@@ -47,8 +48,9 @@ class GroupRegistry:
     def kind_of(key: Hashable) -> str:
         return str(key[0]) if isinstance(key, tuple) and key else str(key)
 
-    def acquire(self, key: Hashable, now: float) -> bool:
-        if self.total_clients >= self.max_clients:
+    def acquire(self, key: Hashable, now: float, *, internal: bool = False) -> bool:
+        """Take a reference; ``internal`` ones (group to group) are not clients and skip the client limit."""
+        if not internal and self.total_clients >= self.max_clients:
             self.rejected_total += 1
             raise LimitExceeded("Too many concurrent clients", retry_after=5)
         entry = self._entries.get(key)
@@ -61,23 +63,29 @@ class GroupRegistry:
                 raise LimitExceeded(f"Too many concurrent {kind} groups", retry_after=int(self.grace) + 1)
             entry = self._entries[key] = _Entry()
             self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
-        entry.clients += 1
+        if internal:
+            entry.holds += 1
+        else:
+            entry.clients += 1
+            self.total_clients += 1
         entry.idle_since = None
-        self.total_clients += 1
         return created
 
-    def release(self, key: Hashable, now: float) -> None:
+    def release(self, key: Hashable, now: float, *, internal: bool = False) -> None:
         entry = self._entries.get(key)
-        if entry is None or entry.clients == 0:
+        if entry is None or (entry.holds if internal else entry.clients) == 0:
             raise KeyError(f"release without acquire: {key!r}")
-        entry.clients -= 1
-        self.total_clients -= 1
-        if entry.clients == 0:
+        if internal:
+            entry.holds -= 1
+        else:
+            entry.clients -= 1
+            self.total_clients -= 1
+        if entry.clients == 0 and entry.holds == 0:
             entry.idle_since = now
 
     def tick(self, now: float) -> list[Hashable]:
         expired = [k for k, e in self._entries.items()
-                   if e.clients == 0 and e.idle_since is not None and now - e.idle_since >= self.grace]
+                   if e.idle_since is not None and now - e.idle_since >= self.grace]
         for key in expired:
             self._forget(key)
         return expired

@@ -79,8 +79,8 @@ async def stream_client(hub: OddsHub, group: Group, scope: Scope, receive: Recei
             body = channel.ring.after(pos) or b""
             hub.stats.resumed += 1
         else:
-            pos = channel.seq
-            body = b"".join([*group.late_joiner_frames(), sse_id_only(channel.event_id(pos))])
+            body = b"".join([*group.late_joiner_frames(), sse_id_only(channel.event_id())])
+        pos = channel.seq  # everything up to here is in ``body``; the channel sends the rest
         preamble = b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
         await send({"type": "http.response.start", "status": 200,
                     "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, ())]})

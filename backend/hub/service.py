@@ -6,7 +6,7 @@ groups, the hierarchy and market-type caches, and a reaper task that tears idle 
 their grace period ends. Leaving the context closes every client stream first, so shutdown with
 thousands of open streams takes no longer than cancelling a few tasks.
 
-Routes use :meth:`join` / :meth:`leave` (see ``routes.py``); everything else is internal.
+Routes use :meth:`acquire` / :meth:`release` (see ``routes.py``); everything else is internal.
 """
 
 from __future__ import annotations
@@ -147,9 +147,9 @@ class OddsHub:
         return data if isinstance(data, dict) else {}
 
     # -- groups ---------------------------------------------------------------------------------------
-    def _ensure(self, key: Hashable, factory: Callable[[], Group]) -> Group:
+    def _ensure(self, key: Hashable, factory: Callable[[], Group], internal: bool = False) -> Group:
         """Acquire a reference on ``key`` (may raise LimitExceeded) and return its running group."""
-        created = self.registry.acquire(key, self.clock.monotonic())
+        created = self.registry.acquire(key, self.clock.monotonic(), internal=internal)
         group = self.groups.get(key)
         if group is None or created:
             try:
@@ -158,13 +158,13 @@ class OddsHub:
                 group.start()
             except BaseException:
                 self.groups.pop(key, None)
-                self.registry.release(key, self.clock.monotonic())
+                self.registry.release(key, self.clock.monotonic(), internal=internal)
                 raise
         return group
 
-    def _release(self, key: Hashable) -> None:
+    def _release(self, key: Hashable, internal: bool = False) -> None:
         try:
-            self.registry.release(key, self.clock.monotonic())
+            self.registry.release(key, self.clock.monotonic(), internal=internal)
         except KeyError:
             log.debug("release of %r after shutdown", key)
 
@@ -175,7 +175,7 @@ class OddsHub:
 
     def hold_counts(self, listener: Callable[[bool, bytes], None]) -> None:
         """A live sport group keeps the counts subscriptions up and hears their changes."""
-        group = self._ensure(COUNTS_KEY, lambda: CountsGroup(self, COUNTS_KEY))
+        group = self._ensure(COUNTS_KEY, lambda: CountsGroup(self, COUNTS_KEY), internal=True)
         assert isinstance(group, CountsGroup)
         group.listeners.add(listener)
 
@@ -183,7 +183,7 @@ class OddsHub:
         group = self.counts_group
         if group is not None:
             group.listeners.discard(listener)
-        self._release(COUNTS_KEY)
+        self._release(COUNTS_KEY, internal=True)
 
     def acquire(self, kind: str, ident: str = "") -> tuple[Hashable, Group]:
         """Take a client reference on the group for ``kind``/``ident``, creating it if needed.

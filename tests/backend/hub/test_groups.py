@@ -18,10 +18,31 @@ class RegistryMachine(RuleBasedStateMachine):
         self.now = 0.0
         self.registry = GroupRegistry(grace=GRACE, max_clients=6, max_groups={"game": 2})
         self.clients: dict[tuple, int] = {}  # model: clients per key
-        self.idle_since: dict[tuple, float] = {}  # model: groups alive with no clients
+        self.holds: dict[tuple, int] = {}  # model: internal (group-to-group) references per key
+        self.idle_since: dict[tuple, float] = {}  # model: groups alive with no references
 
     def alive(self) -> set:
-        return {k for k, n in self.clients.items() if n > 0} | set(self.idle_since)
+        return {k for k, n in self.clients.items() if n > 0} | set(self.holds) | set(self.idle_since)
+
+    @rule()
+    def hold_counts(self):
+        # Internal references never count as clients, so the client limit does not apply.
+        key = ("counts",)
+        created = self.registry.acquire(key, self.now, internal=True)
+        assert created == (key not in self.alive())
+        self.holds[key] = self.holds.get(key, 0) + 1
+        self.idle_since.pop(key, None)
+
+    @precondition(lambda self: self.holds)
+    @rule()
+    def unhold_counts(self):
+        key = ("counts",)
+        self.registry.release(key, self.now, internal=True)
+        self.holds[key] -= 1
+        if not self.holds[key]:
+            del self.holds[key]
+            if not self.clients.get(key):
+                self.idle_since[key] = self.now
 
     @rule(key=KEYS)
     def acquire(self, key):
@@ -46,7 +67,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.clients[key] -= 1
         if self.clients[key] == 0:
             del self.clients[key]
-            self.idle_since[key] = self.now
+            if not self.holds.get(key):
+                self.idle_since[key] = self.now
 
     @rule(dt=st.floats(0, 8))
     def advance_and_tick(self, dt):
@@ -71,6 +93,9 @@ class RegistryMachine(RuleBasedStateMachine):
         for key, n in list(self.clients.items()):
             for _ in range(n):
                 self.registry.release(key, self.now)
+        for key, n in list(self.holds.items()):
+            for _ in range(n):
+                self.registry.release(key, self.now, internal=True)
         self.registry.tick(self.now + GRACE + 1e-9 * (1 + self.now))
         assert len(self.registry) == 0 and self.registry.total_clients == 0
 
