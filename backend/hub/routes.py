@@ -43,10 +43,11 @@ def _positive_int(value: str | None) -> bool:
     return value is not None and value.isdigit() and 0 < int(value) < 2**53
 
 
-async def _serve_stream(scope: Scope, receive: Receive, send: Send, kind: str, ident: str = "") -> None:
+async def _serve_stream(scope: Scope, receive: Receive, send: Send, kind: str, ident: str = "",
+                        **options: Any) -> None:
     hub = hub_of(scope)
     try:
-        key, group = hub.acquire(kind, ident)
+        key, group = hub.acquire(kind, ident, **options)
     except LimitExceeded as exc:
         await json_response(send, 429, {"error": str(exc)},
                             [(b"retry-after", str(exc.retry_after).encode()), (b"cache-control", b"no-store")])
@@ -144,6 +145,31 @@ async def live_game_stream(scope: Scope, receive: Receive, send: Send) -> None:
         await _serve_stream(scope, receive, send, "game", game_id)
 
 
+@asgi("/api/competition-odds-stream", copy_scope=False)
+async def competition_odds_stream(scope: Scope, receive: Receive, send: Send) -> None:
+    hub = hub_of(scope)
+    if hub.registry.total_clients >= hub.registry.max_clients:  # WIRE B5 checks the limit first
+        await json_response(send, 429, {"error": "Too many concurrent clients"},
+                            [(b"retry-after", b"5"), (b"cache-control", b"no-store")])
+        return
+    params = query_params(scope)
+    competition_id, sport_id, mode = params.get("competitionId"), params.get("sportId"), params.get("mode")
+    if not competition_id:
+        await _bad_request(send, "competitionId is required")
+    elif not sport_id:
+        await _bad_request(send, "sportId is required")
+    elif mode not in ("live", "prematch"):
+        await _bad_request(send, "mode must be live or prematch")
+    elif not _positive_int(competition_id):
+        await _bad_request(send, "competitionId must be a positive integer")
+    elif not _positive_int(sport_id):
+        await _bad_request(send, "sportId must be a positive integer")
+    else:
+        await _serve_stream(scope, receive, send, "competition", f"{mode}:{competition_id}",
+                            competition_id=competition_id, sport_id=sport_id, mode=mode,
+                            sport_name=params.get("sportName") or None)
+
+
 @get("/api/hierarchy")
 async def hierarchy(request: Request[Any, Any, Any]) -> Response[Any]:
     hub: OddsHub = request.app.state.hub
@@ -168,4 +194,4 @@ async def warmup(request: Request[Any, Any, Any]) -> Response[Any]:
                     headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [counts_stream, live_stream, prematch_stream, live_game_stream, hierarchy, warmup]
+ROUTES = [counts_stream, live_stream, prematch_stream, live_game_stream, competition_odds_stream, hierarchy, warmup]

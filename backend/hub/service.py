@@ -26,7 +26,7 @@ from backend.swarm.session import SwarmRequestError, unwrap
 from .caches import CacheStats, HierarchyCache, MarketTypeCache
 from .fanout import Channel, FanoutStats, sse_comment, sse_retry
 from .groups import GroupRegistry
-from .streams import CountsGroup, GameGroup, Group, LiveSport, PrematchSport
+from .streams import CompetitionGroup, CountsGroup, GameGroup, Group, LiveSport, PrematchSport
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class OddsHub:
             group.listeners.discard(listener)
         self._release(COUNTS_KEY, internal=True)
 
-    def acquire(self, kind: str, ident: str = "") -> tuple[Hashable, Group]:
+    def acquire(self, kind: str, ident: str = "", **options: Any) -> tuple[Hashable, Group]:
         """Take a client reference on the group for ``kind``/``ident``, creating it if needed.
 
         Raises :class:`~backend.hub.groups.LimitExceeded`. The caller must :meth:`release` the key.
@@ -196,6 +196,8 @@ class OddsHub:
             "live": lambda: LiveSport(self, key, ident),
             "prematch": lambda: PrematchSport(self, key, ident),
             "game": lambda: GameGroup(self, key, ident),
+            "competition": lambda: CompetitionGroup(self, key, options["competition_id"], options["sport_id"],
+                                                    options["mode"] == "live", options.get("sport_name")),
         }
         return key, self._ensure(key, factories[kind])
 

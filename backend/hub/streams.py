@@ -173,16 +173,21 @@ class SportGroup(Group):
         self._snapshot: tuple[int, bytes | None] = (-1, None)
         self.game_ids: list[int] = []
 
-    async def resolve_sport(self) -> None:
+    async def resolve_sport(self, given_name: str | None = None) -> None:
+        """Sport name (given, else from the hierarchy, else the id) and the market-type priorities."""
         try:
             await self.hub.hierarchy.get()
         except Exception as exc:
             log.warning("sport %s: hierarchy unavailable: %s", self.sport_id, exc)
         sport = self.hub.hierarchy.sport(str(self.sport_num))
-        if sport:
-            self.sport_name = str(sport.get("name") or self.sport_id)
+        self.sport_name = given_name or (str(sport.get("name") or self.sport_id) if sport else self.sport_id)
         dynamic = await self.hub.market_types.get(sport.get("alias") if sport else None)
-        self.priorities = payloads.priority_list(dynamic, self.sport_name, with_fallback=not self.live)
+        self.priorities = payloads.priority_list(dynamic, self.sport_name, with_fallback=self.fallback_too)
+
+    @property
+    def fallback_too(self) -> bool:
+        """Live lists use the dynamic priorities alone; prematch adds the fallback types (WIRE D)."""
+        return not self.live
 
     def on_games(self, tree: dict[str, Any], force: bool = False) -> None:
         games = payloads.games_list(tree, self.sport_name, self.sport_num, prematch=not self.live)
@@ -381,6 +386,50 @@ class PrematchSport(SportGroup):
         listed = set(self.game_ids)
         games = [g for g in payloads.iter_odds_games(tree) if g.get("id") in listed]
         self.on_odds({"game": {str(g["id"]): g for g in games}}, allow_any=False)
+
+
+class CompetitionGroup(SportGroup):
+    """WIRE B5: main odds of one competition's games, live or prematch, by subscription."""
+
+    kind = "competition"
+
+    def __init__(self, hub: OddsHub, key: Hashable, competition_id: str, sport_id: str, live: bool,
+                 sport_name: str | None = None) -> None:
+        super().__init__(hub, key, sport_id)
+        self.competition_id = competition_id
+        self.live = live
+        self._given_name = sport_name
+
+    fallback_too = True  # competitions always add the fallback types (WIRE D)
+
+    async def run(self) -> None:
+        await self.resolve_sport(self._given_name)
+        try:
+            await self.subscribe(queries.competition_odds(int(self.competition_id), self.live), self._odds_data)
+        except SwarmRequestError as exc:
+            self.emit_error(str(exc))
+
+    def _odds_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        now = self.hub.clock.monotonic()
+        updates = [u for game in payloads.iter_odds_games(tree)
+                   if (u := self.odds.update_game(game, self.priorities, now)) is not None]
+        if delta is None:  # (re)subscribed: drop games that left, then everyone gets the full picture
+            self.odds.retain(g.get("id") for g in payloads.iter_odds_games(tree))
+            data = self._snapshot_payload()
+            if data is not None:
+                self.channel.publish_raw("odds", data)
+        elif updates:
+            self.emit("odds", {"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates})
+
+    def _snapshot_payload(self) -> bytes | None:
+        updates = self.odds.snapshot(include_null=True)
+        if not updates:
+            return None
+        return encode_json({"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates})
+
+    def late_joiner_frames(self) -> list[bytes]:
+        data = self._snapshot_payload()
+        return [sse_event("odds", data)] if data is not None else []
 
 
 class GameGroup(Group):

@@ -225,3 +225,34 @@ async def test_after_the_feed_drops_every_live_group_is_resubscribed_and_resent(
         await stream.next_event("odds", timeout=15)
         await stream.next_event("odds", timeout=15)
     assert srv.hub.conn.active_subscriptions >= 1
+
+
+async def test_competition_odds_stream_snapshot_then_changes(srv, http):
+    sport_id = await live_sport_id(srv)
+    async with SseStream(http, f"/api/live-stream?sportId={sport_id}") as stream:
+        games = (await stream.next_event("games")).json()["data"]
+    by_comp: dict[int, set] = {}
+    for g in games:
+        by_comp.setdefault(g["competition_id"], set()).add(g["id"])
+    comp, ids = max(by_comp.items(), key=lambda kv: len(kv[1]))
+    url = f"/api/competition-odds-stream?competitionId={comp}&sportId={sport_id}&mode=live"
+    async with SseStream(http, url) as stream:
+        first = (await stream.next_event("odds")).json()
+        assert first["sportId"] == sport_id and first["competitionId"] == str(comp)
+        assert {u["gameId"] for u in first["updates"]} <= {str(i) for i in ids}
+        assert all(isinstance(u["markets_count"], int) for u in first["updates"])
+        async with SseStream(http, url) as late:
+            snapshot = (await late.next_event("odds", timeout=3)).json()
+        assert all(isinstance(u["gameId"], str) for u in snapshot["updates"])
+
+
+@pytest.mark.parametrize("query, error", [
+    ("sportId=1&mode=live", "competitionId is required"),
+    ("competitionId=5&mode=live", "sportId is required"),
+    ("competitionId=5&sportId=1", "mode must be live or prematch"),
+    ("competitionId=5&sportId=1&mode=LIVE", "mode must be live or prematch"),
+    ("competitionId=x&sportId=1&mode=live", "competitionId must be a positive integer"),
+])
+async def test_competition_stream_validation_in_order(http, query, error):
+    response = await http.get(f"/api/competition-odds-stream?{query}")
+    assert response.status_code == 400 and response.json() == {"error": error}
