@@ -76,6 +76,10 @@ class Settings:
     """Seconds between prematch game-list polls (and live polls when a subscription failed)."""
     odds_poll_interval: float = 2.5
     """Seconds between prematch odds-chunk polls."""
+    poll_rate: float = 20.0
+    """Upstream polls per second across the whole hub (a token bucket paces every poller)."""
+    poll_burst: int = 40
+    """Polls that may go out at once after a quiet spell."""
 
     cors_allow_origins: tuple[str, ...] = ()
     """Origins echoed in Access-Control-Allow-Origin; any other origin gets ``*``."""

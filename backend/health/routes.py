@@ -1,4 +1,7 @@
-"""``/api/health`` (WIRE.md A2): the hub's upstream metrics plus the fields the original UI reads."""
+"""``/api/health`` (WIRE.md A2 plus the fields the original UI reads) and ``/metrics`` (Prometheus).
+
+Both are views of one snapshot taken from the running services; alert rules live in ``alerts.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ import resource
 from typing import Any
 
 from litestar import Request, Response, get
+
+from . import alerts
+from .prometheus import Exposition
 
 
 def rss_bytes() -> int:
@@ -18,23 +24,86 @@ def rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-@get("/api/health")
-async def health(request: Request[Any, Any, Any]) -> Response[Any]:
-    hub = request.app.state.hub
+def snapshot(hub: Any) -> dict[str, Any]:
     try:
         swarm = hub.metrics()
     except Exception:  # the contract: null when the internal call failed
         swarm = None
     stats = hub.cache_stats
-    body = {
+    conn = hub.conn.stats
+    now = hub.clock.time()
+    attempts, failures = conn.attempts_5m.total(now), conn.failures_5m.total(now)
+    group_clients = {_key(k): hub.registry.clients(k) for k in hub.groups}
+    active = alerts.evaluate(connected=hub.conn.connected, attempts_5m=attempts, failures_5m=failures,
+                             group_clients=group_clients)
+    lookups = stats.hits + stats.misses
+    return {
         "status": "ok",
         "live_tracker": None,  # the live tracker service does not exist yet
         "swarm_ws": swarm,
         "uptime": round(hub.clock.monotonic() - hub.started_at, 3),
-        "cache": {"hits": stats.hits, "misses": stats.misses},
+        "cache": {"hits": stats.hits, "misses": stats.misses,
+                  "hit_rate": round(stats.hits / lookups, 4) if lookups else 0.0},
         "memory": {"rss_bytes": rss_bytes()},
+        "upstream": {"connect_attempts_5m": attempts, "connect_failures_5m": failures,
+                     "failure_rate_5m": round(alerts.failure_rate(attempts, failures), 4),
+                     "connections": 1 if hub.conn.connected else 0},
+        "groups": {"count": len(group_clients), "max_clients": max(group_clients.values(), default=0)},
+        "alerts": [a.to_json() for a in active],
     }
-    return Response(body, headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [health]
+def _key(key: Any) -> str:
+    return ":".join(str(part) for part in key) if isinstance(key, tuple) else str(key)
+
+
+@get("/api/health")
+async def health(request: Request[Any, Any, Any]) -> Response[Any]:
+    return Response(snapshot(request.app.state.hub), headers={"Cache-Control": "no-store"})
+
+
+@get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
+    hub = request.app.state.hub
+    snap = snapshot(hub)
+    swarm = snap["swarm_ws"] or {}
+    out = Exposition()
+    out.metric("odds_up", "gauge", "1 while the service answers", 1)
+    out.metric("odds_uptime_seconds", "gauge", "Seconds since the hub started", snap["uptime"])
+    out.metric("odds_process_resident_memory_bytes", "gauge", "Resident memory of the backend process",
+               snap["memory"]["rss_bytes"])
+    out.metric("odds_swarm_connected", "gauge", "1 while a Swarm session is live", bool(swarm.get("connected")))
+    out.metric("odds_swarm_messages_total", "counter", "Frames received from the Swarm feed",
+               swarm.get("ws_messages_total", 0))
+    out.metric("odds_swarm_parse_errors_total", "counter", "Malformed Swarm frames skipped",
+               swarm.get("ws_parse_errors_total", 0))
+    out.metric("odds_swarm_connect_attempts_total", "counter", "Upstream connection attempts",
+               swarm.get("connect_attempts_total", 0))
+    out.metric("odds_swarm_connect_failures_total", "counter", "Upstream connection attempts that failed",
+               swarm.get("connect_failures_total", 0))
+    out.metric("odds_swarm_failure_rate_5m", "gauge", "Failed share of upstream connection attempts, 5 minutes",
+               snap["upstream"]["failure_rate_5m"])
+    out.metric("odds_swarm_subscriptions", "gauge", "Active upstream subscriptions",
+               swarm.get("active_subscriptions", 0))
+    out.metric("odds_sse_clients", "gauge", "Connected SSE clients", swarm.get("clients", 0))
+    by_kind = swarm.get("by_endpoint", {})
+    out.metric("odds_groups", "gauge", "Stream groups by kind",
+               [({"kind": k}, v["groups"]) for k, v in sorted(by_kind.items())])
+    out.metric("odds_group_clients", "gauge", "SSE clients by group kind",
+               [({"kind": k}, v["clients"]) for k, v in sorted(by_kind.items())])
+    out.metric("odds_group_clients_max", "gauge", "Clients of the largest group", snap["groups"]["max_clients"])
+    out.metric("odds_sse_events_published_total", "counter", "Events published (each encoded once)",
+               swarm.get("events_published_total", 0))
+    out.metric("odds_sse_writes_total", "counter", "Chunks written to clients", swarm.get("writes_total", 0))
+    out.metric("odds_sse_client_drops_total", "counter", "Clients the server dropped, by reason",
+               [({"reason": r}, n) for r, n in sorted((swarm.get("client_drops") or {}).items())])
+    out.metric("odds_sse_rejected_total", "counter", "Clients refused with 429", swarm.get("rejected_total", 0))
+    out.metric("odds_cache_hits_total", "counter", "Hierarchy and market-type cache hits", snap["cache"]["hits"])
+    out.metric("odds_cache_misses_total", "counter", "Hierarchy and market-type cache misses",
+               snap["cache"]["misses"])
+    out.metric("odds_alerts", "gauge", "Alerts currently firing, by name",
+               [({"alert": a["name"], "severity": a["severity"]}, 1) for a in snap["alerts"]])
+    return Response(out.render(), headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [health, metrics]

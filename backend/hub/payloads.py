@@ -274,11 +274,16 @@ def iter_odds_games(tree: Tree) -> Iterator[dict[str, Any]]:
 class OddsCache:
     """Per-game main odds with the change-only rule: emit when the entry is new, its odds
     fingerprint changed, or its ``markets_count`` changed. Entries carry ``updated`` (the caller's
-    clock) so pollers can find stale ones."""
+    clock) so pollers can find stale ones.
 
-    def __init__(self) -> None:
-        self.entries: dict[str, dict[str, Any]] = {}
+    Bounded (WIRE D limits): :meth:`evict` drops entries not refreshed for ``ttl`` seconds, then the
+    least recently refreshed ones down to ``max_entries``."""
+
+    def __init__(self, ttl: float = 3600.0, max_entries: int = 1000) -> None:
+        self.entries: dict[str, dict[str, Any]] = {}  # least recently refreshed first
         self.version = 0
+        self.ttl = ttl
+        self.max_entries = max_entries
 
     def update_game(self, game: dict[str, Any], priorities: list[str], now: float,
                     allow_any: bool = True) -> dict[str, Any] | None:
@@ -297,10 +302,25 @@ class OddsCache:
         fp += "|" + "".join("b" if o["blocked"] else "-" for o in odds or ())
         if entry is not None and entry["fp"] == fp and entry["markets_count"] == count:
             entry["updated"] = now
+            self.entries[key] = self.entries.pop(key)  # most recently refreshed goes last
             return None
+        self.entries.pop(key, None)
         self.entries[key] = {"fp": fp, "markets_count": count, "odds": odds, "updated": now, "gameId": gid}
         self.version += 1
         return {"gameId": gid, "odds": odds, "markets_count": count}
+
+    def evict(self, now: float) -> int:
+        """Apply the TTL and the size cap; returns how many entries went."""
+        gone = 0
+        for key in list(self.entries):
+            if now - self.entries[key]["updated"] < self.ttl and len(self.entries) - gone <= self.max_entries:
+                break  # entries are in refresh order: everything after this one is newer
+            gone += 1
+        for key in list(self.entries)[:gone]:
+            del self.entries[key]
+        if gone:
+            self.version += 1
+        return gone
 
     def retain(self, game_ids: Iterable[Any]) -> None:
         keep = {str(g) for g in game_ids}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from backend.clock import Clock
+from backend.ratelimit import TokenBucket
 from backend.settings import Settings
 from backend.swarm.connection import SwarmConnection
 from backend.swarm.messages import CODE_OK
@@ -70,6 +71,7 @@ class OddsHub:
         self._channel_counter = 0
         self.stats = HubStats()
         self.retry_frame = sse_retry(settings.sse_retry_ms)
+        self.poll_bucket = TokenBucket(settings.poll_rate, settings.poll_burst, clock.monotonic())
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def __aenter__(self) -> OddsHub:
@@ -145,6 +147,13 @@ class OddsHub:
     async def get(self, what: dict[str, Any], where: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
         data = await self._request_data("get", {"source": "betting", "what": what, "where": where}, timeout)
         return data if isinstance(data, dict) else {}
+
+    async def poll(self, what: dict[str, Any], where: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+        """A polling ``get``, paced by the hub-wide token bucket so pollers cannot flood the feed."""
+        wait = self.poll_bucket.reserve(self.clock.monotonic())
+        if wait > 0:
+            await self.clock.sleep(wait)
+        return await self.get(what, where, timeout)
 
     # -- groups ---------------------------------------------------------------------------------------
     def _ensure(self, key: Hashable, factory: Callable[[], Group], internal: bool = False) -> Group:
@@ -241,6 +250,7 @@ class OddsHub:
             "groups": len(self.groups),
             "rejected_total": self.registry.rejected_total,
             "resumed_total": self.stats.resumed,
+            "polls_delayed_total": self.poll_bucket.delayed,
             "events_published_total": fanout.events_published,
             "writes_total": fanout.writes,
             "parked_writes_total": fanout.parked_writes,

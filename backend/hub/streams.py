@@ -210,6 +210,7 @@ class SportGroup(Group):
                    if (u := self.odds.update_game(game, self.priorities, now, allow_any)) is not None]
         if updates:
             self.emit("odds", {"sportId": self.sport_id, "updates": updates})
+            self.odds.evict(now)
 
     def emit_odds_snapshot(self) -> None:
         data = self._odds_snapshot_data()
@@ -282,7 +283,7 @@ class LiveSport(SportGroup):
 
     async def _poll_games(self) -> None:
         what, where = queries.sport_games(self.sport_num, live=True)
-        tree = await self.hub.get(what, where, timeout=15.0)
+        tree = await self.hub.poll(what, where, timeout=15.0)
         self.on_games(tree)
 
     def _on_counts(self, live: bool, data: bytes) -> None:
@@ -330,7 +331,7 @@ class PrematchSport(SportGroup):
 
     async def _poll_games(self) -> None:
         what, where = queries.sport_games(self.sport_num, live=False)
-        tree = await self.hub.get(what, where, timeout=15.0)
+        tree = await self.hub.poll(what, where, timeout=15.0)
         self.on_games(tree)
         self.odds.retain(self.game_ids)
 
@@ -379,7 +380,7 @@ class PrematchSport(SportGroup):
         if not chunk or not self.priorities:
             return
         what, where = queries.odds_chunk(chunk, self.priorities)
-        tree = await self.hub.get(what, where, timeout=20.0)
+        tree = await self.hub.poll(what, where, timeout=20.0)
         self.on_odds(tree)
 
     def _featured_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
@@ -420,6 +421,7 @@ class CompetitionGroup(SportGroup):
                 self.channel.publish_raw("odds", data)
         elif updates:
             self.emit("odds", {"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates})
+            self.odds.evict(now)
 
     def _snapshot_payload(self) -> bytes | None:
         updates = self.odds.snapshot(include_null=True)

@@ -64,8 +64,8 @@ class ConnectionStats:
     reconnects_total: int = 0
     last_error: str | None = None
     messages_60s: SecondBuckets = field(default_factory=lambda: SecondBuckets(60))
-    attempts_60s: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
-    failures_60s: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
+    attempts_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
+    failures_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
 
 
 class Subscription:
@@ -258,7 +258,7 @@ class SwarmConnection:
         self.lifecycle.fire("connect")
         now = self.clock.time()
         self.stats.connect_attempts_total += 1
-        self.stats.attempts_60s.add(now)
+        self.stats.attempts_5m.add(now)
         session = SwarmSession()
         ws: ClientConnection | None = None
         live_since: float | None = None
@@ -293,7 +293,7 @@ class SwarmConnection:
             self.stats.last_error = str(exc) or type(exc).__name__
             if live_since is None:
                 self.stats.connect_failures_total += 1
-                self.stats.failures_60s.add(self.clock.time())
+                self.stats.failures_5m.add(self.clock.time())
             log.warning("swarm: connection failed: %s", self.stats.last_error)
         except Exception as exc:  # a bug must not end the supervised loop: log it and reconnect
             self.stats.last_error = f"internal error: {exc!r}"

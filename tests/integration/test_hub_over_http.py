@@ -256,3 +256,16 @@ async def test_competition_odds_stream_snapshot_then_changes(srv, http):
 async def test_competition_stream_validation_in_order(http, query, error):
     response = await http.get(f"/api/competition-odds-stream?{query}")
     assert response.status_code == 400 and response.json() == {"error": error}
+
+
+async def test_metrics_in_prometheus_text_and_alerts_in_health(http):
+    response = await http.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    lines = [line for line in response.text.splitlines() if line and not line.startswith("#")]
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines}
+    assert samples["odds_swarm_connected"] == 1.0
+    assert samples["odds_swarm_messages_total"] > 0
+    assert samples["odds_process_resident_memory_bytes"] > 1e6
+    health = (await http.get("/api/health")).json()
+    assert health["alerts"] == [] and health["upstream"]["connections"] == 1
+    assert set(health["cache"]) >= {"hits", "misses"}

@@ -122,3 +122,21 @@ def test_snapshot_is_sorted_by_string_id_and_can_include_nulls():
                                                   "markets_count": 0}]
     cache.retain([10])
     assert list(cache.entries) == ["10"]
+
+
+@given(st.lists(st.tuples(st.integers(1, 40), st.floats(0, 50)), max_size=120), st.integers(1, 10),
+       st.floats(1, 100))
+def test_odds_cache_is_bounded_by_ttl_and_size_keeping_the_freshest(steps, cap, ttl):
+    cache = p.OddsCache(ttl=ttl, max_entries=cap)
+    now = 0.0
+    refreshed: dict[str, tuple[float, int]] = {}  # game -> (time, order) of its last refresh
+    for i, (gid, dt) in enumerate(steps):
+        now += dt
+        cache.update_game({"id": gid, "markets_count": int(now) % 3, "market": {}}, [], now)
+        refreshed[str(gid)] = (now, i)
+        cache.evict(now)
+        assert len(cache.entries) <= cap
+        assert all(now - e["updated"] < ttl for e in cache.entries.values())
+        # What is kept is exactly the most recently refreshed games within the TTL.
+        alive = sorted((k for k, (t, _) in refreshed.items() if now - t < ttl), key=lambda k: refreshed[k][1])
+        assert list(cache.entries) == alive[-cap:]
