@@ -17,7 +17,10 @@ import asyncio
 import heapq
 import itertools
 import time as _time
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -77,3 +80,26 @@ class FakeClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` for at most ``seconds`` of ``clock`` time; raise TimeoutError after.
+
+    Unlike ``asyncio.timeout`` this follows the injected clock, so a FakeClock drives it in tests.
+    The awaitable is cancelled (and awaited) on timeout and when the caller is cancelled.
+    """
+    work = asyncio.ensure_future(awaitable)
+    timer = asyncio.ensure_future(clock.sleep(seconds))
+    try:
+        await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+        if work.done():
+            return work.result()
+        raise TimeoutError
+    finally:
+        for task in (work, timer):
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except BaseException:  # noqa: BLE001 - cancelled or failed: either way it is over
+                    pass

@@ -35,11 +35,14 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     parser.add_argument("--log-level", default="INFO", help="logging level (default %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return SimulatorConfig(
-        host=args.host, port=args.port, seed=args.seed, sports=args.sports, extra_sports=not args.no_extra_sports,
-        live_games=args.live, prematch_games=args.prematch, price_changes_per_second=args.rate,
-        push_interval=args.push_interval, time_scale=args.time_scale,
-    )
+    try:
+        return SimulatorConfig(
+            host=args.host, port=args.port, seed=args.seed, sports=args.sports,
+            extra_sports=not args.no_extra_sports, live_games=args.live, prematch_games=args.prematch,
+            price_changes_per_second=args.rate, push_interval=args.push_interval, time_scale=args.time_scale,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 async def run(config: SimulatorConfig) -> None:
@@ -54,11 +57,7 @@ async def run(config: SimulatorConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        config = parse_args(argv)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    config = parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(config))
     return 0

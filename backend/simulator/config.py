@@ -56,10 +56,6 @@ class SimulatorConfig:
     history_games_per_day: int = 300
     """Finished games per day in the generated results history."""
 
-    market_cache_games: int = 500
-    """How many games keep their full market books built in memory (least recently used are rebuilt
-    on demand, exactly as before: books are a pure view of the game's state)."""
-
     max_subscriptions_per_session: int = 2000
     """A ``get`` with ``subscribe`` beyond this many live subscriptions answers
     ``CODE_TOO_MANY_SUBSCRIPTIONS``."""
@@ -84,7 +80,5 @@ class SimulatorConfig:
             raise ValueError("time_scale must be positive")
         if self.history_days < 0 or self.history_games_per_day < 0:
             raise ValueError("history sizes must not be negative")
-        if self.market_cache_games < 1:
-            raise ValueError("market_cache_games must be at least 1")
         if self.max_subscriptions_per_session < 1 or self.send_queue_limit < 1:
             raise ValueError("limits must be at least 1")

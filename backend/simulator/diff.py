@@ -41,6 +41,8 @@ def diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any] | Non
             delta[key] = value
             continue
         before = old[key]
+        if before is value:
+            continue  # a reused, never-mutated subtree
         if isinstance(value, dict) and isinstance(before, dict):
             nested = diff(before, value)
             if nested is not None:

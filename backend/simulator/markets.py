@@ -1,11 +1,12 @@
-"""Which markets a game offers, and their materialized Swarm view (the *book*).
+"""Which markets a game offers, and the Swarm view of them (the game's *book*).
 
 A sport's market list is a fixed, ordered tuple of :class:`MarketTemplate` s (main market first,
 then the featured main lines, then alternatives, periods, specials). A game with ``markets_count``
 N offers exactly the first N templates of its sport. Everything that differs between games --
-lines around the game's expected score, probabilities, prices, suspensions -- is applied when the
-book is built, so a book is a pure function of the game's state and can be dropped and rebuilt at
-any time.
+lines around the game's expected score, probabilities, prices, suspensions -- is applied when a
+field is read: a game's :class:`GameBook` hands out :class:`MarketNode` / :class:`EventNode` views
+that compute Swarm fields on access, so nothing per market is stored but the model prices of the
+markets someone looked at (and the prices that moved off them, which the game owns).
 
 Ids are derived, never stored: market id = game id * 1000 + template index, event id = market id
 * 100 + event position. Prices are addressed by a flat event index (``template.event_offset +
@@ -15,7 +16,7 @@ position``) in the game's price overrides.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -68,6 +69,12 @@ class EventTemplate:
     order: int
     home_value: int | None = None
     away_value: int | None = None
+    static: dict[str, Any] = field(default_factory=dict, compare=False)  # the fields no game changes
+
+    def __post_init__(self) -> None:
+        self.static.update(type_1=self.type_1, type=self.type, display_column=self.display_column, order=self.order)
+        if self.home_value is not None:
+            self.static.update(home_value=self.home_value, away_value=self.away_value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,19 @@ class MarketTemplate:
     line_kind: str | None = None
     line_rel: float = 0.0
     param: int = 0  # stat index or top-k
+    static: dict[str, Any] = field(default_factory=dict, compare=False)  # the fields no game changes
+
+    def __post_init__(self) -> None:
+        group_id, group_order = GROUPS.get(self.group, (4, 4))
+        express = self.index % 7 + 1
+        self.static.update(
+            group_id=group_id, group_name=self.group, group_order=group_order, type=self.type,
+            name_template=self.name.replace("{line}", "{h}").replace("{home}", "{h}"), sequence=self.scope,
+            point_sequence=0, order=self.index + 1, display_key=self.display_key,
+            display_sub_key=self.display_sub_key, col_count=self.col_count, express_id=express, extra_info={},
+            cashout=1 if self.index < 40 else 0, is_new=0, has_early_payout=1 if self.index == 0 else 0,
+            prematch_express_id=express, main_order=self.main_order,
+        )
 
     @property
     def market_type_name(self) -> str:
@@ -104,15 +124,25 @@ class SportMarkets:
     def max_markets(self) -> int:
         return min(MAX_MARKETS, len(self.templates))
 
-    def market_types(self) -> list[dict[str, Any]]:
-        """``get_market_type`` details: each type once, by first appearance (the main type first)."""
+    def types(self) -> dict[str, MarketTemplate]:
+        """Each market type offered, with its first template, in order of first appearance."""
         seen: dict[str, MarketTemplate] = {}
         for t in self.templates[: self.max_markets]:
             seen.setdefault(t.type, t)
-        return [
-            {"Id": _stable_type_id(kind), "Name": t.market_type_name, "Order": order, "BasaltKind": kind}
-            for order, (kind, t) in enumerate(seen.items(), start=1)
-        ]
+        return seen
+
+
+def market_type_details(*catalogs: SportMarkets) -> list[dict[str, Any]]:
+    """``get_market_type`` details over the given catalogs: each type once, by first appearance,
+    so the first one (Order 1) is the main type of the first catalog."""
+    seen: dict[str, MarketTemplate] = {}
+    for catalog in catalogs:
+        for kind, t in catalog.types().items():
+            seen.setdefault(kind, t)
+    return [
+        {"Id": _stable_type_id(kind), "Name": t.market_type_name, "Order": order, "BasaltKind": kind}
+        for order, (kind, t) in enumerate(seen.items(), start=1)
+    ]
 
 
 def _stable_type_id(kind: str) -> int:
@@ -144,7 +174,7 @@ class _Builder:
         family: str,
         display_key: str,
         events: list[EventTemplate],
-        outcomes: list[tuple[int, ...]] | None = None,
+        outcomes: Sequence[tuple[int, ...]] | None = None,
         *,
         sub_key: str = "MATCH",
         group: str = "Main",
@@ -166,9 +196,8 @@ class _Builder:
         )
         self.offset += len(events)
 
-    def lines(
-        self, kind: str, rels: range, step: float, add_one: Any, skip_main: bool = False
-    ) -> None:
+    @staticmethod
+    def lines(rels: range, step: float, add_one: Callable[[float, int], None], skip_main: bool = False) -> None:
         """Add one market per line ``rel`` (in steps from the game's centre), main line first."""
         ordered = sorted(rels, key=lambda r: (abs(r), r))
         for rank, rel in enumerate(ordered, start=1):
@@ -209,7 +238,7 @@ def _yes_no(first: str = "Yes", second: str = "No") -> list[EventTemplate]:
 
 
 def _add_total(b: _Builder, kind: str, type: str, title: str, *, sub_key: str, group: str, scope: int = 0,
-               family: str = "total", param: int = 0):
+               family: str = "total", param: int = 0) -> Callable[[float, int], None]:
     def add(rel: float, rank: int) -> None:
         b.add(type, f"{title} ({{line}})", family, "TOTALS", _over_under(), sub_key=sub_key, group=group,
               main_order=rank, scope=scope, line_kind=kind, line_rel=rel, param=param)
@@ -217,7 +246,7 @@ def _add_total(b: _Builder, kind: str, type: str, title: str, *, sub_key: str, g
 
 
 def _add_handicap(b: _Builder, kind: str, type: str, title: str, *, sub_key: str, group: str, scope: int = 0,
-                  family: str = "handicap", param: int = 0):
+                   family: str = "handicap", param: int = 0) -> Callable[[float, int], None]:
     def add(rel: float, rank: int) -> None:
         b.add(type, f"{title} ({{home}})", family, "HANDICAP", _home_away(), sub_key=sub_key, group=group,
               main_order=rank, scope=scope, line_kind=kind, line_rel=rel, param=param)
@@ -254,11 +283,11 @@ def _timed_markets(p: SportProfile) -> SportMarkets:
             title = period_name(p, period)
             b.add("PeriodP1XP2", f"{title} Result", "winner3", "WINNER", _winner_events(True),
                   sub_key="PERIOD", group=periods_group, scope=period)
-    b.lines("total", total_rels, step, add_total, skip_main=True)
-    b.lines("handicap", hcp_rels, step, add_hcp, skip_main=True)
+    b.lines(total_rels, step, add_total, skip_main=True)
+    b.lines(hcp_rels, step, add_hcp, skip_main=True)
     team_rels = range(-1, 4) if poisson else range(-4, 5)
     for team in (1, 2):
-        b.lines(f"team{team}", team_rels, step, _add_total(
+        b.lines(team_rels, step, _add_total(
             b, f"team{team}", f"Team{team}OverUnder", f"Team {team} Total {noun}", sub_key="TEAM",
             group="Team Totals", family=f"team{team}_total"))
     b.add("OddEven", f"Total {noun} Odd/Even", "odd_even", "ODD/EVEN", _yes_no("Odd", "Even"), group="Specials")
@@ -296,24 +325,24 @@ def _timed_markets(p: SportProfile) -> SportMarkets:
     period_total_rels = range(-1, 2) if poisson else range(-3, 4)
     for period in range(1, p.periods + 1):
         title = period_name(p, period)
-        b.lines(f"ptotal{period}", period_total_rels, step, _add_total(
+        b.lines(period_total_rels, step, _add_total(
             b, f"ptotal{period}", "PeriodOverUnder", f"{title} Total {noun}", sub_key="PERIOD",
             group=periods_group, scope=period))
         if not p.alternate_batting:
-            b.lines(f"phcp{period}", range(-2, 3) if poisson else range(-3, 4), step, _add_handicap(
+            b.lines(range(-2, 3) if poisson else range(-3, 4), step, _add_handicap(
                 b, f"phcp{period}", "PeriodHandicap", f"{title} Handicap", sub_key="PERIOD",
                 group=periods_group, scope=period))
     for index, stat in enumerate(p.stats):
         group = stat.label if stat.label in GROUPS else "Specials"
         sub = stat.key.upper()
-        b.lines(f"stat{index}", range(-4, 5), 1.0, _add_total(
+        b.lines(range(-4, 5), 1.0, _add_total(
             b, f"stat{index}", f"{stat.market_type}OverUnder", f"Total {stat.label}", sub_key=sub, group=group,
             family="stat_total", param=index))
-        b.lines(f"stathcp{index}", range(-3, 4), 1.0, _add_handicap(
+        b.lines(range(-3, 4), 1.0, _add_handicap(
             b, f"stathcp{index}", f"{stat.market_type}Handicap", f"{stat.label} Handicap", sub_key=sub,
             group=group, family="stat_handicap", param=index))
         for team in (1, 2):
-            b.lines(f"stat{index}team{team}", range(-2, 3), 1.0, _add_total(
+            b.lines(range(-2, 3), 1.0, _add_total(
                 b, f"stat{index}team{team}", f"Team{team}{stat.market_type}OverUnder",
                 f"Team {team} {stat.label}", sub_key=sub, group=group, family=f"stat_team{team}_total",
                 param=index))
@@ -363,19 +392,19 @@ def _sets_markets(p: SportProfile) -> SportMarkets:
             add_sets_hcp(line, rank)
     if not p.point_markets:
         return b.build()
-    b.lines("total", range(-5, 6), p.total_step, add_total, skip_main=True)
-    b.lines("handicap", range(-5, 6), p.total_step, add_hcp, skip_main=True)
+    b.lines(range(-5, 6), p.total_step, add_total, skip_main=True)
+    b.lines(range(-5, 6), p.total_step, add_hcp, skip_main=True)
     for team in (1, 2):
-        b.lines(f"team{team}", range(-2, 3), p.total_step, _add_total(
+        b.lines(range(-2, 3), p.total_step, _add_total(
             b, f"team{team}", f"Team{team}OverUnder", f"Team {team} Total {noun}", sub_key="TEAM",
             group="Team Totals", family=f"team{team}_total"))
     b.add("OddEven", f"Total {noun} Odd/Even", "odd_even", "ODD/EVEN", _yes_no("Odd", "Even"), group="Specials")
     for period in range(1, p.max_periods + 1):
         title = period_name(p, period)
-        b.lines(f"ptotal{period}", range(-2, 3), 1.0, _add_total(
+        b.lines(range(-2, 3), 1.0, _add_total(
             b, f"ptotal{period}", "PeriodOverUnder", f"{title} Total {noun}", sub_key="PERIOD",
             group=periods_group, scope=period))
-        b.lines(f"phcp{period}", range(-2, 3), 1.0, _add_handicap(
+        b.lines(range(-2, 3), 1.0, _add_handicap(
             b, f"phcp{period}", "PeriodHandicap", f"{title} {noun} Handicap", sub_key="PERIOD",
             group=periods_group, scope=period))
     return b.build()
@@ -469,114 +498,208 @@ def market_probabilities(template: MarketTemplate, outlook: Outlook, line: float
     return outlook.probabilities(template.family, template.scope, line, template.outcomes, template.param)
 
 
-def market_prices(template: MarketTemplate, outlook: Outlook, line: float | None, margin: float) -> list[float]:
-    """Model prices of the template's events (bigger markets carry a bigger overround)."""
-    probs = market_probabilities(template, outlook, line)
-    overround = margin * (1.0 + 0.1 * (len(probs) - 2))
-    return [price_for(p, overround) for p in probs]
+MARKET_FIELDS = (
+    "id", "game_id", "group_id", "group_name", "group_order", "type", "name_template", "sequence", "point_sequence",
+    "name", "order", "display_key", "display_sub_key", "col_count", "express_id", "extra_info", "cashout", "is_new",
+    "has_early_payout", "prematch_express_id", "main_order", "base", "is_blocked",
+)
+EVENT_FIELDS = (
+    "id", "market_id", "type_1", "type", "price", "name", "base", "home_value", "away_value", "display_column",
+    "order", "is_blocked",
+)
+_NOPE: Any = object()
 
 
-@dataclass(slots=True)
-class GameMarketsInput:
-    """What building a game's book needs to know about the game."""
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """A market's model view at the game's current pricing snapshot."""
 
-    game_id: int
-    templates: tuple[MarketTemplate, ...]  # exactly the game's markets
-    centres: Mapping[str, float]
-    margin: float
-    outlook: Outlook
-    overrides: Mapping[int, float]  # flat event index -> price that moved off the model
-    blocked: frozenset[int] | set[int]  # suspended template indexes
-    team_names: tuple[str, ...] = ()  # outright events name the competition's teams
+    prices: tuple[float, ...]
+    probabilities: tuple[float, ...]
+    decided: bool  # one outcome is (nearly) certain: the market is shown suspended
 
 
-@dataclass(slots=True)
-class MarketBook:
-    """A game's markets as Swarm dicts, ready for the query engine to walk.
+class GameBook:
+    """A game's markets and events, read through lightweight views (see :class:`MarketNode`).
 
-    ``markets`` and ``events`` are keyed by id in ascending order; ``by_flat`` reaches an event dict
-    by flat index so a price move can patch the book in place.
+    Nothing Swarm-shaped is stored: views compute fields from the template, the game's line
+    centres and its live price state on access. Only the model prices of markets someone looked at
+    are cached, until the game is re-priced (:meth:`invalidate`).
     """
 
-    markets: dict[int, dict[str, Any]]
-    events: dict[int, dict[int, dict[str, Any]]]
-    by_flat: list[dict[str, Any]]
-    decided: set[int]  # template indexes the model considers settled (shown blocked)
+    __slots__ = (
+        "_outlook",
+        "_priced",
+        "blocked",
+        "centres",
+        "game_id",
+        "margin",
+        "overrides",
+        "team_names",
+        "templates",
+    )
+
+    def __init__(
+        self,
+        game_id: int,
+        templates: tuple[MarketTemplate, ...],
+        centres: Mapping[str, float],
+        margin: float,
+        outlook: Callable[[], Outlook],
+        overrides: Mapping[int, float],
+        blocked: Mapping[int, float],
+        team_names: tuple[str, ...] = (),
+    ) -> None:
+        self.game_id = game_id
+        self.templates = templates  # exactly the game's markets, by index
+        self.centres = centres
+        self.margin = margin
+        self.overrides = overrides  # flat event index -> price moved off the model (owned by the game)
+        self.blocked = blocked  # suspended template indexes (owned by the game)
+        self.team_names = team_names  # outright events name the competition's teams
+        self._outlook = outlook
+        self._priced: dict[int, Priced] = {}
+
+    def invalidate(self) -> None:
+        """Forget cached model prices; call after the game's pricing snapshot changed."""
+        self._priced.clear()
+
+    def priced(self, index: int) -> Priced:
+        found = self._priced.get(index)
+        if found is None:
+            t = self.templates[index]
+            probs = market_probabilities(t, self._outlook(), self.line(t))
+            overround = self.margin * (1.0 + 0.1 * (len(probs) - 2))
+            found = Priced(tuple(price_for(p, overround) for p in probs), tuple(probs),
+                           max(probs) > 1.0 - DECIDED / 2)
+            self._priced[index] = found
+        return found
+
+    def baseline_price(self, index: int, pos: int) -> float:
+        return self.priced(index).prices[pos]
+
+    def price(self, t: MarketTemplate, pos: int) -> float:
+        moved = self.overrides.get(t.event_offset + pos)
+        return moved if moved is not None else self.priced(t.index).prices[pos]
+
+    def line(self, t: MarketTemplate) -> float | None:
+        return market_line(t, self.centres)
+
+    def market_id(self, t: MarketTemplate) -> int:
+        return self.game_id * MARKET_ID_FACTOR + t.index
+
+    def market_blocked(self, t: MarketTemplate) -> int:
+        return 1 if (t.index in self.blocked or self.priced(t.index).decided) else 0
+
+    def market_name(self, t: MarketTemplate) -> str:
+        return t.name.format(**_placeholders(self.line(t), None, ())) if "{" in t.name else t.name
+
+    def event_name(self, t: MarketTemplate, pos: int) -> str:
+        name = t.events[pos].name
+        if "{" not in name:
+            return name
+        outcome = t.outcomes[pos]
+        return name.format(**_placeholders(self.line(t), outcome[0] if outcome else None, self.team_names))
+
+    def event_base(self, t: MarketTemplate, pos: int) -> float | None:
+        sign = t.events[pos].base_sign
+        line = self.line(t)
+        return sign * line if (sign and line is not None) else None
+
+    def markets(self) -> list[MarketNode]:
+        return [MarketNode(self, t) for t in self.templates]
+
+    def market(self, index: int) -> MarketNode | None:
+        return MarketNode(self, self.templates[index]) if 0 <= index < len(self.templates) else None
+
+    def events(self, index: int) -> list[EventNode]:
+        if not 0 <= index < len(self.templates):
+            return []
+        t = self.templates[index]
+        return [EventNode(self, t, pos) for pos in range(len(t.events))]
 
 
-def build_book(spec: GameMarketsInput) -> MarketBook:
-    markets: dict[int, dict[str, Any]] = {}
-    events: dict[int, dict[int, dict[str, Any]]] = {}
-    by_flat: list[dict[str, Any]] = []
-    decided: set[int] = set()
-    for t in spec.templates:
-        mid = spec.game_id * MARKET_ID_FACTOR + t.index
-        line = market_line(t, spec.centres)
-        probs = market_probabilities(t, spec.outlook, line)
-        overround = spec.margin * (1.0 + 0.1 * (len(probs) - 2))
-        settled = max(probs) > 1.0 - DECIDED / 2
-        if settled:
-            decided.add(t.index)
-        group_id, group_order = GROUPS.get(t.group, (4, 4))
-        words = _placeholders(line, None, spec.team_names)
-        markets[mid] = {
-            "id": mid,
-            "game_id": spec.game_id,
-            "group_id": group_id,
-            "group_name": t.group,
-            "group_order": group_order,
-            "type": t.type,
-            "name_template": t.name.replace("{line}", "{h}").replace("{home}", "{h}"),
-            "sequence": t.scope,
-            "point_sequence": 0,
-            "name": t.name.format(**words) if "{" in t.name else t.name,
-            "order": t.index + 1,
-            "display_key": t.display_key,
-            "display_sub_key": t.display_sub_key,
-            "col_count": t.col_count,
-            "express_id": t.index % 7 + 1,
-            "extra_info": {},
-            "cashout": 1 if t.index < 40 else 0,
-            "is_new": 0,
-            "has_early_payout": 1 if t.index == 0 else 0,
-            "prematch_express_id": t.index % 7 + 1,
-            "main_order": t.main_order,
-            "base": line,
-            "is_blocked": 1 if (t.index in spec.blocked or settled) else 0,
-        }
-        market_events: dict[int, dict[str, Any]] = {}
-        for pos, (e, p) in enumerate(zip(t.events, probs, strict=True)):
-            eid = mid * EVENT_ID_FACTOR + pos
-            flat = t.event_offset + pos
-            price = spec.overrides.get(flat)
-            if price is None:
-                price = price_for(p, overround)
-            name = e.name
-            if "{" in name:
-                if "{team}" in name:
-                    outcome = t.outcomes[pos]
-                    name = name.format(**_placeholders(line, outcome[0] if outcome else None, spec.team_names))
-                else:
-                    name = name.format(**words)
-            event: dict[str, Any] = {
-                "id": eid,
-                "market_id": mid,
-                "type_1": e.type_1,
-                "type": e.type,
-                "price": price,
-                "name": name,
-                "base": (e.base_sign * line) if (e.base_sign and line is not None) else None,
-                "display_column": e.display_column,
-                "order": e.order,
-                "is_blocked": 1 if p < DECIDED / 10 else 0,
-            }
-            if e.home_value is not None:
-                event["home_value"] = e.home_value
-                event["away_value"] = e.away_value
-            market_events[eid] = event
-            by_flat.append(event)
-        events[mid] = market_events
-    return MarketBook(markets, events, by_flat, decided)
+_MARKET_DYNAMIC: dict[str, Callable[[GameBook, MarketTemplate], Any]] = {
+    "id": GameBook.market_id,
+    "game_id": lambda book, t: book.game_id,
+    "name": GameBook.market_name,
+    "base": GameBook.line,
+    "is_blocked": GameBook.market_blocked,
+}
+_EVENT_DYNAMIC: dict[str, Callable[[GameBook, MarketTemplate, int], Any]] = {
+    "id": lambda book, t, pos: book.market_id(t) * EVENT_ID_FACTOR + pos,
+    "market_id": lambda book, t, pos: book.market_id(t),
+    "price": GameBook.price,
+    "name": GameBook.event_name,
+    "base": GameBook.event_base,
+    "is_blocked": lambda book, t, pos: 1 if book.priced(t.index).probabilities[pos] < DECIDED / 10 else 0,
+}
+
+
+class MarketNode(Mapping[str, Any]):
+    """A read-only Swarm market dict computed on access (cheap to create, nothing stored)."""
+
+    __slots__ = ("_book", "_t")
+
+    def __init__(self, book: GameBook, template: MarketTemplate) -> None:
+        self._book = book
+        self._t = template
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._t.static.get(key, _NOPE)
+        if value is not _NOPE:
+            return value
+        getter = _MARKET_DYNAMIC.get(key)
+        return default if getter is None else getter(self._book, self._t)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _NOPE)
+        if value is _NOPE:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._t.static or key in _MARKET_DYNAMIC
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MARKET_FIELDS)
+
+    def __len__(self) -> int:
+        return len(MARKET_FIELDS)
+
+
+class EventNode(Mapping[str, Any]):
+    """A read-only Swarm event dict computed on access."""
+
+    __slots__ = ("_book", "_pos", "_t")
+
+    def __init__(self, book: GameBook, template: MarketTemplate, pos: int) -> None:
+        self._book = book
+        self._t = template
+        self._pos = pos
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._t.events[self._pos].static.get(key, _NOPE)
+        if value is not _NOPE:
+            return value
+        getter = _EVENT_DYNAMIC.get(key)
+        return default if getter is None else getter(self._book, self._t, self._pos)
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _NOPE)
+        if value is _NOPE:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._t.events[self._pos].static or key in _EVENT_DYNAMIC
+
+    def __iter__(self) -> Iterator[str]:
+        static = self._t.events[self._pos].static
+        return (f for f in EVENT_FIELDS if f in static or f in _EVENT_DYNAMIC)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _placeholders(line: float | None, team: int | None, team_names: tuple[str, ...]) -> dict[str, str]:

@@ -325,8 +325,8 @@ class TimedOutlook:
         first = self.scope(1).diff
         second = self.scope(2).diff
         if not isinstance(first, Pmf) or not isinstance(second, Pmf):
-            raise ValueError("half time / full time needs a Poisson sport")
-        joint: dict[tuple[int, int], float] = {}
+            raise TypeError("half time / full time needs a Poisson sport")
+        joint: dict[tuple[int, ...], float] = {}
         for d1, p1 in first.items():
             for d2, p2 in second.items():
                 key = (_sign(d1), _sign(d1 + d2))

@@ -6,7 +6,9 @@ returns; after each world tick it calls :meth:`SwarmProtocol.collect_pushes` wit
 :class:`ChangeIndex` and sends the push frame, if any. Nothing here touches a socket or a clock.
 
 Errors, each answered as ``{"code": <code>, "rid": <rid>, "msg": "..."}`` on a connection that stays
-open (codes from :mod:`backend.swarm.messages`):
+open (codes from :mod:`backend.swarm.messages`). The client's mistakes are :class:`RequestError` s
+(each subclass carries its code) or :class:`~.query.QueryError` s; anything else raised while
+handling a request is the simulator's own bug:
 
 * ``CODE_BAD_REQUEST`` -- not JSON, not an object, no command, bad params, malformed what/where;
 * ``CODE_UNKNOWN_COMMAND`` -- a command this feed does not know;
@@ -39,7 +41,7 @@ from backend.swarm.messages import (
 )
 
 from .diff import diff
-from .query import COMPETITION, GAME, SPORT, Query, QueryError, evaluate, parse_query
+from .query import COMPETITION, GAME, SPORT, Memo, Query, QueryError, evaluate, parse_query
 from .world import World, WorldChanges
 
 log = logging.getLogger(__name__)
@@ -48,8 +50,30 @@ NOW_RESOLUTION = 1.0  # seconds between re-evaluations of a time-dependent (@now
 _ENCODER = msgspec.json.Encoder()
 
 
-class BadParams(ValueError):
-    """The request's params are missing or of the wrong type (the client's fault)."""
+class RequestError(Exception):
+    """A request the client got wrong: answered with :attr:`code` and the message, never fatal."""
+
+    code = CODE_BAD_REQUEST
+
+
+class BadParams(RequestError):
+    """The request's params are missing or of the wrong type."""
+
+
+class TooManySubscriptions(RequestError):
+    code = CODE_TOO_MANY_SUBSCRIPTIONS
+
+
+class NoSuchSubscription(RequestError):
+    code = CODE_NO_SUCH_SUBSCRIPTION
+
+
+class IncomingRequest(msgspec.Struct):
+    """A request frame as this feed accepts it (``rid`` is echoed back as it came)."""
+
+    command: str
+    params: dict[str, Any] | None = None
+    rid: str | int | float | None = None
 
 
 def encode(frame: Mapping[str, Any]) -> str:
@@ -130,6 +154,7 @@ class Subscription:
     tree: dict[str, Any]  # the last tree the client has (it never changes once stored)
     games: frozenset[int] | None  # games included in ``tree``
     evaluated_at: float
+    memo: Memo | None  # lets the next evaluation reuse unchanged game and market nodes
 
 
 class SwarmProtocol:
@@ -180,14 +205,13 @@ class SwarmProtocol:
         rid = message.get("rid")
         if isinstance(rid, (dict, list)):
             rid = None
-        command = message.get("command")
-        params = message.get("params")
-        if params is None:
-            params = {}
-        if not isinstance(command, str) or not command:
+        try:
+            request = msgspec.convert(message, IncomingRequest)
+        except msgspec.ValidationError as exc:
+            return [error(rid, CODE_BAD_REQUEST, f"malformed request: {exc}")]
+        command, params = request.command, request.params or {}
+        if not command:
             return [error(rid, CODE_BAD_REQUEST, "request has no command")]
-        if not isinstance(params, dict):
-            return [error(rid, CODE_BAD_REQUEST, "params must be an object")]
         if command == "request_session":
             return [reply(rid, self._request_session(params))]
         handler = self._handlers.get(command)
@@ -197,12 +221,10 @@ class SwarmProtocol:
             return [error(rid, CODE_SESSION_LOST, "no session: send request_session first")]
         try:
             return [reply(rid, handler(params, now))]
-        except (QueryError, BadParams) as exc:
+        except QueryError as exc:
             return [error(rid, CODE_BAD_REQUEST, str(exc))]
-        except _TooMany as exc:
-            return [error(rid, CODE_TOO_MANY_SUBSCRIPTIONS, str(exc))]
-        except _NoSuchSubscription as exc:
-            return [error(rid, CODE_NO_SUCH_SUBSCRIPTION, str(exc))]
+        except RequestError as exc:
+            return [error(rid, exc.code, str(exc))]
         except Exception:
             log.exception("simulator failed on %s", command)
             return [error(rid, CODE_INTERNAL, f"internal error handling {command}")]
@@ -217,9 +239,9 @@ class SwarmProtocol:
         for sub in self._subs.values():
             if not self._needs_update(sub, changes, now):
                 continue
-            result = evaluate(sub.query, self._world, now)
+            result = evaluate(sub.query, self._world, now, sub.memo)
             delta = diff(sub.tree, result.tree)
-            sub.tree, sub.games, sub.evaluated_at = result.tree, result.games, now
+            sub.tree, sub.games, sub.evaluated_at, sub.memo = result.tree, result.games, now, result.memo
             if delta is not None:
                 deltas[sub.subid] = delta
         if not deltas:
@@ -255,12 +277,12 @@ class SwarmProtocol:
         if not isinstance(subscribe, bool):
             raise BadParams("subscribe must be true or false")
         if subscribe and len(self._subs) >= self._max_subscriptions:
-            raise _TooMany(f"at most {self._max_subscriptions} subscriptions per session")
-        result = evaluate(query, self._world, now)
+            raise TooManySubscriptions(f"at most {self._max_subscriptions} subscriptions per session")
+        result = evaluate(query, self._world, now, {} if subscribe else None)
         if not subscribe:
             return {"data": result.tree}
         subid = self._ids.subscription_id()
-        self._subs[subid] = Subscription(subid, query, result.tree, result.games, now)
+        self._subs[subid] = Subscription(subid, query, result.tree, result.games, now, result.memo)
         return {"subid": subid, "data": result.tree}
 
     def _unsubscribe(self, params: dict[str, Any], now: float) -> dict[str, Any]:
@@ -268,7 +290,7 @@ class SwarmProtocol:
         if not isinstance(subid, (str, int)) or isinstance(subid, bool):
             raise BadParams("unsubscribe needs a subid")
         if self._subs.pop(str(subid), None) is None:
-            raise _NoSuchSubscription(f"no subscription {subid}")
+            raise NoSuchSubscription(f"no subscription {subid}")
         return {}
 
     def _get_market_type(self, params: dict[str, Any], now: float) -> dict[str, Any]:
@@ -301,14 +323,6 @@ class SwarmProtocol:
         if record is None:
             raise BadParams(f"no results for game {game_id}")
         return {"lines": {"line": record.settlements()}}
-
-
-class _TooMany(Exception):
-    pass
-
-
-class _NoSuchSubscription(Exception):
-    pass
 
 
 def _number(params: Mapping[str, Any], key: str) -> float:

@@ -26,7 +26,7 @@ Semantics:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -59,6 +59,15 @@ class TreeSource(Protocol):
 
     def node_at(self, path: tuple[int, ...]) -> Mapping[str, Any] | None:
         """The node at the end of ``path`` (its level is ``len(path) - 1``)."""
+        ...
+
+
+class VersionedSource(TreeSource, Protocol):
+    """A source that can tell when a subtree has not changed, so results can be reused."""
+
+    def version(self, level: int, path: tuple[int, ...]) -> Hashable | None:
+        """A value that changes whenever the node at ``path`` or anything below it changes (None:
+        unknown, do not reuse). Asked for game and market nodes only."""
         ...
 
 
@@ -194,8 +203,7 @@ def compile_conditions(conditions: Any, uses_now: list[bool] | None = None) -> P
         if key == "@or":
             if not isinstance(value, list) or not value:
                 raise QueryError("@or takes a non-empty list of condition objects")
-            alternatives = [compile_conditions(c, flag) for c in value]
-            checks.append(lambda node, now, alts=alternatives: any(a(node, now) for a in alts))
+            checks.append(_any_of([compile_conditions(c, flag) for c in value]))
         elif key.startswith("@"):
             raise QueryError(f"unknown operator {key}")
         else:
@@ -205,6 +213,10 @@ def compile_conditions(conditions: Any, uses_now: list[bool] | None = None) -> P
     if len(checks) == 1:
         return checks[0]
     return lambda node, now: all(c(node, now) for c in checks)
+
+
+def _any_of(alternatives: list[Predicate]) -> Predicate:
+    return lambda node, now: any(a(node, now) for a in alternatives)
 
 
 def _id_hint(conditions: Mapping[str, Any]) -> frozenset[int] | None:
@@ -234,8 +246,20 @@ class Query:
     what: Mapping[int, Fields]
     where: Mapping[int, Predicate]
     deepest: int  # D
-    uses_now: bool  # the result depends on time as well as on the data
+    now_levels: frozenset[int]  # levels whose conditions read the time (@now)
     id_hints: Mapping[int, frozenset[int]]
+
+    @property
+    def uses_now(self) -> bool:
+        """The result depends on time as well as on the data."""
+        return bool(self.now_levels)
+
+    @property
+    def reusable_levels(self) -> frozenset[int]:
+        """Game and market levels whose output nodes may be reused while their version holds:
+        output as maps (not counts), with no time-dependent condition at or below them."""
+        floor = max(self.now_levels, default=-1)
+        return frozenset(lv for lv in (GAME, MARKET) if lv in self.what and self.what[lv] != COUNT and lv > floor)
 
     @property
     def top(self) -> int:
@@ -293,25 +317,41 @@ def parse_query(what: Any, where: Any = None) -> Query:
         where = {}
     if not isinstance(where, dict):
         raise QueryError("where must be an object keyed by level")
-    uses_now = [False]
     predicates: dict[int, Predicate] = {}
     hints: dict[int, frozenset[int]] = {}
+    now_levels: set[int] = set()
     for level, conditions in where.items():
         if level not in LEVEL_INDEX:
             raise QueryError(f"unknown level {level!r} in where")
         index = LEVEL_INDEX[level]
+        uses_now = [False]
         predicates[index] = compile_conditions(conditions, uses_now)
+        if uses_now[0]:
+            now_levels.add(index)
         hint = _id_hint(conditions)
         if hint is not None:
             hints[index] = hint
     deepest = max([*parsed_what, *predicates])
-    return Query(dict(sorted(parsed_what.items())), predicates, deepest, uses_now[0], hints)
+    return Query(dict(sorted(parsed_what.items())), predicates, deepest, frozenset(now_levels), hints)
+
+
+def _project(node: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    out = {}
+    for name in fields:
+        value = node.get(name, _MISSING)
+        if value is not _MISSING:
+            out[name] = value
+    return out
+
+
+Memo = dict[tuple[int, int], tuple[Hashable, Any]]  # (level, id) -> (version, output node or None)
 
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     tree: dict[str, Any]
     games: frozenset[int] | None  # ids of included games (None when D is above the game level)
+    memo: Memo | None = None  # pass it to the next evaluate() of the same query to reuse nodes
 
 
 def _allowed_ids(query: Query, source: TreeSource) -> dict[int, set[int]]:
@@ -340,23 +380,44 @@ def _allowed_ids(query: Query, source: TreeSource) -> dict[int, set[int]]:
     return allowed
 
 
-def evaluate(query: Query, source: TreeSource, now: float) -> Evaluation:
-    """Run a parsed query against a source at time ``now`` (used only by ``@now``)."""
+def evaluate(query: Query, source: TreeSource, now: float, memo: Memo | None = None) -> Evaluation:
+    """Run a parsed query against a source at time ``now`` (used only by ``@now``).
+
+    With a ``memo`` from the previous evaluation of the same query and a :class:`VersionedSource`,
+    game and market output nodes whose version has not changed are reused as they are (the same
+    objects), so only what changed is walked again; the result is the same either way.
+    """
     what, where, deepest = query.what, query.where, query.deepest
     allowed = _allowed_ids(query, source)
     track_games = deepest >= GAME
     games: set[int] = set()
     next_out = {level: query.next_output(level) for level in range(len(LEVELS))}
+    version_of = getattr(source, "version", None) if memo is not None else None
+    reusable = query.reusable_levels if version_of is not None else frozenset()
+    old_memo: Memo = memo or {}
+    new_memo: Memo | None = {} if version_of is not None else None
 
     def walk(level: int, path: tuple[int, ...], sink: dict[str, Any] | list[int] | None) -> bool:
         """Visit the matching nodes of ``level`` under ``path``; True if any is included."""
         pred = where.get(level)
         ids = allowed.get(level)
+        reusing = version_of is not None and level in reusable and isinstance(sink, dict)
         found = False
         for node in source.children(level, path):
             node_id = node["id"]
             if ids is not None and node_id not in ids:
                 continue
+            if reusing and isinstance(sink, dict):
+                node_path = path + (node_id,)
+                version = version_of(level, node_path) if version_of is not None else None
+                if version is not None:
+                    out = reuse_or_build(level, node, node_path, version)
+                    if out is not None:
+                        sink[str(node_id)] = out
+                        found = True
+                        if track_games and level == GAME:
+                            games.add(node_id)
+                    continue
             if pred is not None and not pred(node, now):
                 continue
             if visit(level, node, path + (node_id,), sink):
@@ -364,6 +425,21 @@ def evaluate(query: Query, source: TreeSource, now: float) -> Evaluation:
                 if sink is None:
                     break  # nothing below is output: one included descendant is enough
         return found
+
+    def reuse_or_build(level: int, node: Mapping[str, Any], path: tuple[int, ...], version: Hashable) -> Any:
+        """The output node of a map-level node (None if not included), reused while its version holds."""
+        key = (level, path[-1])
+        entry = old_memo.get(key)
+        if entry is None or entry[0] != version:
+            pred = where.get(level)
+            out = None
+            if pred is None or pred(node, now):
+                holder: dict[str, Any] = {}
+                out = holder[str(path[-1])] if visit(level, node, path, holder) else None
+            entry = (version, out)
+        if new_memo is not None:
+            new_memo[key] = entry
+        return entry[1]
 
     def visit(level: int, node: Mapping[str, Any], path: tuple[int, ...],
               sink: dict[str, Any] | list[int] | None) -> bool:
@@ -381,7 +457,7 @@ def evaluate(query: Query, source: TreeSource, now: float) -> Evaluation:
                 child_sink = [0] if what[below] == COUNT else {}
             included = level == deepest or walk(level + 1, path, child_sink)
             if included and isinstance(sink, dict):
-                out = dict(node) if not fields else {f: node[f] for f in fields if f in node}
+                out = dict(node) if not fields else _project(node, tuple(fields))
                 if below is not None:
                     out[LEVELS[below]] = child_sink[0] if isinstance(child_sink, list) else child_sink
                 sink[str(path[-1])] = out
@@ -393,4 +469,4 @@ def evaluate(query: Query, source: TreeSource, now: float) -> Evaluation:
     root: dict[str, Any] | list[int] = [0] if what[top] == COUNT else {}
     walk(SPORT, (), root)
     tree = {LEVELS[top]: root[0] if isinstance(root, list) else root}
-    return Evaluation(tree, frozenset(games) if track_games else None)
+    return Evaluation(tree, frozenset(games) if track_games else None, new_memo)

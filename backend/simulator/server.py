@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Self
+
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -84,7 +86,7 @@ class SwarmSimulator:
         self.loop_errors = 0
         self.slow_disconnects = 0
 
-    async def __aenter__(self) -> SwarmSimulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -135,7 +137,7 @@ class SwarmSimulator:
         """Bind (the same port as before on a restart) and start ticking. Idempotent."""
         if self._server is not None:
             return
-        self.world  # generate before accepting anyone
+        _ = self.world  # generate it before accepting anyone
         port = self._port if self._port is not None else self.config.port
         self._server = await serve(
             self._serve_client, self.config.host, port, close_timeout=CLOSE_TIMEOUT, compression=None,

@@ -21,9 +21,9 @@ What moves, and how:
   in its place), a live game finishes after its match length, leaves the tree and enters the
   results history.
 
-Markets are not stored as dicts: a game keeps its parameters plus the prices that moved off the
-model, and its book (see :mod:`markets`) is built on demand and cached in a bounded LRU. The book is
-a pure view, so building or evicting it never changes the world's state.
+Markets are not stored as dicts: a game keeps its parameters, its suspensions and the prices that
+moved off the model, and its :class:`~.markets.GameBook` computes Swarm fields from them on access.
+Reading markets therefore never changes the world's state.
 
 The world is also the :class:`~.query.TreeSource` the query engine walks, and records which games
 changed (:meth:`World.drain_changes`) so subscriptions can be re-evaluated incrementally.
@@ -36,12 +36,12 @@ import itertools
 import math
 import random
 import zlib
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import (
+    CLUB_SUFFIXES,
     COUNTRIES,
     COUNTRY_BY_NAME,
     ESPORTS_ADJECTIVES,
@@ -54,7 +54,6 @@ from .catalog import (
     REGION_ID_BASE,
     SHIRT_COLORS,
     SURNAMES,
-    CLUB_SUFFIXES,
     Country,
     SportProfile,
     included_sports,
@@ -64,13 +63,10 @@ from .markets import (
     EVENT_ID_FACTOR,
     MARKET_ID_FACTOR,
     MIN_MARKETS,
-    GameMarketsInput,
-    MarketBook,
+    GameBook,
     SportMarkets,
-    build_book,
     line_centres,
-    market_line,
-    market_prices,
+    market_type_details,
     outright_markets,
     sport_markets,
 )
@@ -92,6 +88,7 @@ FIRST_HISTORY_ID = 10_000_001
 FIRST_COMPETITION_ID = 2001
 MAX_PREMATCH_HORIZON = 7 * DAY
 LIVE_EVENTS_KEPT = 20
+OUTRIGHT_TYPES_TEAMS = 12  # any competition size lists every outright market type
 GOAL_SUSPENSION = 6.0  # seconds a low-scoring game stays suspended after a goal
 MIN_REPRICE_GAP = 20.0  # seconds between re-prices of high-scoring games
 
@@ -160,6 +157,16 @@ class GameState:
     outlook_cache: Outlook | None = None
     live: LiveTimed | LiveSets | None = None
     last_reprice: float = 0.0
+    version: int = 0  # changes with any change to the game or its markets
+    price_epoch: int = 0  # changes when the whole game is re-priced
+    market_versions: dict[int, int] = field(default_factory=dict)  # template index -> last change
+    book: GameBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.book = GameBook(
+            self.id, self.catalog.templates[: self.count], self.centres, self.margin, self.outlook,
+            self.overrides, self.blocked, self.competition.teams,
+        )
 
     @property
     def id(self) -> int:
@@ -170,11 +177,11 @@ class GameState:
             if self.outright is not None:
                 self.outlook_cache = OutrightOutlook(self.outright)
             elif self.profile.kind == "timed":
-                snap = self.snapshot if isinstance(self.snapshot, TimedSnapshot) else TimedSnapshot()
-                self.outlook_cache = TimedOutlook(self.profile, self.strength[0], self.strength[1], snap)
+                timed = self.snapshot if isinstance(self.snapshot, TimedSnapshot) else TimedSnapshot()
+                self.outlook_cache = TimedOutlook(self.profile, self.strength[0], self.strength[1], timed)
             else:
-                snap = self.snapshot if isinstance(self.snapshot, SetsSnapshot) else SetsSnapshot()
-                self.outlook_cache = SetsOutlook(self.profile, self.strength[0], snap)
+                sets = self.snapshot if isinstance(self.snapshot, SetsSnapshot) else SetsSnapshot()
+                self.outlook_cache = SetsOutlook(self.profile, self.strength[0], sets)
         return self.outlook_cache
 
 
@@ -223,7 +230,7 @@ class World:
         self._next_game_id = FIRST_GAME_ID
         self._changed_games: set[int] = set()
         self._changed_markets: set[int] = set()
-        self._books: OrderedDict[int, MarketBook] = OrderedDict()
+        self._versions = itertools.count(1)
         self._games: dict[int, GameState] = {}
         self._live: list[int] = []
         self._prematch: list[int] = []
@@ -232,14 +239,12 @@ class World:
 
         gen = random.Random(f"world:{config.seed}")
         self.sports: tuple[SportProfile, ...] = included_sports(config.sports, config.extra_sports)
-        self._sport_by_id = {s.id: s for s in self.sports}
         self._sport_by_alias = {s.alias.lower(): s for s in self.sports}
         self._sport_nodes = [
             {"id": s.id, "name": s.name, "alias": s.alias, "order": s.order, "type": s.type} for s in self.sports
         ]
         self._sport_node_by_id = {n["id"]: n for n in self._sport_nodes}
         self._regions: dict[int, list[dict[str, Any]]] = {}
-        self._region_ids: dict[int, set[int]] = {}
         self._competitions: dict[int, Competition] = {}
         self._comps_at: dict[tuple[int, int], list[Competition]] = {}
         self._comps_of_sport: dict[int, list[Competition]] = {}
@@ -280,7 +285,6 @@ class World:
                 self._comps_at[(sport.id, region_id)] = comps
                 self._comps_of_sport[sport.id].extend(comps)
             self._regions[sport.id] = regions
-            self._region_ids[sport.id] = {r["id"] for r in regions}
 
     @staticmethod
     def _competition_names(gen: random.Random, sport: SportProfile, country: Country) -> list[str]:
@@ -405,7 +409,7 @@ class World:
         )
         self._games[gid] = game
         comp.games[gid] = node
-        self._changed_games.add(gid)
+        self._touch_game(game)
         if live_since is None:
             self._index_add(self._prematch, gid)
             self._schedule(start, START, gid)
@@ -599,7 +603,7 @@ class World:
             until = game.blocked.get(arg)
             if until is not None and at >= until:
                 del game.blocked[arg]
-                self._patch_market_block(game, arg)
+                self._touch_market(game, arg)
 
     # ------------------------------------------------------------------ dynamics
 
@@ -622,18 +626,14 @@ class World:
             return  # suspended markets do not move
         template = game.catalog.templates[index]
         pos = min(int(e * len(template.events)), len(template.events) - 1)
-        line = market_line(template, game.centres)
-        baseline = market_prices(template, game.outlook(), line, game.margin)[pos]
+        baseline = game.book.baseline_price(index, pos)
         flat = template.event_offset + pos
         old = game.overrides.get(flat, baseline)
         new = jitter_price(old, baseline, shock)
         if new == old:
             return
         game.overrides[flat] = new
-        book = self._books.get(game.id)
-        if book is not None:
-            book.by_flat[flat]["price"] = new
-        self._changed_markets.add(game.id)
+        self._touch_market(game, index)
 
     def _suspend_something(self, at: float) -> None:
         r = self._rng
@@ -647,7 +647,7 @@ class World:
         index = min(int(w * game.count), game.count - 1)
         until = at + 5.0 + d * 40.0
         game.blocked[index] = max(until, game.blocked.get(index, 0.0))
-        self._patch_market_block(game, index)
+        self._touch_market(game, index)
         self._schedule(until, UNBLOCK_MARKET, game.id, index)
 
     def _suspend_game(self, game: GameState, at: float, until: float) -> None:
@@ -655,12 +655,20 @@ class World:
         self._set_fields(game, is_blocked=1)
         self._schedule(until, UNBLOCK_GAME, game.id)
 
-    def _patch_market_block(self, game: GameState, index: int) -> None:
-        book = self._books.get(game.id)
-        if book is not None:
-            market = book.markets[game.id * MARKET_ID_FACTOR + index]
-            market["is_blocked"] = 1 if (index in game.blocked or index in book.decided) else 0
+    def _touch_market(self, game: GameState, index: int | None) -> None:
+        """Record a change to one market (``index``) or to all of them (None)."""
+        version = next(self._versions)
+        game.version = version
+        if index is None:
+            game.price_epoch += 1
+            game.market_versions.clear()
+        else:
+            game.market_versions[index] = version
         self._changed_markets.add(game.id)
+
+    def _touch_game(self, game: GameState) -> None:
+        game.version = next(self._versions)
+        self._changed_games.add(game.id)
 
     def _reprice(self, game: GameState, at: float) -> None:
         """Re-price every market of a game from its current live state."""
@@ -673,9 +681,9 @@ class World:
             game.snapshot = SetsSnapshot(tuple(live.sets), live.current)
         game.outlook_cache = None
         game.overrides.clear()
+        game.book.invalidate()
         game.last_reprice = at
-        self._books.pop(game.id, None)
-        self._changed_markets.add(game.id)
+        self._touch_market(game, None)
 
     # ------------------------------------------------------------------ live play
 
@@ -886,7 +894,7 @@ class World:
                 node[name] = value
                 changed = True
         if changed:
-            self._changed_games.add(game.id)
+            self._touch_game(game)
 
     def _finish(self, game: GameState, at: float) -> None:
         live = game.live
@@ -912,35 +920,8 @@ class World:
         gid = game.id
         del self._games[gid]
         del game.competition.games[gid]
-        self._books.pop(gid, None)
         self._changed_games.add(gid)
         self._changed_markets.discard(gid)
-
-    # ------------------------------------------------------------------ books
-
-    def book(self, game_id: int) -> MarketBook | None:
-        """The game's markets as Swarm dicts (built on first use, then cached in a bounded LRU)."""
-        book = self._books.get(game_id)
-        if book is not None:
-            self._books.move_to_end(game_id)
-            return book
-        game = self._games.get(game_id)
-        if game is None:
-            return None
-        book = build_book(GameMarketsInput(
-            game_id=game_id,
-            templates=game.catalog.templates[: game.count],
-            centres=game.centres,
-            margin=game.margin,
-            outlook=game.outlook(),
-            overrides=game.overrides,
-            blocked=set(game.blocked),
-            team_names=game.competition.teams,
-        ))
-        self._books[game_id] = book
-        while len(self._books) > self.config.market_cache_games:
-            self._books.popitem(last=False)
-        return book
 
     # ------------------------------------------------------------------ TreeSource
 
@@ -954,12 +935,12 @@ class World:
         if level == GAME:
             comp = self._competitions.get(path[2])
             return comp.games.values() if comp is not None else ()
-        book = self.book(path[3])
-        if book is None:
+        game = self._games.get(path[GAME])
+        if game is None:
             return ()
         if level == MARKET:
-            return book.markets.values()
-        return book.events.get(path[4], {}).values()
+            return game.book.markets()
+        return game.book.events(path[MARKET] % MARKET_ID_FACTOR)
 
     def locate(self, level: int, node_id: int) -> tuple[int, ...] | None:
         if level == COMPETITION:
@@ -985,6 +966,18 @@ class World:
             return (*market_path, node_id) if pos < len(template.events) else None
         return None
 
+    def version(self, level: int, path: tuple[int, ...]) -> Hashable | None:
+        """Changes whenever the game (level GAME) or market (level MARKET) at ``path`` changes."""
+        game = self._games.get(path[GAME]) if len(path) > GAME else None
+        if game is None:
+            return None
+        if level == GAME:
+            return game.version
+        if level == MARKET:
+            index = path[MARKET] % MARKET_ID_FACTOR
+            return (game.price_epoch, game.market_versions.get(index, 0))
+        return None
+
     def node_at(self, path: tuple[int, ...]) -> Mapping[str, Any] | None:
         level = len(path) - 1
         if level == SPORT:
@@ -1000,18 +993,25 @@ class World:
             return comp.games.get(path[3]) if comp is not None else None
         if self.node_at(path[: GAME + 1]) is None:
             return None
-        book = self.book(path[GAME])
-        if book is None:
-            return None
-        if level == MARKET:
-            return book.markets.get(path[MARKET])
-        return book.events.get(path[MARKET], {}).get(path[EVENT])
+        book = self._games[path[GAME]].book
+        gid, index = divmod(path[MARKET], MARKET_ID_FACTOR)
+        market = book.market(index) if gid == path[GAME] else None
+        if market is None or level == MARKET:
+            return market
+        mid, pos = divmod(path[EVENT], EVENT_ID_FACTOR)
+        events = book.events(index) if mid == path[MARKET] else []
+        return events[pos] if 0 <= pos < len(events) else None
 
     # ------------------------------------------------------------------ lookups
 
     def game(self, game_id: int) -> Mapping[str, Any] | None:
         state = self._games.get(game_id)
         return state.node if state is not None else None
+
+    def book(self, game_id: int) -> GameBook | None:
+        """The game's markets (views computed on access), or None if the game is gone."""
+        state = self._games.get(game_id)
+        return state.book if state is not None else None
 
     def game_ids(self, *, live: bool) -> list[int]:
         return sorted(self._live if live else self._prematch)
@@ -1024,13 +1024,12 @@ class World:
         return self._sport_by_alias.get(alias.lower())
 
     def market_types(self, sport_alias: str) -> list[dict[str, Any]] | None:
-        """``get_market_type`` details for a sport, or None for an unknown alias."""
+        """``get_market_type`` details for a sport (its match markets, then the outright ones any
+        competition of it may offer), or None for an unknown alias."""
         sport = self.sport_by_alias(sport_alias)
-        return sport_markets(sport).market_types() if sport is not None else None
-
-    def main_market_type(self, game_id: int) -> str | None:
-        game = self._games.get(game_id)
-        return game.catalog.templates[0].type if game is not None else None
+        if sport is None:
+            return None
+        return market_type_details(sport_markets(sport), outright_markets(OUTRIGHT_TYPES_TEAMS))
 
 
 _ABSENT: Any = object()

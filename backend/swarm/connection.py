@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from backend.backoff import Backoff
-from backend.clock import Clock
+from backend.clock import Clock, within
 from backend.health.ring import SecondBuckets
 
 from .lifecycle import ConnState, Lifecycle
@@ -50,6 +50,11 @@ from .session import (
 log = logging.getLogger(__name__)
 
 OnData = Callable[[dict[str, Any], dict[str, Any] | None], None]
+
+
+async def _websocket_connect(url: str) -> ClientConnection:
+    # The connect timeout is ours (it also covers the session request), hence open_timeout=None.
+    return await connect(url, open_timeout=None, max_size=None, ping_interval=20, close_timeout=1)
 
 
 @dataclass
@@ -97,9 +102,11 @@ class SwarmConnection:
         backoff_cap: float = 30.0,
         stable_after: float = 10.0,
         rng: random.Random | None = None,
+        connector: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
         self.url = url
         self.clock = clock
+        self._connector = connector or _websocket_connect
         self.site_id = site_id
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
@@ -263,17 +270,24 @@ class SwarmConnection:
         ws: ClientConnection | None = None
         live_since: float | None = None
         reader: asyncio.Task[None] | None = None
+        opened: list[Any] = []
+
+        async def open_session() -> str:
+            nonlocal ws, reader
+            ws = await self._connector(self.url)
+            opened.append(ws)
+            self._ws, self._session = ws, session
+            self.lifecycle.fire("opened")
+            reader = asyncio.create_task(self._read(ws, session), name="swarm-reader")
+            return await self._request_session(session, ws)
+
         try:
             try:
-                async with asyncio.timeout(self.connect_timeout):
-                    ws = await connect(self.url, open_timeout=None, max_size=None, ping_interval=20,
-                                       close_timeout=1)
-                    self._ws, self._session = ws, session
-                    self.lifecycle.fire("opened")
-                    reader = asyncio.create_task(self._read(ws, session), name="swarm-reader")
-                    sid = await self._request_session(session, ws)
+                sid = await within(self.clock, self.connect_timeout, open_session())
             except TimeoutError:
                 raise SwarmRequestError(f"Swarm WebSocket connect timeout ({self.connect_timeout:g}s)") from None
+            finally:
+                ws = opened[0] if opened else None  # a socket opened just as the timeout hit is closed too
             self.session_id = sid
             self.lifecycle.fire("session")
             live_since = self.clock.monotonic()

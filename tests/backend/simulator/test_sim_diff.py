@@ -22,7 +22,7 @@ VALUES = st.recursive(
 TREES = st.dictionaries(KEYS, VALUES, max_size=5)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(old=TREES, new=TREES)
 def test_merging_the_delta_into_the_old_tree_gives_the_new_tree(old, new) -> None:
     delta = diff(old, new)
@@ -31,13 +31,13 @@ def test_merging_the_delta_into_the_old_tree_gives_the_new_tree(old, new) -> Non
     assert same_json(merged, new)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(tree=TREES)
 def test_an_unchanged_tree_has_no_delta(tree) -> None:
     assert diff(tree, tree) is None
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(old=TREES, new=TREES)
 def test_a_delta_holds_only_what_changed(old, new) -> None:
     delta = diff(old, new) or {}

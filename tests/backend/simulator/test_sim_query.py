@@ -187,7 +187,7 @@ def test_nodes_above_the_deepest_level_need_a_matching_descendant() -> None:
     assert tree == {"sport": {}}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(src=sources(), cond=conditions, field=st.sampled_from(["type", "score", "name"]))
 def test_count_equals_the_size_of_the_map(src, cond, field) -> None:
     op, target = cond
@@ -200,7 +200,7 @@ def test_count_equals_the_size_of_the_map(src, cond, field) -> None:
     assert evaluate(parse_query({"sport": "@count"}, where), src, 0).tree["sport"] == len(mapped)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(src=sources(), cond=conditions, field=st.sampled_from(["type", "score", "name"]),
        sport_cond=conditions)
 def test_included_games_are_exactly_the_matching_ones_under_matching_ancestors(src, cond, field, sport_cond) -> None:
@@ -219,7 +219,7 @@ def test_included_games_are_exactly_the_matching_ones_under_matching_ancestors(s
     assert all(comp["game"] for comp in result.tree["competition"].values())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(src=sources(), ids=st.lists(st.integers(300, 320), max_size=4))
 def test_id_lookups_give_the_same_result_as_a_full_scan(src, ids) -> None:
     by_hint = evaluate(parse_query({"game": ["id"]}, {"game": {"id": {"@in": ids}}}), src, 0).tree

@@ -21,13 +21,16 @@ from backend.swarm.lifecycle import ConnState
 class RecordingClock(SystemClock):
     """Real time, but every backoff sleep is recorded and shortened to 10 ms."""
 
-    def __init__(self) -> None:
+    def __init__(self, connect_timeout: float = 30.0) -> None:
         self.sleeps: list[float] = []
+        self.real = {0.5, connect_timeout}  # the request ticker's period and the connect timer
 
     async def sleep(self, seconds: float) -> None:
-        if seconds != 0.5:  # the request ticker's period
-            self.sleeps.append(seconds)
-        await asyncio.sleep(0.01 if seconds != 0.5 else 0.5)
+        if seconds in self.real:
+            await asyncio.sleep(seconds)
+            return
+        self.sleeps.append(seconds)
+        await asyncio.sleep(0.01)
 
 
 async def wait_until(predicate, timeout: float = 5.0) -> None:
@@ -43,7 +46,7 @@ async def test_a_peer_that_never_answers_the_session_request_times_out_and_backs
 
     async with serve(silent, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        clock = RecordingClock()
+        clock = RecordingClock(connect_timeout=0.2)
         conn = SwarmConnection(f"ws://127.0.0.1:{port}/", clock=clock, connect_timeout=0.2,
                                backoff_base=1.0, backoff_cap=8.0, rng=random.Random(1))
         task = asyncio.create_task(conn.run())
