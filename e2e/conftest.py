@@ -39,6 +39,19 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 BOOT_TIMEOUT_MS = 90_000
+# Test instrumentation injected before any page script: remember every EventSource the page opens so
+# the CDP oracle can count their listeners (the app sees a subclass that behaves identically).
+TRACK_EVENT_SOURCES = """
+(() => {
+  const Native = window.EventSource;
+  const created = [];
+  class TrackedEventSource extends Native {
+    constructor(url, init) { super(url, init); created.push(this); }
+  }
+  Object.defineProperty(window, "__e2eEventSources", { value: created });
+  window.EventSource = TrackedEventSource;
+})();
+"""
 SERVER_START_TIMEOUT_S = 60.0
 
 
@@ -184,22 +197,18 @@ class UI:
         window_id = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
         window_listeners = cdp.send("DOMDebugger.getEventListeners",
                                     {"objectId": window_id, "depth": -1, "pierce": True})["listeners"]
-        proto = cdp.send("Runtime.evaluate", {"expression": "EventSource.prototype"})["result"]["objectId"]
-        instances = cdp.send("Runtime.queryObjects", {"prototypeObjectId": proto})["objects"]["objectId"]
-        props = cdp.send("Runtime.getProperties", {"objectId": instances, "ownProperties": True})["result"]
+        # Runtime.queryObjects hangs on a page holding Pyodide's heap, so the init script keeps every
+        # EventSource the page creates (TRACK_EVENT_SOURCES) and we ask about each one.
+        total_sources = cdp.send("Runtime.evaluate", {"expression": "window.__e2eEventSources.length",
+                                                      "returnByValue": True})["result"]["value"]
         es_listeners = 0
         open_sources = 0
-        total_sources = 0
-        for prop in props:
-            value = prop.get("value") or {}
-            if not prop["name"].isdigit() or "objectId" not in value:
-                continue
-            total_sources += 1
-            es_listeners += len(cdp.send("DOMDebugger.getEventListeners",
-                                         {"objectId": value["objectId"]})["listeners"])
-            state = cdp.send("Runtime.callFunctionOn", {"objectId": value["objectId"], "returnByValue": True,
-                                                        "functionDeclaration": "function() { return this.readyState; }"})
-            if state["result"]["value"] != 2:  # 2 = CLOSED
+        for index in range(total_sources):
+            source = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eEventSources[{index}]"})["result"]
+            es_listeners += len(cdp.send("DOMDebugger.getEventListeners", {"objectId": source["objectId"]})["listeners"])
+            state = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eEventSources[{index}].readyState",
+                                                  "returnByValue": True})["result"]["value"]
+            if state != 2:  # 2 = CLOSED
                 open_sources += 1
         return {"window": len(window_listeners), "eventsource": es_listeners, "open_sources": open_sources,
                 "sources": total_sources}
@@ -212,6 +221,7 @@ class UI:
 @pytest.fixture
 def ui(browser: Any, server: str) -> Iterator[UI]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(TRACK_EVENT_SOURCES)
     page = context.new_page()
     recorder = UI(page=page, base_url=server)
     page.on("console", lambda msg: recorder.console_errors.append(msg.text) if msg.type == "error" else None)

@@ -123,3 +123,14 @@ def test_pagehide_closes_every_stream(ui):
     page.wait_for_function("document.querySelectorAll('.sport-item').length > 0")
     assert ui.listener_counts()["open_sources"] >= 1
     ui.assert_no_errors()
+
+
+def test_a_missing_asset_fails_loudly_on_the_page(ui):
+    """boot.js must show a visible error (and log it) instead of a silent blank page."""
+    ui.page.route("**/wheels/*.whl", lambda route: route.fulfill(status=404, body="gone"))
+    ui.page.goto(f"{ui.base_url}/")
+    ui.page.wait_for_function("document.documentElement.dataset.boot === 'error'", timeout=90_000)
+    assert ui.page.is_visible("#boot-error")
+    text = ui.page.text_content("#boot-error .boot-error-text")
+    assert "micropip could not install" in text and "/wheels/" in text
+    assert any("[boot] failed" in message for message in ui.console_errors)

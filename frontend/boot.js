@@ -113,9 +113,11 @@ def _oddsui_installed_versions(names):
     return found
 _oddsui_installed_versions
 `);
-  const installed = checkVersions(pyodide.toPy(manifest.wheels.map((wheel) => wheel.name))).toJs({
-    dict_converter: Object.fromEntries,
-  });
+  const names = pyodide.toPy(manifest.wheels.map((wheel) => wheel.name));
+  const found = checkVersions(names);
+  const installed = found.toJs({ dict_converter: Object.fromEntries });
+  found.destroy();
+  names.destroy();
   checkVersions.destroy();
   for (const wheel of manifest.wheels) {
     if (installed[wheel.name] !== wheel.version) {

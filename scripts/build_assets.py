@@ -66,7 +66,7 @@ PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+Hb
 PYODIDE_REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 PYODIDE_MARKER = ".pyodide-version"
 # Not needed at runtime; leaving them out keeps demo pages (console.html) off our origin.
-PYODIDE_UNSERVED_SUFFIXES = (".html", ".d.ts", "README.md")
+PYODIDE_UNSERVED_SUFFIXES = (".html", ".d.ts", "README.md", "package.json")
 LOCAL_LOCK_NAME = "pyodide-lock.local.json"
 
 # Our package: pure py3 wheel. Bump WHEEL_BUILDER_REVISION when the builder's output format changes.
@@ -203,6 +203,30 @@ def integrity_of(path: Path) -> str:
     return "sha512-" + base64.b64encode(hashlib.sha512(path.read_bytes()).digest()).decode()
 
 
+def extract_package_files(tarball: Path, dest: Path) -> None:
+    """Extract the regular files under ``package/`` (flat) into ``dest``, refusing unsafe names.
+
+    Done by hand rather than with ``extractall(filter=...)``, which older 3.11 patch releases lack.
+    Files keep the tarball's mtimes, so re-extracting identical files keeps their HTTP ETags.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile() or not member.name.startswith("package/"):
+                continue
+            name = member.name[len("package/"):]
+            if not name or "/" in name or name in (".", "..") or name.endswith(PYODIDE_UNSERVED_SUFFIXES):
+                continue  # the core is flat; anything nested or odd is not ours to serve
+            source = tar.extractfile(member)
+            if source is None:
+                raise BuildError(f"cannot read {member.name} from {tarball.name}")
+            target = dest / name
+            with source, target.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            os.chmod(target, 0o644)
+            os.utime(target, (member.mtime, member.mtime))
+
+
 def ensure_pyodide_core(force: bool) -> bool:
     if not force and pyodide_core_present():
         log(f"pyodide core {PYODIDE_VERSION}: up to date")
@@ -211,14 +235,8 @@ def ensure_pyodide_core(force: bool) -> bool:
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".pyodide-", dir=STATIC_DIR))
     try:
-        with tarfile.open(tarball, "r:gz") as tar:
-            members = [
-                m
-                for m in tar.getmembers()
-                if m.isfile() and m.name.startswith("package/") and not m.name.endswith(PYODIDE_UNSERVED_SUFFIXES)
-            ]
-            tar.extractall(staging, members=members, filter="data")
         extracted = staging / "package"
+        extract_package_files(tarball, extracted)
         missing = [name for name in PYODIDE_REQUIRED if not (extracted / name).is_file()]
         if missing:
             raise BuildError(f"pyodide tarball lacks {missing}")

@@ -314,7 +314,8 @@ class App:
 
     def _render_games(self) -> None:
         refresh, self._refresh_rows = self._refresh_rows, set()
-        self.games_view.render(self.store, self._sport_name(), refresh)
+        if not self.games_view.render(self.store, self._sport_name(), refresh):
+            self._schedule("games", self._render_games)  # more rows to build: next frame
         self._render_header()
 
     def _sport_name(self) -> Optional[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from js import Date, EventSource, console, document, performance, window  # type: ignore[import-not-found]
 from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[import-not-found]
@@ -91,6 +91,15 @@ class BrowserDom:
             for name, value in attrs.items():
                 node.setAttribute(name, value)
         return node
+
+    def fragment(self, html: str) -> List[Any]:
+        template = self.document.createElement("template")
+        template.innerHTML = html
+        children = template.content.children
+        return [children.item(i) for i in range(children.length)]
+
+    def find(self, node: Any, selector: str) -> Any:
+        return node.querySelector(selector)
 
     def append(self, parent: Any, child: Any) -> None:
         parent.appendChild(child)

@@ -68,7 +68,10 @@ class FrameBatcher:
     def _run(self, budget_ms: Optional[float]) -> None:
         start = self._platform.now_ms()
         ran = 0
-        while self._queue:
+        # Only what was queued before this run: a job that schedules more work (a render done in
+        # chunks) gets the next frame, never an unbounded loop inside this one.
+        limit = len(self._queue)
+        while self._queue and ran < limit:
             if budget_ms is not None and ran > 0 and self._platform.now_ms() - start >= budget_ms:
                 break
             _key, job = self._queue.popitem(last=False)

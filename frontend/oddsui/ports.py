@@ -10,7 +10,7 @@ Node, proxy, timer and event values are opaque to the logic: it only hands them 
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping, Optional, Protocol, Tuple
+from typing import Any, Awaitable, Callable, List, Mapping, Optional, Protocol, Tuple
 
 
 class Destroyable(Protocol):
@@ -77,6 +77,12 @@ class DomPort(Protocol):
     def element(
         self, tag: str, cls: str = "", text: Optional[str] = None, attrs: Optional[Mapping[str, str]] = None
     ) -> Any: ...
+
+    def fragment(self, html: str) -> List[Any]:
+        """Parse trusted, escaped HTML; return its top-level elements (detached, in order)."""
+
+    def find(self, node: Any, selector: str) -> Any:
+        """``node.querySelector(selector)`` (None if nothing matches)."""
 
     def append(self, parent: Any, child: Any) -> None: ...
 

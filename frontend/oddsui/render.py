@@ -1,10 +1,11 @@
 """DOM rendering through the ``DomPort``: sidebar, mode tabs, games tree, game rows, toasts.
 
 Views keep the nodes they created, keyed by sport id / group key / game key, and write to the DOM
-only what changed since their last write (each text, class and attribute is cached per node), so a
-re-render of an unchanged list does no DOM work and rows, scroll position and flashes survive a
-``games`` event. Views never schedule anything themselves except through the ``FlashTimer`` and the
-``Toaster``, which own their timers through a ``Scope``.
+only what changed since their last write (``NodeCache`` for the chrome, the row model diff of
+``rows.RowView`` for game rows), so a re-render of an unchanged list does no DOM work and rows,
+scroll position and flashes survive a ``games`` event. New rows are built from HTML in chunks of
+``MAX_NEW_ROWS_PER_PASS`` per frame. Views never schedule anything themselves except through the
+``FlashTimer`` and the ``Toaster``, which own their timers through a ``Scope``.
 
 Attributes the tests rely on:
   sidebar   ``li.sport-item[data-sport-id]`` > ``.sport-name``, ``.sport-count[data-count]``
@@ -20,96 +21,86 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
 
-from .display import (
-    clock_text,
-    is_live_row,
-    periods_text,
-    phase_text,
-    score_text,
-    shirt_color,
-    start_text,
-    team_names,
-)
 from .messages import Game
-from .odds import FlashBook, FlashMark, flash_direction, format_price, is_blocked, markets_pill_text
+from .odds import FlashBook, FlashMark
 from .ports import DomPort
+from .rows import LOCK, RowView, row_html, row_model
 from .scope import Handle, Scope
-from .store import LIVE, MODES, GameOdds, Sport, Store
+from .store import MODES, Store
 from .tree import group_games, plan_children
 
 __all__ = [
     "FlashTimer",
     "GamesView",
     "ModeTabsView",
+    "LOCK",
     "NodeCache",
-    "RowView",
     "SidebarItem",
     "SidebarView",
     "Toaster",
     "sidebar_items",
 ]
 
-DEFAULT_LABELS = ("1", "X", "2")
-LOCK = "\U0001f512"
-ARROWS = {"up": "\u25b2", "down": "\u25bc"}
-FLASH_CLASSES = ("odd-up", "odd-down", "flash-alt")
+# New rows created per render pass; the rest follow in the next frames (R10: no frame does more
+# than its share). Existing rows are always updated in the same pass.
+MAX_NEW_ROWS_PER_PASS = 100
 
 
 class NodeCache:
-    """Writes through the DOM port, skipping writes that would not change anything."""
+    """Writes through the DOM port, skipping writes that would not change anything.
+
+    Entries keep a reference to their node, so a node's ``id()`` can never be reused by another node
+    while its entry exists (no stale hit); ``forget()`` drops the entries of nodes that are gone.
+    """
 
     def __init__(self, dom: DomPort) -> None:
         self.dom = dom
-        self._text: Dict[int, str] = {}
-        self._attrs: Dict[Tuple[int, str], str] = {}
-        self._classes: Dict[Tuple[int, str], bool] = {}
-        self._hidden: Dict[int, bool] = {}
-        self._styles: Dict[Tuple[int, str], str] = {}
+        self._values: Dict[Tuple[int, str], Tuple[Any, Any]] = {}
         self.writes = 0
 
+    def _changed(self, node: Any, prop: str, value: Any, default: Any = None) -> bool:
+        key = (id(node), prop)
+        entry = self._values.get(key)
+        current = entry[1] if entry is not None else default
+        if current == value:
+            return False
+        self._values[key] = (node, value)
+        self.writes += 1
+        return True
+
     def text(self, node: Any, value: str) -> None:
-        if self._text.get(id(node)) != value:
-            self._text[id(node)] = value
+        if self._changed(node, "text", value):
             self.dom.set_text(node, value)
-            self.writes += 1
 
     def attr(self, node: Any, name: str, value: str) -> None:
-        key = (id(node), name)
-        if self._attrs.get(key) != value:
-            self._attrs[key] = value
+        if self._changed(node, f"attr:{name}", value):
             self.dom.set_attr(node, name, value)
-            self.writes += 1
 
     def cls(self, node: Any, name: str, on: bool) -> None:
-        key = (id(node), name)
-        if self._classes.get(key, False) != on:
-            self._classes[key] = on
+        if self._changed(node, f"class:{name}", on, default=False):
             self.dom.toggle_class(node, name, on)
-            self.writes += 1
 
     def hidden(self, node: Any, hidden: bool, force: bool = False) -> None:
         """Set ``hidden``; ``force`` writes even if the cache thinks it is set (initial page state)."""
-        if force or self._hidden.get(id(node), False) != hidden:
-            self._hidden[id(node)] = hidden
-            self.dom.set_hidden(node, hidden)
+        if force:
+            self._values[(id(node), "hidden")] = (node, hidden)
             self.writes += 1
+            self.dom.set_hidden(node, hidden)
+        elif self._changed(node, "hidden", hidden, default=False):
+            self.dom.set_hidden(node, hidden)
 
     def style(self, node: Any, prop: str, value: str) -> None:
-        key = (id(node), prop)
-        if self._styles.get(key, "") != value:
-            self._styles[key] = value
+        if self._changed(node, f"style:{prop}", value, default=""):
             self.dom.set_style(node, prop, value)
-            self.writes += 1
 
     def forget(self, nodes: Sequence[Any]) -> None:
-        """Drop cached state of nodes that are gone (their ids may be reused)."""
+        """Drop cached state of nodes that are gone."""
         ids = {id(node) for node in nodes}
-        for mapping in (self._text, self._hidden):
-            for key in [k for k in mapping if k in ids]:
-                del mapping[key]
-        for mapping2 in (self._attrs, self._classes, self._styles):
-            for key2 in [k for k in mapping2 if k[0] in ids]:
-                del mapping2[key2]
+        for key in [k for k in self._values if k[0] in ids]:
+            del self._values[key]
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 def _el(dom: DomPort, created: List[Any], tag: str, cls: str = "", text: Optional[str] = None,
@@ -275,167 +266,6 @@ class ModeTabsView:
 
 
 # ------------------------------------------------------------------------------------------------
-# game rows
-
-
-class _Button:
-    __slots__ = ("arrow", "label", "label_text", "node", "price", "price_node")
-
-    def __init__(self, node: Any, label: Any, price_node: Any, arrow: Any) -> None:
-        self.node = node
-        self.label = label
-        self.price_node = price_node
-        self.arrow = arrow
-        self.label_text: Optional[str] = None
-        self.price: Any = None  # last known price (number or None), for flash decisions
-
-
-class RowView:
-    """One game row. Created once per game key; updated in place."""
-
-    def __init__(self, dom: DomPort, cache: NodeCache, key: str) -> None:
-        self.dom = dom
-        self.cache = cache
-        self.key = key
-        created: List[Any] = []
-        self.created = created
-        e = lambda tag, cls="", text=None, attrs=None: _el(dom, created, tag, cls, text, attrs)  # noqa: E731
-        self.node = e("div", "game-row", None, {"data-game-id": key})
-        meta = e("div", "game-meta")
-        self.badge = e("span", "live-badge", "LIVE")
-        self.clock = e("span", "game-clock", "")
-        self.phase = e("span", "game-phase", "")
-        self.date = e("span", "game-date", "")
-        self.time = e("span", "game-time", "")
-        for child in (self.badge, self.clock, self.phase, self.date, self.time):
-            dom.append(meta, child)
-        teams = e("div", "game-teams")
-        self.team_nodes = []
-        self.dots = []
-        for index in (1, 2):
-            team = e("div", f"team team{index}")
-            dot = e("span", "team-dot")
-            name = e("span", "team-name", "")
-            dom.append(team, dot)
-            dom.append(team, name)
-            dom.append(teams, team)
-            self.team_nodes.append(name)
-            self.dots.append(dot)
-        score = e("div", "game-score")
-        self.score = e("span", "score-main", "")
-        self.periods = e("span", "game-periods", "")
-        dom.append(score, self.score)
-        dom.append(score, self.periods)
-        odds = e("div", "game-odds", None, {"data-server-game-id": key})
-        self.buttons: List[_Button] = []
-        for index, default in enumerate(DEFAULT_LABELS):
-            btn = e("button", "odd-btn", None, {"type": "button", "data-odd-index": str(index)})
-            label = e("span", "odd-label", default)
-            price = e("span", "odd-price", "-")
-            arrow = e("span", "odd-arrow", "")
-            dom.append(btn, label)
-            dom.append(btn, price)
-            dom.append(btn, arrow)
-            dom.append(odds, btn)
-            self.buttons.append(_Button(btn, label, price, arrow))
-        self.pill = e("span", "markets-pill", "")
-        dom.append(odds, self.pill)
-        for child in (meta, teams, score, odds):
-            dom.append(self.node, child)
-        # The texts set at creation are known to the cache, so unchanged updates write nothing.
-        cache.text(self.badge, "LIVE")
-        for btn_view, default in zip(self.buttons, DEFAULT_LABELS):
-            cache.text(btn_view.label, default)
-            cache.text(btn_view.price_node, "-")
-        self.blocked = False
-
-    def update_game(self, game: Game, sport_name: Optional[str], utc_offset: Callable[[float], int]) -> None:
-        c = self.cache
-        live = is_live_row(game)
-        self.blocked = is_blocked(game.is_blocked)
-        c.cls(self.node, "game-blocked", self.blocked)
-        c.cls(self.node, "game-live", live)
-        team1, team2 = team_names(game)
-        for node, name in zip(self.team_nodes, (team1, team2)):
-            c.text(node, name)
-        for index, dot in enumerate(self.dots, start=1):
-            c.style(dot, "background", shirt_color(game, index) or "")
-        c.hidden(self.badge, not live)
-        c.text(self.badge, f"LIVE {LOCK}" if live and self.blocked else "LIVE")
-        c.cls(self.badge, "suspended", live and self.blocked)
-        if live:
-            c.text(self.clock, clock_text(game, sport_name))
-            c.text(self.phase, phase_text(game, sport_name))
-            c.text(self.score, score_text(game))
-            c.text(self.periods, periods_text(game))
-            c.text(self.date, "")
-            c.text(self.time, "")
-        else:
-            ts = game.start_ts
-            day, hour = start_text(ts, utc_offset(float(ts)) if isinstance(ts, (int, float)) else 0)
-            c.text(self.date, day)
-            c.text(self.time, hour)
-            c.text(self.clock, "")
-            c.text(self.phase, "")
-            c.text(self.score, "")
-            c.text(self.periods, "")
-
-    def update_odds(self, entry: Optional[GameOdds], game: Game, flashes: Optional["FlashTimer"]) -> List[int]:
-        """Show the row odds; returns the button indexes that flashed."""
-        c = self.cache
-        outcomes = entry.outcomes if entry is not None else None
-        flashed: List[int] = []
-        for index, btn in enumerate(self.buttons):
-            if outcomes is None:
-                label, price, blocked, empty = DEFAULT_LABELS[index], None, self.blocked, False
-            elif index < len(outcomes):
-                outcome = outcomes[index]
-                label = str(outcome.label) if outcome.label not in (None, "") else DEFAULT_LABELS[index]
-                price, blocked, empty = outcome.price, is_blocked(outcome.blocked) or self.blocked, False
-            else:
-                label, price, blocked, empty = DEFAULT_LABELS[index], None, False, True
-            if btn.label_text != label:
-                if btn.label_text is not None:
-                    btn.price = None  # a different outcome: no flash across labels
-                btn.label_text = label
-            c.text(btn.label, label)
-            c.attr(btn.node, "data-odd-label", label)
-            text = format_price(price)
-            c.attr(btn.node, "data-price", text)
-            c.cls(btn.node, "odd-empty", empty)
-            c.cls(btn.node, "odd-blocked", blocked and not empty)
-            c.cls(btn.price_node, "odd-locked", blocked and not empty)
-            c.text(btn.price_node, LOCK if blocked and not empty else text)
-            direction = flash_direction(btn.price, price)
-            if price is not None or empty:
-                btn.price = price if not empty else None
-            if direction is not None and flashes is not None:
-                mark = flashes.flash((self.key, index), direction)
-                self.show_flash(index, mark)
-                flashed.append(index)
-        count = entry.markets_count if entry is not None and entry.markets_count is not None else None
-        if count is None and isinstance(game.market, dict) and game.market:
-            count = len(game.market)
-        pill = markets_pill_text(count, outcomes is not None)
-        c.text(self.pill, pill)
-        c.hidden(self.pill, pill == "")
-        return flashed
-
-    def show_flash(self, index: int, mark: FlashMark) -> None:
-        btn = self.buttons[index]
-        self.cache.cls(btn.node, "odd-up", mark.direction == "up")
-        self.cache.cls(btn.node, "odd-down", mark.direction == "down")
-        self.cache.cls(btn.node, "flash-alt", mark.alt)
-        self.cache.text(btn.arrow, ARROWS.get(mark.direction, ""))
-
-    def end_flash(self, index: int) -> None:
-        btn = self.buttons[index]
-        for name in FLASH_CLASSES:
-            self.cache.cls(btn.node, name, False)
-        self.cache.text(btn.arrow, "")
-
-
-# ------------------------------------------------------------------------------------------------
 # games tree
 
 
@@ -466,6 +296,7 @@ class GamesView:
         self.competitions: Dict[str, _Group] = {}
         self._region_order: List[str] = []
         self.collapsed: Set[str] = set()
+        self._sport_name_hint: Optional[str] = None
 
     def _group(self, kind: str, key: str, name: str, extra: Optional[Dict[str, str]] = None) -> _Group:
         created: List[Any] = []
@@ -496,13 +327,18 @@ class GamesView:
         if group is not None:
             self.cache.cls(group.node, "collapsed", collapsed)
 
-    def render(self, store: Store, sport_name: Optional[str], refresh: Optional[Set[str]] = None) -> None:
-        """Sync the tree with the store. Rows in ``refresh`` (or new rows) get their texts and odds
-        re-applied; ``refresh`` None refreshes every row (still writing only what changed)."""
+    def render(self, store: Store, sport_name: Optional[str], refresh: Optional[Set[str]] = None,
+               max_new_rows: Optional[int] = MAX_NEW_ROWS_PER_PASS) -> bool:
+        """Sync the tree with the store; returns False if rows are still to be created (call again
+        next frame). Rows in ``refresh`` (None: all) get their model re-applied, writing only what
+        changed; new rows are built from HTML, at most ``max_new_rows`` per call."""
+        self._sport_name_hint = sport_name
         groups = group_games(store.ordered_games())
         wanted_rows = store.games
         wanted_regions = {g.key for g in groups}
         wanted_comps = {c.key for g in groups for c in g.competitions}
+        budget = max_new_rows
+        complete = True
 
         for region in groups:
             group = self.regions.get(region.key)
@@ -517,18 +353,20 @@ class GamesView:
                     extra = {"data-competition-id": comp.competition_id} if comp.competition_id else None
                     cgroup = self.competitions[comp.key] = self._group("competition", comp.key, comp.name, extra)
                 self.cache.text(cgroup.count, str(len(comp.game_keys)))
+                fresh = [k for k in comp.game_keys if k not in self.rows]
+                if budget is not None and len(fresh) > budget:
+                    fresh = fresh[:budget]
+                    complete = False
+                if fresh:
+                    self._create_rows(store, sport_name, fresh)
+                    if budget is not None:
+                        budget -= len(fresh)
                 for key in comp.game_keys:
-                    row = self.rows.get(key)
-                    fresh = row is None
-                    if row is None:
-                        row = self.rows[key] = RowView(self.dom, self.cache, key)
-                    if fresh or refresh is None or key in refresh:
-                        game = store.games[key]
-                        row.update_game(game, sport_name, self.utc_offset)
-                        row.update_odds(store.odds_for(key), game, None if fresh else self.flashes)
-                _reconcile(self.dom, cgroup.body, cgroup.children, list(comp.game_keys),
-                           lambda k: self.rows[k].node, False)
-                cgroup.children = list(comp.game_keys)
+                    if (refresh is None or key in refresh) and key in self.rows and key not in fresh:
+                        self._refresh_row(store, key, sport_name)
+                shown = [k for k in comp.game_keys if k in self.rows]
+                _reconcile(self.dom, cgroup.body, cgroup.children, shown, lambda k: self.rows[k].node, False)
+                cgroup.children = shown
             _reconcile(self.dom, group.body, group.children, comp_keys, lambda k: self.competitions[k].node, False)
             group.children = comp_keys
 
@@ -538,6 +376,29 @@ class GamesView:
         self._region_order = new_region_order
         self._drop(wanted_rows, wanted_regions, wanted_comps)
         self.cache.hidden(self.empty_node, bool(groups))
+        return complete
+
+    def _create_rows(self, store: Store, sport_name: Optional[str], keys: List[str]) -> None:
+        models = []
+        parts = []
+        for key in keys:
+            model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset)
+            models.append((model, prices))
+            parts.append(row_html(key, model))
+        nodes = self.dom.fragment("".join(parts))
+        if len(nodes) != len(keys):
+            raise RuntimeError(f"row HTML produced {len(nodes)} nodes for {len(keys)} rows")
+        for key, node, (model, prices) in zip(keys, nodes, models):
+            self.rows[key] = RowView(self.dom, key, node, model, prices)
+
+    def _refresh_row(self, store: Store, key: str, sport_name: Optional[str]) -> List[int]:
+        row = self.rows[key]
+        model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset)
+        flashed = []
+        for index, direction in row.apply(model, prices):
+            row.show_flash(index, self.flashes.flash((key, index), direction))
+            flashed.append(index)
+        return flashed
 
     def _drop(self, rows: Dict[str, Game], regions: Set[str], comps: Set[str]) -> None:
         gone: List[Any] = []
@@ -545,7 +406,6 @@ class GamesView:
             row = self.rows.pop(key)
             self.dom.remove(row.node)
             self.flashes.forget_game(key)
-            gone.extend(row.created)
         for mapping, wanted in ((self.competitions, comps), (self.regions, regions)):
             for key in [k for k in mapping if k not in wanted]:
                 group = mapping.pop(key)
@@ -556,11 +416,10 @@ class GamesView:
             self.cache.forget(gone)
 
     def update_odds(self, store: Store, key: str) -> List[int]:
-        row = self.rows.get(key)
-        game = store.games.get(key)
-        if row is None or game is None:
-            return []
-        return row.update_odds(store.odds_for(key), game, self.flashes)
+        """Re-apply one row after an odds event; returns the buttons that flashed."""
+        if key not in self.rows or key not in store.games:
+            return []  # not rendered (yet): it will be built with the current odds
+        return self._refresh_row(store, key, self._sport_name_hint)
 
     def end_flashes(self, keys: List[Tuple[Hashable, Hashable]]) -> None:
         for game_key, index in keys:
@@ -573,8 +432,9 @@ class GamesView:
         for key in list(self._region_order):
             self.dom.remove(self.regions[key].node)
         gone: List[Any] = []
+        for group in [*self.regions.values(), *self.competitions.values()]:
+            gone.extend((group.node, group.title, group.count, group.body))
         for row in self.rows.values():
-            gone.extend(row.created)
             self.flashes.forget_game(row.key)
         self.rows.clear()
         self.regions.clear()

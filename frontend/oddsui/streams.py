@@ -6,9 +6,12 @@ listeners. Nothing is ever added to an EventSource except through that connectio
 connection is only made after the previous connection scope was closed, so listeners can never be
 duplicated, whatever the order of errors, reconnects, and closes.
 
-On an error (transport failure, or a server-sent ``event: error``) the EventSource is closed at once
-(which stops the browser's own retry), and one reconnect timer is scheduled on the stream's scope
-with full-jitter exponential backoff. The failed connection's scope is released when that timer
+A dropped connection that the browser is re-opening by itself (``readyState`` CONNECTING) is left
+to the browser: it reconnects the same EventSource with ``Last-Event-ID``, so our server resumes the
+stream exactly (WIRE H), and the listeners stay as they are. When the browser gives up (``readyState``
+CLOSED: an HTTP error such as 429, or a wrong content type) or the server sends ``event: error``, the
+EventSource is closed at once and one reconnect timer is scheduled on the stream's scope with
+full-jitter exponential backoff. The failed connection's scope is released when that timer
 fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
 most one reconnect timer exists at any time. The backoff resets after the first message of a
 connection.
@@ -25,6 +28,9 @@ from .ports import Platform
 from .scope import Handle, Scope
 
 __all__ = ["Backoff", "EventStream", "StreamState"]
+
+
+READY_CONNECTING, READY_OPEN, READY_CLOSED = 0, 1, 2  # EventSource.readyState
 
 
 class StreamState:
@@ -58,6 +64,7 @@ class StreamStats:
     connects: int = 0
     errors: int = 0
     server_errors: int = 0
+    native_retries: int = 0
     messages: int = 0
     handler_errors: int = 0
     by_event: Dict[str, int] = field(default_factory=dict)
@@ -187,17 +194,25 @@ class EventStream:
         source = self._source
         if source is None:
             return
+        self.stats.errors += 1
         data = getattr(event, "data", None)
         if isinstance(data, str):
-            # A server-sent "event: error" (a MessageEvent with data), not a transport failure.
+            # A server-sent "event: error" (a MessageEvent with data): the server says this stream
+            # failed, so give up this connection (WIRE B2: the UI treats it as a disconnect).
             self.stats.server_errors += 1
             if self._on_server_error is not None:
                 try:
                     self._on_server_error(data)
                 except Exception as exc:
                     self.platform.report_error(exc, f"stream {self.name}: server error callback")
-        self.stats.errors += 1
-        # Stop the browser's own retry now; the listeners are removed when the retry timer fires.
+        elif getattr(source, "readyState", READY_CLOSED) != READY_CLOSED:
+            # A dropped connection the browser is already re-opening on the same EventSource, with
+            # Last-Event-ID, so the server resumes exactly where we were (WIRE H). Same listeners.
+            self.stats.native_retries += 1
+            self._set_state(StreamState.RETRYING)
+            return
+        # The browser gave up (HTTP error, wrong type) or the server reported an error: close it now
+        # (stops any native retry); its listeners are removed when the reconnect timer fires.
         self._source = None
         try:
             source.close()

@@ -221,3 +221,30 @@ def test_debug_state_reports_what_is_held():
     state = w.app.debug_state()
     assert state["sport_id"] == "1" and state["sport_stream"]["url"] == "/api/live-stream?sportId=1"
     assert state["live_count"] == w.app.scope.live_count() > 0
+
+
+def test_switching_sports_many_times_does_not_grow_view_state():
+    w = World()
+    sizes = []
+    for round_ in range(6):
+        for sport in (1, 2):
+            w.click_sport(sport)
+            w.source("/api/live-stream").emit("games", games(sport, range(sport * 100, sport * 100 + 20)))
+            w.source("/api/live-stream").emit("odds", odds(sport, sport * 100, 1.5 + round_ / 10))
+            for _ in range(3):
+                w.frame()
+        sizes.append((len(w.app.cache), w.app.scope.live_count(), len(w.app.games_view.rows),
+                      len(w.app.store.odds), w.platform.live_proxies()))
+    assert len(set(sizes[1:])) == 1, sizes
+
+
+def test_a_long_game_list_is_built_over_several_frames():
+    w = World()
+    w.click_sport(1)
+    w.source("/api/live-stream").emit("games", games(1, range(1000, 1450)))
+    frames = 0
+    while w.platform.frames:
+        w.frame()
+        frames += 1
+    assert len(w.rows()) == 450
+    assert frames >= 450 // 100  # MAX_NEW_ROWS_PER_PASS rows per frame at most

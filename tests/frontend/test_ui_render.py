@@ -284,3 +284,38 @@ def test_toasts_are_throttled_capped_and_removed_by_owned_timers():
     toaster.show("e")
     scope.close()
     assert dom.by_id("toasts").children == [] and platform.live_proxies() == 0
+
+
+def test_large_lists_are_built_in_chunks_across_passes():
+    h = Harness()
+    set_games(h.store, [game(i, region=f"R{i % 4}", competition=f"C{i % 3}") for i in range(40)])
+    passes = 0
+    while not h.view.render(h.store, "Football", None, max_new_rows=15):
+        passes += 1
+        assert len(h.view.rows) == 15 * passes
+    assert passes == 2 and len(h.view.rows) == 40
+    expected = [(r.name, [(c.name, c.game_keys) for c in r.competitions])
+                for r in group_games(h.store.ordered_games())]
+    assert h.dom_order() == expected
+
+
+def test_row_html_escapes_names_and_values():
+    h = Harness()
+    set_games(h.store, [game("<1>", team1_name='<script>alert("x")</script>', team2_name="A & B",
+                             text_info=None, info={"current_game_time": '"><img>'})])
+    h.render()
+    row = h.row("<1>")
+    assert row.find(cls="team1").text == '<script>alert("x")</script>'
+    assert row.find(cls="team2").text == "A & B"
+    assert row.find(cls="game-clock").text == '"><img>'
+    assert not row.find_all(attr="onerror") and all(n.tag != "script" for n in row.iter())
+
+
+def test_odds_for_rows_not_built_yet_are_used_when_they_are_built():
+    h = Harness()
+    set_games(h.store, [game(i) for i in range(10)])
+    assert not h.view.render(h.store, "Football", None, max_new_rows=5)
+    set_odds(h.store, [{"gameId": 9, "odds": outcomes(2.5, 3, 4)}])
+    assert h.view.update_odds(h.store, "9") == []  # not rendered yet: nothing to do
+    assert h.view.render(h.store, "Football", set(), max_new_rows=5)
+    assert h.buttons(9)[0].attrs["data-price"] == "2.500"

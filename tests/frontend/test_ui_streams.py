@@ -61,6 +61,26 @@ def test_transport_error_closes_source_and_reconnects_after_backoff(platform):
     assert states == [StreamState.CONNECTING, StreamState.RETRYING, StreamState.CONNECTING]
 
 
+def test_a_dropped_connection_is_left_to_the_browsers_own_resuming_reconnect(platform):
+    states = []
+    received = []
+    root, stream = make_stream(platform, received, states=states)
+    stream.open()
+    source = platform.event_sources[0]
+    source.opened()
+    source.drop()  # readyState CONNECTING: the browser reconnects with Last-Event-ID
+    assert not source.closed and stream.state == StreamState.RETRYING
+    assert platform.timers == {} and len(platform.event_sources) == 1
+    assert listeners_per_type(source) == {"games": 1, "odds": 1, "counts": 1, "open": 1, "error": 1}
+    source.opened()
+    source.emit("odds", "{}")
+    assert stream.state == StreamState.OPEN and received == [("odds", "{}")]
+    assert stream.stats.native_retries == 1
+    # ...until the browser gives up: then we close it and back off
+    source.fail()
+    assert source.closed and len(platform.timers) == 1
+
+
 def test_many_errors_before_the_timer_fires_schedule_one_reconnect(platform):
     root, stream = make_stream(platform)
     stream.open()
@@ -157,6 +177,7 @@ def test_a_handler_error_is_reported_and_the_stream_stays_up(platform):
 ACTIONS = st.lists(
     st.one_of(
         st.tuples(st.just("fail"), st.just(0)),
+        st.tuples(st.just("drop"), st.just(0)),
         st.tuples(st.just("server_error"), st.just(0)),
         st.tuples(st.just("message"), st.just(0)),
         st.tuples(st.just("open"), st.just(0)),
@@ -177,6 +198,9 @@ def test_no_sequence_of_errors_and_reconnects_duplicates_a_listener(actions, jit
         current = platform.event_sources[-1]
         if action == "fail":
             current.fail()
+        elif action == "drop":
+            if not current.closed:
+                current.drop()
         elif action == "server_error":
             current.server_error('{"error":"x"}')
         elif action == "message":
