@@ -101,5 +101,5 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
                 task.cancel()
                 try:
                     await task
-                except BaseException:  # noqa: BLE001 - cancelled or failed: either way it is over
+                except BaseException:
                     pass

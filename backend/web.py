@@ -10,9 +10,10 @@ URL map (everything outside ``/api/``)::
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
     GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)
     GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
+    GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
 
-Caching: the wheels under ``/wheels/`` carry a content hash in their names and are served as
-immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
+Caching: the wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
+in their names and are served as immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
 revalidates cheaply and never runs stale code after a rebuild.
 
 A missing build (``static_dir`` absent) does not stop the app from starting: ``/manifest.json``
@@ -133,4 +134,5 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
         _static_router("/css", frontend_dir / "css", "ui:css", NO_CACHE),
         _static_router("/pyodide", static_dir / "pyodide", "ui:pyodide", NO_CACHE),
         _static_router("/wheels", static_dir / "wheels", "ui:wheels", IMMUTABLE),
+        _static_router("/worker", static_dir / "worker", "ui:worker", IMMUTABLE),
     ]

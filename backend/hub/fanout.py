@@ -225,28 +225,35 @@ class Channel:
     def _flush_start(self) -> None:
         self._flush_scheduled = False
         if self.clients:
-            self._flush_slice(list(self.clients), 0, self.ring.seq)
+            self._flush_slice(list(self.clients), 0)
 
-    def _flush_slice(self, targets: list[Client], start: int, head: int) -> None:
+    def _flush_slice(self, targets: list[Client], start: int) -> None:
+        """Write to ``targets[start:start + slice_size]``, then yield to the loop for the rest.
+
+        The head is read per slice: events published while earlier slices ran reach the later
+        ones in this flush, and each client's position is exactly what it was sent.
+        """
+        head = self.ring.seq
         shared_pos = -1
-        shared: bytes | None = None
+        shared = b""
         end = min(len(targets), start + self.slice_size)
         for i in range(start, end):
             client = targets[i]
             if client.closed or client.parked or client.pos >= head:
                 continue
-            if client.pos != shared_pos:
-                chunk = self.ring.after(client.pos)
-                if chunk is None:
+            if client.pos == shared_pos:
+                chunk = shared
+            else:
+                found = self.ring.after(client.pos)
+                if found is None:
                     self.drop(client, "lagging")
                     continue
+                chunk = found
                 if shared_pos == -1:
                     shared_pos, shared = client.pos, chunk
-            else:
-                chunk = shared  # type: ignore[assignment]
             self._write(client, chunk, head)
         if end < len(targets):
-            asyncio.get_running_loop().call_soon(self._flush_slice, targets, end, head)
+            asyncio.get_running_loop().call_soon(self._flush_slice, targets, end)
 
     def _catch_up(self, client: Client) -> None:
         if client.closed or client.parked or client.pos >= self.ring.seq:
@@ -271,7 +278,7 @@ class Channel:
         except StopIteration:
             self._written(client, target)
             return
-        except Exception as exc:  # noqa: BLE001 - any failure of the transport counts
+        except Exception as exc:
             coro.close()
             self._failed(client, exc)
             return
@@ -303,7 +310,7 @@ class Channel:
             self._written(client, client._target)
             self._catch_up(client)
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             client._coro = None
             client.parked = False
             self.parked.discard(client)
@@ -375,7 +382,7 @@ def _finish_now(send: Send) -> bool:
         coro.send(None)
     except StopIteration:
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:
         pass
     coro.close()
     return False

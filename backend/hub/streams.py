@@ -80,7 +80,7 @@ class Group:
         for task in tasks:
             try:
                 await task
-            except BaseException as exc:  # noqa: BLE001 - cancelled or failed, both are fine here
+            except BaseException as exc:
                 if not isinstance(exc, (asyncio.CancelledError, Exception)):
                     raise
         for sub in self._subs:

@@ -5,51 +5,13 @@ One server (small simulated world, high price rate) serves every test in this mo
 
 from __future__ import annotations
 
-import asyncio
-import json
-
-import httpx
 import pytest
-import pytest_asyncio
-from websockets.asyncio.client import connect
 
 from backend.hub import queries
-from tests.support.server import running_server
+from tests.support.feed import feed_get, wait_for
 from tests.support.sse import SseStream
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def srv():
-    async with running_server() as server:
-        await wait_for(lambda: server.hub.conn.connected, 15)
-        yield server
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(srv):
-    async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
-        yield client
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(poll(), timeout)
-
-
-async def feed_get(url: str, what, where):
-    """Ask the simulator directly, as a second independent Swarm client."""
-    async with connect(url) as ws:
-        await ws.send(json.dumps({"command": "request_session", "params": {"site_id": 1}, "rid": "s"}))
-        json.loads(await ws.recv())
-        await ws.send(json.dumps({"command": "get", "rid": "g",
-                                  "params": {"source": "betting", "what": what, "where": where}}))
-        reply = json.loads(await ws.recv())
-        assert reply["code"] == 0, reply
-        return reply["data"]["data"]
 
 
 async def live_sport_id(srv) -> str:

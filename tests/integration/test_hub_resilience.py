@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
 
 from backend.hub import queries
+from tests.support.feed import feed_get, wait_for
 from tests.support.server import running_server
 from tests.support.sse import SseStream
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(poll(), timeout)
-
-
-async def feed_get(url: str, what, where):
-    async with connect(url) as ws:
-        await ws.send(json.dumps({"command": "request_session", "params": {"site_id": 1}, "rid": "s"}))
-        await ws.recv()
-        await ws.send(json.dumps({"command": "get", "rid": "g",
-                                  "params": {"source": "betting", "what": what, "where": where}}))
-        reply = json.loads(await ws.recv())
-        assert reply["code"] == 0, reply
-        return reply["data"]["data"]
 
 
 async def busiest_live_sport(server) -> int:

@@ -7,41 +7,17 @@ default window (today, UTC) may be nearly empty just after midnight.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
 import httpx
 import pytest
-import pytest_asyncio
-
-from tests.support.server import running_server
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 WEEK = 7 * 86_400
 UI_GAME_FIELDS = {"game_id", "team1_name", "team2_name", "date", "region_name", "competition_name", "scores"}
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def srv():
-    async with running_server() as server:
-        await wait_for(lambda: server.hub.conn.connected, 15)
-        yield server
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def http(srv):
-    async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
-        yield client
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.02)
-    await asyncio.wait_for(poll(), timeout)
 
 
 def last_week() -> dict[str, int]:

@@ -34,7 +34,7 @@ def test_second_buckets_sum_exactly_the_last_window_with_fixed_memory(events, si
         ring.add(now, n)
         log.append((now, n))
         assert ring.total(now) == sum(k for t, k in log if t > now - size)
-        assert len(ring._counts) == size  # noqa: SLF001 - the memory bound itself
+        assert len(ring._counts) == size
 
 
 def test_prometheus_exposition_format():

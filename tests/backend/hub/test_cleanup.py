@@ -24,7 +24,7 @@ async def test_a_group_whose_unsubscribe_and_tasks_fail_still_closes_completely(
     hub = OddsHub(Settings(group_grace=1.0), FakeClock(), "ws://127.0.0.1:9/")
     key, group = hub.acquire("game", "5")
     subs = [ExplodingSub(), ExplodingSub()]
-    group._subs.extend(subs)  # noqa: SLF001 - planting failures inside the group
+    group._subs.extend(subs)
 
     async def boom():
         raise ValueError("task failed")

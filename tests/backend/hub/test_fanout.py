@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
@@ -140,7 +139,7 @@ class ChannelMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.clock = FakeClock()
-        self.channel = make_channel(self.clock, ring_frames=16, ring_bytes=100_000, write_timeout=15.0,
+        self.channel = make_channel(self.clock, ring_frames=16, ring_bytes=100_000, write_timeout=15.0, slice_size=2,
                                     max_retries=3)
         self.clients: dict[int, tuple[Client, FakePeer, int]] = {}  # id -> (client, peer, joined_at_seq)
         self.good: set[int] = set()  # peers that never blocked or failed
@@ -169,12 +168,15 @@ class ChannelMachine(RuleBasedStateMachine):
         self.good.add(self.n)
         return self.n
 
-    @rule(count=st.integers(1, 4))
-    def publish(self, count):
-        def go():
+    @rule(count=st.integers(1, 4), interleave=st.booleans())
+    def publish(self, count, interleave):
+        async def go():
             for i in range(count):
                 self.channel.publish_raw("odds", b'{"n":%d}' % i)
-        self.run(go)
+                if interleave:  # let a flush slice run between two events
+                    await asyncio.sleep(0)
+        self.loop.run_until_complete(go())
+        drain(self.loop)
 
     @rule(ident=peers, mode=st.sampled_from(["block", "fail"]))
     def misbehave(self, ident, mode):
@@ -320,3 +322,26 @@ def test_resume_positions():
     assert ch.resume_position("ep.2-4") is None  # another incarnation of the group
     assert ch.resume_position("garbage") is None and ch.resume_position(None) is None
     assert ch.resume_position("ep.1-9") is None  # from the future
+
+
+def test_events_published_between_flush_slices_reach_every_client_exactly_once():
+    loop = asyncio.new_event_loop()
+    try:
+        clock = FakeClock()
+        ch = make_channel(clock, slice_size=2)
+        peers = [FakePeer(loop) for _ in range(7)]
+
+        async def go():
+            for peer in peers:
+                ch.attach(Client(peer.send, 0))
+            ch.publish_raw("odds", b"1")
+            for n in range(2, 6):  # one more event after each slice of two clients
+                await asyncio.sleep(0)
+                ch.publish_raw("odds", b"%d" % n)
+            for _ in range(10):
+                await asyncio.sleep(0)
+
+        loop.run_until_complete(go())
+        assert [p.seqs() for p in peers] == [[1, 2, 3, 4, 5]] * 7
+    finally:
+        loop.close()

@@ -1,0 +1,22 @@
+"""One shared server per test module (small simulated world) and an HTTP client for it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest_asyncio
+
+from tests.support.feed import wait_for
+from tests.support.server import running_server
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def srv():
+    async with running_server() as server:
+        await wait_for(lambda: server.hub.conn.connected, 15)
+        yield server
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def http(srv):
+    async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as client:
+        yield client
