@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers against named peers, run side by side (see bench/README.md)."""
