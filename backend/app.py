@@ -18,9 +18,10 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
-from backend.http import CorsMiddleware
+from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
 from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
+from backend.hub.routes import STREAMS, serve_stream
 from backend.hub.service import OddsHub
 from backend.settings import Settings
 from backend.web import web_routes
@@ -38,14 +39,28 @@ def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 class OddsApp(Litestar):
-    """Litestar with CORS outside everything, so 404s and OPTIONS on unknown paths get it too."""
+    """Litestar with CORS outside everything (404s and OPTIONS on unknown paths get it too), and
+    a direct path for the SSE streams: a ``GET`` on a stream path goes straight to its ASGI
+    handler, since every frame of an open stream's call chain is memory held per client."""
 
     def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._with_cors = CorsMiddleware(super().__call__, cors_allow_origins)
+        self._cors = CorsMiddleware(super().__call__, cors_allow_origins)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._with_cors(scope, receive, send)
+        parse = STREAMS.get(scope["path"]) if scope["type"] == "http" else None
+        if parse is None:
+            await self._cors(scope, receive, send)
+            return
+        scope["app"] = self
+        scope[RAW_SEND_KEY] = send
+        scope[CORS_HEADERS_KEY] = cors = self._cors.headers_for(scope)
+        if scope["method"] == "GET":
+            await serve_stream(scope, receive, parse)
+        elif scope["method"] == "OPTIONS":
+            await self._cors(scope, receive, send)
+        else:  # the original's hub routes answer any other method with a JSON 404 (WIRE.md 0)
+            await json_response(send, 404, {"error": "Not found"}, [*NO_STORE, *cors])
 
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:

@@ -75,11 +75,16 @@ class CorsMiddleware:
             await send({"type": "http.response.body", "body": b""})
             return
 
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", ())}
-                message["headers"] = [*message.get("headers", ()),
-                                      *(h for h in cors if h[0] not in names)]
-            await send(message)
+        await self.app(scope, receive, with_headers(send, cors))
 
-        await self.app(scope, receive, send_with_cors)
+
+def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """``send`` that adds ``extra`` headers (unless already present) to the response start."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            names = {k.lower() for k, _ in message.get("headers", ())}
+            message["headers"] = [*message.get("headers", ()), *(h for h in extra if h[0] not in names)]
+        await send(message)
+
+    return send_with_headers

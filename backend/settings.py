@@ -83,6 +83,9 @@ class Settings:
 
     cors_allow_origins: tuple[str, ...] = ()
     """Origins echoed in Access-Control-Allow-Origin; any other origin gets ``*``."""
+    proxy_headers: bool = False
+    """Trust X-Forwarded-For/Proto (uvicorn's proxy headers) -- only behind a proxy you run. Off by
+    default: it costs a wrapper per connection and nothing here needs the client address."""
     static_dir: Path = field(default_factory=lambda: REPO_ROOT / "build" / "static")
     """Built front-end assets (Pyodide, wheels); made by scripts/build_assets.py."""
     log_level: str = "INFO"
@@ -108,6 +111,12 @@ class Settings:
 
 def _parse(name: str, kind: Any, raw: str) -> Any:
     try:
+        if kind is bool:
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("expected a boolean (1/0, true/false, yes/no, on/off)")
         if kind is int:
             return int(raw)
         if kind is float:

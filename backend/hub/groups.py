@@ -48,11 +48,16 @@ class GroupRegistry:
     def kind_of(key: Hashable) -> str:
         return str(key[0]) if isinstance(key, tuple) and key else str(key)
 
-    def acquire(self, key: Hashable, now: float, *, internal: bool = False) -> bool:
-        """Take a reference; ``internal`` ones (group to group) are not clients and skip the client limit."""
-        if not internal and self.total_clients >= self.max_clients:
+    def check_client_limit(self) -> None:
+        """Raise LimitExceeded if one more client would be over the limit."""
+        if self.total_clients >= self.max_clients:
             self.rejected_total += 1
             raise LimitExceeded("Too many concurrent clients", retry_after=5)
+
+    def acquire(self, key: Hashable, now: float, *, internal: bool = False) -> bool:
+        """Take a reference; ``internal`` ones (group to group) are not clients and skip the client limit."""
+        if not internal:
+            self.check_client_limit()
         entry = self._entries.get(key)
         created = entry is None
         if created:

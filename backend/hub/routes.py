@@ -1,6 +1,6 @@
 """The odds hub's HTTP API (WIRE.md A1, A3, B1-B4).
 
-SSE streams are raw ASGI handlers: the group reference is taken before the response starts (so a
+SSE streams are raw ASGI apps (``STREAMS``): the group reference is taken before the response starts (so a
 limit can still answer 429) and released in a ``finally`` that runs whatever happens after that --
 a disconnect, a dropped client, shutdown. After the first write the handler only waits on
 ``receive()`` for the disconnect; the channel does all writing (see ``fanout.py``).
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
-from backend.http import CORS_HEADERS_KEY, RAW_SEND_KEY, json_response, query_params
+from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, json_response, query_params
 from backend.swarm.session import SwarmRequestError
 
 from .caches import HierarchyError
@@ -35,27 +36,8 @@ SSE_HEADERS = [
 ]
 
 
-def hub_of(scope: Scope) -> OddsHub:
-    return scope["app"].state.hub
-
-
 def _positive_int(value: str | None) -> bool:
     return value is not None and value.isdigit() and 0 < int(value) < 2**53
-
-
-async def _serve_stream(scope: Scope, receive: Receive, send: Send, kind: str, ident: str = "",
-                        **options: Any) -> None:
-    hub = hub_of(scope)
-    try:
-        key, group = hub.acquire(kind, ident, **options)
-    except LimitExceeded as exc:
-        await json_response(send, 429, {"error": str(exc)},
-                            [(b"retry-after", str(exc.retry_after).encode()), (b"cache-control", b"no-store")])
-        return
-    try:
-        await stream_client(hub, group, scope, receive)
-    finally:
-        hub.release(key)
 
 
 def _last_event_id(scope: Scope) -> str | None:
@@ -65,34 +47,108 @@ def _last_event_id(scope: Scope) -> str | None:
     return None
 
 
-async def stream_client(hub: OddsHub, group: Group, scope: Scope, receive: Receive) -> None:
-    """Serve one SSE client of ``group`` until it or the server ends the stream.
+def _opening(hub: OddsHub, group: Group, scope: Scope) -> bytes:
+    """Preamble, then exactly the missed frames (a ``Last-Event-ID`` the ring covers) or the snapshot."""
+    channel = group.channel
+    pos = channel.resume_position(_last_event_id(scope))
+    if pos is not None:
+        hub.stats.resumed += 1
+        tail = [channel.ring.after(pos) or b""]
+    else:
+        tail = [*group.late_joiner_frames(), sse_id_only(channel.event_id())]
+    return b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}"), *tail])
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A validated stream request: which group, and the options its first client creates it with."""
+
+    kind: str
+    ident: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _sport(kind: str, params: dict[str, str]) -> StreamSpec | str:
+    sport_id = params.get("sportId")
+    if not sport_id:
+        return "sportId is required"
+    if not _positive_int(sport_id):
+        return "sportId must be a positive integer"
+    return StreamSpec(kind, sport_id)
+
+
+def _game(params: dict[str, str]) -> StreamSpec | str:
+    game_id = params.get("gameId")
+    if not game_id:
+        return "gameId is required"
+    if not _positive_int(game_id):
+        return "gameId must be a positive integer"
+    return StreamSpec("game", game_id)
+
+
+def _competition(params: dict[str, str]) -> StreamSpec | str:
+    competition_id, sport_id, mode = params.get("competitionId"), params.get("sportId"), params.get("mode")
+    if not competition_id:
+        return "competitionId is required"
+    if not sport_id:
+        return "sportId is required"
+    if mode not in ("live", "prematch"):
+        return "mode must be live or prematch"
+    if not _positive_int(competition_id):
+        return "competitionId must be a positive integer"
+    if not _positive_int(sport_id):
+        return "sportId must be a positive integer"
+    options = {"competition_id": competition_id, "sport_id": sport_id, "mode": mode,
+               "sport_name": params.get("sportName") or None}
+    return StreamSpec("competition", f"{mode}:{competition_id}", options)
+
+
+# Path -> parser of its query (a StreamSpec, or the 400 message). The streams bypass Litestar's
+# router (see ``backend.app.OddsApp``): an open stream keeps its whole call chain alive, so every
+# frame saved is memory saved per idle client.
+STREAMS: dict[str, Callable[[dict[str, str]], StreamSpec | str]] = {
+    "/api/counts-stream": lambda params: StreamSpec("counts"),
+    "/api/live-stream": lambda params: _sport("live", params),
+    "/api/prematch-stream": lambda params: _sport("prematch", params),
+    "/api/live-game-stream": _game,
+    "/api/competition-odds-stream": _competition,
+}
+LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # WIRE B5's order of checks
+
+
+async def serve_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:
+    """Serve one SSE request from start to end (errors as JSON 400/429 before the stream opens).
 
     The client first gets the preamble and either exactly the events it missed (a ``Last-Event-ID``
     the replay ring still covers) or the group's snapshot; from then on the channel writes to it.
     """
+    hub: OddsHub = scope["app"].state.hub
     send: Send = scope[RAW_SEND_KEY]
+    cors = scope.get(CORS_HEADERS_KEY, [])
+    try:
+        if scope["path"] in LIMIT_BEFORE_VALIDATION:
+            hub.registry.check_client_limit()
+        spec = parse(query_params(scope))
+        if isinstance(spec, str):
+            await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
+            return
+        key, group = hub.acquire(spec.kind, spec.ident, **spec.options)
+    except LimitExceeded as exc:
+        await json_response(send, 429, {"error": str(exc)},
+                            [(b"retry-after", str(exc.retry_after).encode()), *NO_STORE, *cors])
+        return
     channel = group.channel
     client: Client | None = None
     try:
-        pos = channel.resume_position(_last_event_id(scope))
-        if pos is not None:
-            body = channel.ring.after(pos) or b""
-            hub.stats.resumed += 1
-        else:
-            body = b"".join([*group.late_joiner_frames(), sse_id_only(channel.event_id())])
-        pos = channel.seq  # everything up to here is in ``body``; the channel sends the rest
-        preamble = b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, ())]})
-        await send({"type": "http.response.body", "body": preamble + body, "more_body": True})
+        pos = channel.seq  # the opening covers everything up to here; the channel sends the rest
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
+        # No local keeps the opening bytes: this frame lives as long as the connection.
+        await send({"type": "http.response.body", "body": _opening(hub, group, scope), "more_body": True})
         client = Client(send, pos)
         client.task = asyncio.current_task()
         channel.attach(client)
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
+        while (await receive())["type"] != "http.disconnect":
+            pass
     except asyncio.CancelledError:
         if client is None or client.close_reason is None:
             raise
@@ -100,74 +156,12 @@ async def stream_client(hub: OddsHub, group: Group, scope: Scope, receive: Recei
         # the server close the connection.
         log.info("stream %r: aborted (%s)", group.key, client.close_reason)
     finally:
-        if client is not None:
-            channel.detach(client)
-            client.closed = True
-
-
-async def _bad_request(send: Send, message: str) -> None:
-    await json_response(send, 400, {"error": message})
-
-
-@asgi("/api/counts-stream", copy_scope=False)
-async def counts_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    await _serve_stream(scope, receive, send, "counts")
-
-
-async def _sport_stream(scope: Scope, receive: Receive, send: Send, kind: str) -> None:
-    sport_id = query_params(scope).get("sportId")
-    if not sport_id:
-        await _bad_request(send, "sportId is required")
-    elif not _positive_int(sport_id):
-        await _bad_request(send, "sportId must be a positive integer")
-    else:
-        await _serve_stream(scope, receive, send, kind, sport_id)
-
-
-@asgi("/api/live-stream", copy_scope=False)
-async def live_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    await _sport_stream(scope, receive, send, "live")
-
-
-@asgi("/api/prematch-stream", copy_scope=False)
-async def prematch_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    await _sport_stream(scope, receive, send, "prematch")
-
-
-@asgi("/api/live-game-stream", copy_scope=False)
-async def live_game_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    game_id = query_params(scope).get("gameId")
-    if not game_id:
-        await _bad_request(send, "gameId is required")
-    elif not _positive_int(game_id):
-        await _bad_request(send, "gameId must be a positive integer")
-    else:
-        await _serve_stream(scope, receive, send, "game", game_id)
-
-
-@asgi("/api/competition-odds-stream", copy_scope=False)
-async def competition_odds_stream(scope: Scope, receive: Receive, send: Send) -> None:
-    hub = hub_of(scope)
-    if hub.registry.total_clients >= hub.registry.max_clients:  # WIRE B5 checks the limit first
-        await json_response(send, 429, {"error": "Too many concurrent clients"},
-                            [(b"retry-after", b"5"), (b"cache-control", b"no-store")])
-        return
-    params = query_params(scope)
-    competition_id, sport_id, mode = params.get("competitionId"), params.get("sportId"), params.get("mode")
-    if not competition_id:
-        await _bad_request(send, "competitionId is required")
-    elif not sport_id:
-        await _bad_request(send, "sportId is required")
-    elif mode not in ("live", "prematch"):
-        await _bad_request(send, "mode must be live or prematch")
-    elif not _positive_int(competition_id):
-        await _bad_request(send, "competitionId must be a positive integer")
-    elif not _positive_int(sport_id):
-        await _bad_request(send, "sportId must be a positive integer")
-    else:
-        await _serve_stream(scope, receive, send, "competition", f"{mode}:{competition_id}",
-                            competition_id=competition_id, sport_id=sport_id, mode=mode,
-                            sport_name=params.get("sportName") or None)
+        try:
+            if client is not None:
+                channel.detach(client)
+                client.closed = True
+        finally:
+            hub.release(key)
 
 
 @get("/api/hierarchy")
@@ -194,4 +188,4 @@ async def warmup(request: Request[Any, Any, Any]) -> Response[Any]:
                     headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [counts_stream, live_stream, prematch_stream, live_game_stream, competition_odds_stream, hierarchy, warmup]
+ROUTES = [hierarchy, warmup]

@@ -187,3 +187,13 @@ async def test_groups_are_torn_down_and_unsubscribed_after_the_grace_period():
             assert srv.simulator.subscription_count >= 4
         await wait_for(lambda: not srv.hub.groups, 5)
         await wait_for(lambda: srv.hub.conn.active_subscriptions == 0 and srv.simulator.subscription_count == 0, 5)
+
+
+async def test_the_competition_stream_checks_the_limit_before_validating():
+    async with running_server(max_clients=1) as srv, httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        async with SseStream(http, "/api/counts-stream"):
+            await wait_for(lambda: srv.hub.registry.total_clients == 1)
+            refused = await http.get("/api/competition-odds-stream?mode=nonsense")
+            assert refused.status_code == 429 and "retry-after" in refused.headers
+            invalid = await http.get("/api/live-stream")  # other streams validate first
+            assert invalid.status_code == 400
