@@ -21,9 +21,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import pytest
 
@@ -156,9 +157,9 @@ class UI:
 
     page: Any
     base_url: str
-    console_errors: List[str] = field(default_factory=list)
-    page_errors: List[str] = field(default_factory=list)
-    bad_responses: List[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
     _cdp: Any = None
 
     def boot(self) -> int:
@@ -190,7 +191,7 @@ class UI:
             self._cdp = self.page.context.new_cdp_session(self.page)
         return self._cdp
 
-    def listener_counts(self) -> Dict[str, int]:
+    def listener_counts(self) -> dict[str, int]:
         """The browser's own listener counts (DOMDebugger): on window, and on all EventSources."""
         cdp = self.cdp
         cdp.send("HeapProfiler.collectGarbage")

@@ -6,7 +6,12 @@
 //   pyodide.lockFileURL  /pyodide/pyodide-lock.local.json?v=  (local lock with the real wheel hashes)
 //   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
 //   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
-//   app                  {module, function}                   (called once everything is installed)
+//   app                  {module, function}                   (called with manifest.json's text once
+//                                                              everything is installed)
+//   worker               {url, pyodide, packages, parse}      (the parse worker; the app starts it and
+//                                                              posts it this section, see worker/worker.mjs)
+// Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
+// text in JavaScript, so a large SSE payload reaches the parse worker without becoming a Python string.
 // Progress is reflected on <html data-boot="loading|ready|error">; a failure is shown on the page and
 // logged with console.error. Nothing is fetched from any other origin.
 
@@ -28,6 +33,35 @@ function showFatal(message) {
     box.querySelector(".boot-error-text").textContent = message;
   }
 }
+
+// Importable from Python as `oddsui_ffi` (see oddsui/browser.py). R10: a Python read of event.data
+// would copy the whole text into Python (1 ms for 259 KB, 33-60 ms for 10 MB here).
+const ffiHelpers = {
+  // Length of event.data in UTF-16 code units (-1 if it is not a string).
+  textUnits: (event) => (typeof event.data === "string" ? event.data.length : -1),
+  // Exact UTF-8 size of event.data (a lone surrogate counts 3 bytes, as TextEncoder writes U+FFFD).
+  textUtf8Size: (event) => {
+    const text = event.data;
+    if (typeof text !== "string") return 0;
+    let size = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) continue;
+      if (code < 0x800) {
+        size += 1;
+      } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length &&
+                 (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        size += 2; // a surrogate pair: 2 units, 4 bytes
+        i++;
+      } else {
+        size += 2;
+      }
+    }
+    return size;
+  },
+  // Post {id, text: event.data} to the parse worker; the string never crosses into Python.
+  postText: (worker, id, event) => worker.postMessage({ id, text: event.data }),
+};
 
 function absolute(url) {
   // Pyodide rejects relative base URLs ("Invalid base URL"), so resolve everything here.
@@ -126,12 +160,13 @@ _oddsui_installed_versions
   }
 
   setBootState("loading", "Starting…");
+  pyodide.registerJsModule("oddsui_ffi", ffiHelpers);
   const appModule = pyodide.pyimport(manifest.app.module);
   const entry = appModule[manifest.app.function];
   if (typeof entry !== "function") {
     throw new BootError(`${manifest.app.module}.${manifest.app.function} is not callable`);
   }
-  await entry();
+  await entry(JSON.stringify(manifest));
   entry.destroy();
   appModule.destroy();
 

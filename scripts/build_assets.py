@@ -11,6 +11,8 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
         pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
       wheels/                       served at /wheels/
         oddsui-<base>+<srchash>-py3-none-any.whl                                  (built here from frontend/oddsui)
+      worker/                       served at /worker/ (immutable: the names carry a content hash)
+        worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
       manifest.json                 served at /manifest.json; boot.js reads every URL from it
     build/npm/                      cache of the npm tarball
     build/pip/                      cache of the PyPI downloads
@@ -21,7 +23,9 @@ so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real h
 
 Each step first checks whether its output is already present and correct, so a second run is a quick
 no-op. Our own wheel's version carries a hash of the package sources (``0.1.0+<hash>``), so it is
-rebuilt exactly when ``frontend/oddsui`` changes and every build has a unique, cacheable URL.
+rebuilt exactly when ``frontend/oddsui`` changes and every build has a unique, cacheable URL. The
+parse worker's two files get the same treatment: their names carry a hash of their bytes, and the
+manifest's ``worker`` section names them, with the SRI integrity the worker checks parse.py against.
 
 Run with any Python >= 3.11 (stdlib only): ``python3 scripts/build_assets.py`` or
 ``uv run python scripts/build_assets.py``. Needs ``npm`` and a Python with ``pip`` (for
@@ -51,10 +55,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND_PACKAGE_DIR = ROOT / "frontend" / "oddsui"
+WORKER_SOURCE_DIR = ROOT / "worker"
 BUILD_DIR = ROOT / "build"
 STATIC_DIR = BUILD_DIR / "static"
 PYODIDE_DIR = STATIC_DIR / "pyodide"
 WHEELS_DIR = STATIC_DIR / "wheels"
+WORKER_DIR = STATIC_DIR / "worker"
 MANIFEST_PATH = STATIC_DIR / "manifest.json"
 NPM_CACHE = BUILD_DIR / "npm"
 PIP_CACHE = BUILD_DIR / "pip"
@@ -76,6 +82,11 @@ APP_SUMMARY = "Pyodide UI of the live sports-odds browser"
 APP_REQUIRES = ("msgspec>=0.20",)
 APP_ENTRY = {"module": "oddsui.app", "function": "main"}
 WHEEL_BUILDER_REVISION = "1"
+# The parse worker (R10): worker/worker.mjs boots its own Pyodide, loads these packages from the local
+# lock and imports worker/parse.py under this module name.
+WORKER_FILES = ("worker.mjs", "parse.py")
+WORKER_PACKAGES = ("msgspec",)
+WORKER_PARSE_MODULE = "oddsworker_parse"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical sources give identical wheel bytes
 
 
@@ -468,10 +479,56 @@ def ensure_app_wheel(force: bool) -> AppWheel:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 5: the manifest boot.js reads
+# Step 5: the parse worker's files, content-hashed
 
 
-def manifest_bytes(lock_sha: str, app: AppWheel) -> bytes:
+@dataclass(frozen=True)
+class WorkerFile:
+    source: str  # name in worker/
+    file_name: str  # name under build/static/worker/ (hash in the name)
+    sha256: str
+
+    @property
+    def url(self) -> str:
+        return f"/worker/{self.file_name}"
+
+    @property
+    def integrity(self) -> str:
+        """The Subresource Integrity value of the file (``fetch(url, {integrity})``)."""
+        return "sha256-" + base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+
+def hashed_name(source: str, data: bytes) -> str:
+    stem, dot, suffix = source.rpartition(".")
+    return f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}{dot}{suffix}"
+
+
+def ensure_worker_files() -> dict[str, WorkerFile]:
+    """Copy worker/worker.mjs and worker/parse.py to build/static/worker/ under hashed names."""
+    WORKER_DIR.mkdir(parents=True, exist_ok=True)
+    built: dict[str, WorkerFile] = {}
+    for source in WORKER_FILES:
+        path = WORKER_SOURCE_DIR / source
+        if not path.is_file():
+            raise BuildError(f"{path} is missing")
+        data = path.read_bytes()
+        file_name = hashed_name(source, data)
+        changed = write_if_changed(WORKER_DIR / file_name, data)
+        log(f"worker/{file_name}: {'written' if changed else 'up to date'}")
+        built[source] = WorkerFile(source=source, file_name=file_name, sha256=hashlib.sha256(data).hexdigest())
+    keep = {item.file_name for item in built.values()}
+    for stale in WORKER_DIR.iterdir():
+        if stale.is_file() and stale.name not in keep:
+            stale.unlink()
+            log(f"removed stale worker/{stale.name}")
+    return built
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 6: the manifest boot.js reads
+
+
+def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] | None = None) -> bytes:
     wheels = [
         {
             "name": wheel.name,
@@ -485,23 +542,36 @@ def manifest_bytes(lock_sha: str, app: AppWheel) -> bytes:
     wheels.append(
         {"name": APP_DIST_NAME, "version": app.version, "url": f"/wheels/{app.file_name}", "sha256": app.sha256}
     )
+    pyodide = {
+        "version": PYODIDE_VERSION,
+        "module": "/pyodide/pyodide.mjs",
+        "indexURL": "/pyodide/",
+        # The query only busts HTTP caches; Pyodide takes the package folder from the path.
+        "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
+    }
     manifest = {
-        "pyodide": {
-            "version": PYODIDE_VERSION,
-            "module": "/pyodide/pyodide.mjs",
-            "indexURL": "/pyodide/",
-            # The query only busts HTTP caches; Pyodide takes the package folder from the path.
-            "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
-        },
+        "pyodide": pyodide,
         "packages": list(LOCK_LOADED_PACKAGES),
         "wheels": wheels,
         "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
     }
+    if worker is not None:
+        # What the page hands the parse worker in its init message (worker/worker.mjs documents it).
+        manifest["worker"] = {
+            "url": worker["worker.mjs"].url,
+            "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
+            "packages": list(WORKER_PACKAGES),
+            "parse": {
+                "url": worker["parse.py"].url,
+                "integrity": worker["parse.py"].integrity,
+                "module": WORKER_PARSE_MODULE,
+            },
+        }
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
-def ensure_manifest(lock_sha: str, app: AppWheel) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app))
+def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile]) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, worker))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -525,7 +595,8 @@ def build(force: bool = False) -> None:
             ensure_pypi_wheel(wheel, force)
         lock_sha = ensure_local_lock()
         app = ensure_app_wheel(force)
-        ensure_manifest(lock_sha, app)
+        worker = ensure_worker_files()
+        ensure_manifest(lock_sha, app, worker)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 

@@ -7,8 +7,14 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
         │                     hierarchy task and retry timer, toasts
         ├── frames            the one pending requestAnimationFrame of the FrameBatcher
         ├── flashes           the one flash-expiry timer
+        ├── parser            ParserService: the pending parse requests, the worker's watchdog
+        │   └── worker        the parse Worker and its message/error/messageerror listeners (lazy)
         ├── stream:counts     /api/counts-stream  (EventStream: connection scope, reconnect timer)
         └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport
+    (and on app, one ParseChannel per stream: its queue of messages not applied yet)
+
+Every stream message goes through its stream's ``ParseChannel`` (R10): more than 100 KB of text is
+parsed in the parse worker, less here, and the results are applied in arrival order per stream.
 
 ``pagehide`` closes the app scope (R1: one central cleanup); a page restored from the back/forward
 cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode closes the sport
@@ -19,12 +25,15 @@ Only ``main()`` imports the browser adapter; ``App`` and ``Page`` run under CPyt
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Set
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from .frames import FrameBatcher
 from .messages import DecodeError, decode
 from .odds import FlashBook
+from .parsing import ParseChannel, ParserService
 from .ports import DomPort, Platform
 from .render import FlashTimer, GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
 from .scope import Handle, Scope
@@ -53,33 +62,36 @@ CONN_TEXT = {
 class App:
     """The running UI. ``start()`` once; ``close()`` (or closing its scope) ends everything."""
 
-    def __init__(self, platform: Platform, dom: DomPort, scope: Scope) -> None:
+    def __init__(self, platform: Platform, dom: DomPort, scope: Scope,
+                 worker_config: Mapping[str, Any] | None = None) -> None:
         self.platform = platform
         self.dom = dom
         self.scope = scope
         self.store = Store()
         self.mode = LIVE
-        self.sport_id: Optional[str] = None
+        self.sport_id: str | None = None
         self.query = ""
         self.games_loaded = False
-        self.counts_stream: Optional[EventStream] = None
-        self.sport_stream: Optional[EventStream] = None
+        self.counts_stream: EventStream | None = None
+        self.sport_stream: EventStream | None = None
         self.decode_errors = 0
-        self._reported_decode: Set[str] = set()
-        self._refresh_rows: Set[str] = set()
-        self._hierarchy_retry: Optional[Handle] = None
+        self._reported_decode: set[str] = set()
+        self._refresh_rows: set[str] = set()
+        self._hierarchy_retry: Handle | None = None
         self._hierarchy_backoff = Backoff(base_ms=2000.0, cap_ms=30000.0, floor_ms=1000.0)
         self.cache = NodeCache(dom)
         self.batcher = FrameBatcher(scope.child("frames"))
         self.flashes = FlashTimer(scope.child("flashes"), FlashBook(), self._on_flashes_ended)
-        self.toaster: Optional[Toaster] = None
+        self.parser = ParserService(scope.child("parser"), worker_config)
+        self._sport_channel: ParseChannel | None = None
+        self.toaster: Toaster | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
         dom = self.dom
         n = dom.by_id
-        self.nodes: Dict[str, Any] = {
+        self.nodes: dict[str, Any] = {
             name: n(name)
             for name in (
                 "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts",
@@ -107,14 +119,16 @@ class App:
         self.scope.listen(nodes["games"], "click", self._on_games_click, label="games")
 
         self.scope.task(self._load_hierarchy(), label="hierarchy")
+        counts = self.parser.channel(self.scope, "counts")
         self.counts_stream = EventStream(
             self.scope,
             COUNTS_URL,
             {
-                "live_counts": lambda data: self._on_counts(LIVE, data),
-                "prematch_counts": lambda data: self._on_counts(PREMATCH, data),
+                "live_counts": self._counts_handler(counts, LIVE),
+                "prematch_counts": self._counts_handler(counts, PREMATCH),
             },
             name="counts",
+            raw_events=True,
             backoff=Backoff(base_ms=COUNTS_BACKOFF_MS, cap_ms=60000.0, floor_ms=COUNTS_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error("counts", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
@@ -125,7 +139,7 @@ class App:
     def close(self) -> None:
         self.scope.close()
 
-    def debug_state(self) -> Dict[str, Any]:
+    def debug_state(self) -> dict[str, Any]:
         """What the app holds right now (used by the e2e tests through Pyodide)."""
         return {
             "live_count": self.scope.live_count(),
@@ -137,6 +151,7 @@ class App:
             "flash_marks": len(self.flashes.book),
             "pending_jobs": len(self.batcher),
             "decode_errors": self.decode_errors,
+            "parser": self.parser.debug_state(),
             "sport_stream": None if self.sport_stream is None else {
                 "url": self.sport_stream.url, "state": self.sport_stream.state,
                 "connects": self.sport_stream.stats.connects, "messages": self.sport_stream.stats.messages,
@@ -156,6 +171,8 @@ class App:
         if mode not in (LIVE, PREMATCH) or mode == self.mode or self.scope.closed:
             return
         self.mode = mode
+        if mode == PREMATCH:
+            self.parser.prestart()  # prematch lists are the big payloads: boot the worker now
         self._open_sport_stream()
         self._schedule_chrome()
 
@@ -184,6 +201,9 @@ class App:
         if self.sport_stream is not None:
             self.sport_stream.close()
             self.sport_stream = None
+        if self._sport_channel is not None:
+            self._sport_channel.close()  # what the old stream still had queued is dropped
+            self._sport_channel = None
         self.batcher.cancel("games")
         self._refresh_rows.clear()
         self.store.clear_games()
@@ -196,13 +216,17 @@ class App:
         sport = self.store.sports_by_id.get(sport_id)
         if mode == PREMATCH and sport is not None:
             url += f"&sportName={quote(sport.name, safe='')}"
-        handlers: Dict[str, Callable[[str], None]] = {
-            "games": lambda data: self._on_games(mode, sport_id, data),
-            "odds": lambda data: self._on_odds(mode, sport_id, data),
+        channel = self.parser.channel(self.scope, f"{mode}:{sport_id}")
+        self._sport_channel = channel
+        handlers: dict[str, Callable[[Any], None]] = {
+            "games": channel.handler("games", lambda payload: self._on_games(mode, sport_id, payload),
+                                     self._decode_failed("games")),
+            "odds": channel.handler("odds", lambda payload: self._on_odds(mode, sport_id, payload),
+                                    self._decode_failed("odds")),
         }
         if mode == LIVE:
-            handlers["counts"] = lambda data: self._on_counts(LIVE, data)
-            handlers["prematch_counts"] = lambda data: self._on_counts(PREMATCH, data)
+            handlers["counts"] = self._counts_handler(channel, LIVE)
+            handlers["prematch_counts"] = self._counts_handler(channel, PREMATCH)
         self.sport_stream = EventStream(
             self.scope,
             url,
@@ -211,6 +235,7 @@ class App:
             backoff=Backoff(base_ms=SPORT_BACKOFF_MS, cap_ms=30000.0, floor_ms=SPORT_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error(f"{mode} stream", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
+            raw_events=True,
         )
         self.sport_stream.open()
 
@@ -218,25 +243,33 @@ class App:
         try:
             return decode(data, kind)
         except DecodeError as exc:
+            self._decode_failed(source)(exc)
+            return None
+
+    def _decode_failed(self, source: str) -> Callable[[BaseException], None]:
+        def on_error(exc: BaseException) -> None:
             self.decode_errors += 1
             if source not in self._reported_decode:  # logged once per source; counted always
                 self._reported_decode.add(source)
                 self.platform.report_error(exc, f"decoding {source}")
-            return None
+
+        return on_error
+
+    def _counts_handler(self, channel: ParseChannel, mode: str) -> Callable[[Any], None]:
+        return channel.handler("counts", lambda payload: self._on_counts(mode, payload),
+                               self._decode_failed(f"{mode} counts"))
 
     def _current(self, mode: str, sport_id: str, payload_sport: Any) -> bool:
         # WIRE B2: events count only in their mode and when String(payload.sportId) matches.
         return mode == self.mode and sport_id == self.sport_id and str(payload_sport) == sport_id
 
-    def _on_counts(self, mode: str, data: str) -> None:
-        payload = self._decode(data, "counts", f"{mode} counts")
-        if payload is not None and self.store.apply_counts(mode, payload):
+    def _on_counts(self, mode: str, payload: Any) -> None:
+        if self.store.apply_counts(mode, payload):
             self._schedule("sidebar", self._render_sidebar)
             self._schedule("tabs", self._render_tabs)
 
-    def _on_games(self, mode: str, sport_id: str, data: str) -> None:
-        payload = self._decode(data, "games", "games")
-        if payload is None or not self._current(mode, sport_id, payload.sportId):
+    def _on_games(self, mode: str, sport_id: str, payload: Any) -> None:
+        if not self._current(mode, sport_id, payload.sportId):
             return
         change = self.store.set_games(payload)
         self.games_loaded = True
@@ -245,9 +278,8 @@ class App:
         self._schedule("games", self._render_games)
         self._schedule("header", self._render_header)
 
-    def _on_odds(self, mode: str, sport_id: str, data: str) -> None:
-        payload = self._decode(data, "odds", "odds")
-        if payload is None or not self._current(mode, sport_id, payload.sportId):
+    def _on_odds(self, mode: str, sport_id: str, payload: Any) -> None:
+        if not self._current(mode, sport_id, payload.sportId):
             return
         for key in self.store.apply_odds(payload):
             self._schedule(("odds", key), self._odds_job(key))
@@ -318,7 +350,7 @@ class App:
             self._schedule("games", self._render_games)  # more rows to build: next frame
         self._render_header()
 
-    def _sport_name(self) -> Optional[str]:
+    def _sport_name(self) -> str | None:
         sport = self.store.sports_by_id.get(self.sport_id or "")
         return sport.name if sport is not None else self.store.games_sport_name
 
@@ -352,14 +384,19 @@ class Page:
     """The document's lifetime: starts the app, closes it on pagehide, restarts it on a bfcache restore."""
 
     def __init__(self, platform: Platform, dom: DomPort, window: Any,
-                 app_factory: Optional[Callable[[Platform, DomPort, Scope], App]] = None) -> None:
+                 app_factory: Callable[[Platform, DomPort, Scope], App] | None = None,
+                 worker_config: Mapping[str, Any] | None = None) -> None:
         self.platform = platform
         self.dom = dom
         self.window = window
         self.scope = Scope(platform, name="page")
-        self.app: Optional[App] = None
+        self.app: App | None = None
         self.apps_started = 0
-        self._factory = app_factory or App
+        self.worker_config = worker_config
+        self._factory = app_factory or self._default_app
+
+    def _default_app(self, platform: Platform, dom: DomPort, scope: Scope) -> App:
+        return App(platform, dom, scope, worker_config=self.worker_config)
 
     def start(self) -> None:
         self.scope.listen(self.window, "pagehide", self._on_pagehide, label="page")
@@ -386,21 +423,33 @@ class Page:
         self.scope.close()
 
 
-_PAGE: Optional[Page] = None
+_PAGE: Page | None = None
 
 
-def current() -> Optional[Page]:
+def current() -> Page | None:
     """The running page (for debugging from the console and for the e2e tests)."""
     return _PAGE
 
 
-def main() -> None:
-    """Entry point called by boot.js once the packages are installed."""
+def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
+    """The parse worker's section of manifest.json (None if the build has no worker)."""
+    if not manifest_json:
+        return None
+    section = json.loads(manifest_json).get("worker")
+    return section if isinstance(section, dict) and section.get("url") else None
+
+
+def main(manifest_json: str = "") -> None:
+    """Entry point called by boot.js once the packages are installed, with manifest.json's text."""
     global _PAGE
     from .browser import BrowserDom, BrowserPlatform, window
 
     if _PAGE is not None:
         _PAGE.close()
     platform = BrowserPlatform()
-    _PAGE = Page(platform, BrowserDom(), window)
+    config = worker_config_of(manifest_json)
+    if config is None:
+        platform.report_error(LookupError("manifest.json has no parse worker; rebuild the assets"),
+                              "starting the app (large payloads are parsed on the main thread)")
+    _PAGE = Page(platform, BrowserDom(), window, worker_config=config)
     _PAGE.start()

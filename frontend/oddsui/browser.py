@@ -2,6 +2,10 @@
 
 The only module that imports ``js`` or ``pyodide``; it only runs in the browser. Every method is a
 thin, direct translation, so all logic stays in the pure modules.
+
+``oddsui_ffi`` is a JavaScript module boot.js registers before the app starts: three one-line helpers
+that read an event's text in JavaScript (its length, its UTF-8 size, posting it to the parse worker),
+because any JS string Python touches is converted to a Python str, which is what R10 avoids.
 """
 
 from __future__ import annotations
@@ -9,11 +13,24 @@ from __future__ import annotations
 import asyncio
 import random
 import traceback
-from typing import Any, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
-from js import Date, EventSource, console, document, performance, window  # type: ignore[import-not-found]
-from pyodide.ffi import create_once_callable, create_proxy  # type: ignore[import-not-found]
+import oddsui_ffi  # type: ignore[import-not-found]  (registered by boot.js)
+from js import (  # type: ignore[import-not-found]
+    Date,
+    EventSource,
+    Object,
+    Worker,
+    console,
+    document,
+    performance,
+    window,
+)
+from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
 from pyodide.http import pyfetch  # type: ignore[import-not-found]
+
+from .ports import WorkerReply
 
 __all__ = ["BrowserDom", "BrowserPlatform", "window"]
 
@@ -55,7 +72,39 @@ class BrowserPlatform:
     def open_event_source(self, url: str) -> Any:
         return EventSource.new(url)
 
-    async def fetch_text(self, url: str) -> Tuple[int, str]:
+    def text_units(self, event: Any) -> int:
+        return int(oddsui_ffi.textUnits(event))
+
+    def text_utf8_size(self, event: Any) -> int:
+        return int(oddsui_ffi.textUtf8Size(event))
+
+    def event_text(self, event: Any) -> str:
+        data = getattr(event, "data", None)
+        return "" if data is None else str(data)
+
+    def open_worker(self, url: str) -> Any:
+        return Worker.new(url, to_js({"type": "module"}, dict_converter=Object.fromEntries))
+
+    def post_to_worker(self, worker: Any, message: Mapping[str, Any]) -> None:
+        worker.postMessage(to_js(message, dict_converter=Object.fromEntries))
+
+    def post_event_text(self, worker: Any, request_id: int, event: Any) -> None:
+        oddsui_ffi.postText(worker, request_id, event)
+
+    def read_worker_message(self, event: Any) -> WorkerReply:
+        d = event.data
+        data = getattr(d, "data", None)
+        return WorkerReply(
+            type=getattr(d, "type", None),
+            id=getattr(d, "id", None),
+            data=None if data is None else data.to_bytes(),
+            error=getattr(d, "error", None),
+            fault=getattr(d, "fault", None),
+            ms=getattr(d, "ms", None),
+            boot_ms=getattr(d, "bootMs", None),
+        )
+
+    async def fetch_text(self, url: str) -> tuple[int, str]:
         response = await pyfetch(url)
         return int(response.status), await response.string()
 
@@ -80,8 +129,8 @@ class BrowserDom:
             raise LookupError(f"index.html has no element #{element_id}")
         return node
 
-    def element(self, tag: str, cls: str = "", text: Optional[str] = None,
-                attrs: Optional[Mapping[str, str]] = None) -> Any:
+    def element(self, tag: str, cls: str = "", text: str | None = None,
+                attrs: Mapping[str, str] | None = None) -> Any:
         node = self.document.createElement(tag)
         if cls:
             node.className = cls
@@ -92,7 +141,7 @@ class BrowserDom:
                 node.setAttribute(name, value)
         return node
 
-    def fragment(self, html: str) -> List[Any]:
+    def fragment(self, html: str) -> list[Any]:
         template = self.document.createElement("template")
         template.innerHTML = html
         children = template.content.children
@@ -131,7 +180,7 @@ class BrowserDom:
         else:
             node.style.removeProperty(prop)
 
-    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+    def closest_attr(self, event: Any, selector: str, attr: str) -> str | None:
         target = getattr(event, "target", None)
         if target is None or not hasattr(target, "closest"):
             return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Tuple
+from typing import Any
 
 from .messages import Game
 
@@ -38,7 +38,7 @@ def _info(game: Game) -> dict:
     return game.info if isinstance(game.info, dict) else {}
 
 
-def _first(mapping: dict, keys: Tuple[str, ...]) -> Any:
+def _first(mapping: dict, keys: tuple[str, ...]) -> Any:
     for key in keys:
         value = mapping.get(key)
         if value is not None and value != "":
@@ -59,7 +59,7 @@ def is_live_row(game: Game) -> bool:
     return isinstance(game.type, int) and not isinstance(game.type, bool) and game.type == 1
 
 
-def team_names(game: Game) -> Tuple[str, str]:
+def team_names(game: Game) -> tuple[str, str]:
     team1 = game.team1_name if isinstance(game.team1_name, str) and game.team1_name else None
     team2 = game.team2_name if isinstance(game.team2_name, str) and game.team2_name else None
     if team1 is None and isinstance(game.name, str) and game.name:
@@ -67,7 +67,7 @@ def team_names(game: Game) -> Tuple[str, str]:
     return team1 or "Team 1", team2 or "Team 2"
 
 
-def shirt_color(game: Game, team: int) -> Optional[str]:
+def shirt_color(game: Game, team: int) -> str | None:
     """``#rrggbb`` from ``info.shirtN_color`` (hex without '#'); ``000000`` means unknown."""
     value = _info(game).get(f"shirt{team}_color")
     if not isinstance(value, str) or not _HEX_RE.match(value) or value == "000000":
@@ -113,12 +113,12 @@ def periods_text(game: Game) -> str:
     return f"({', '.join(parts)})" if parts else ""
 
 
-def _sport_name(game: Game, fallback: Optional[str]) -> str:
+def _sport_name(game: Game, fallback: str | None) -> str:
     name = game.sport if isinstance(game.sport, str) else fallback
     return (name or "").strip().lower()
 
 
-def phase_text(game: Game, sport_name: Optional[str] = None) -> str:
+def phase_text(game: Game, sport_name: str | None = None) -> str:
     """``setN`` rendered per sport: 1H/2H (halves), Set N, Map N, or PN; other states prettified."""
     value = _first(_info(game), PHASE_KEYS)
     if value is None:
@@ -141,7 +141,7 @@ def phase_text(game: Game, sport_name: Optional[str] = None) -> str:
     return f"P{number}"
 
 
-def clock_text(game: Game, sport_name: Optional[str] = None) -> str:
+def clock_text(game: Game, sport_name: str | None = None) -> str:
     """Match clock; football shows minutes with added time as ``67+3'``."""
     info = _info(game)
     value = _first(info, CLOCK_KEYS)
@@ -157,7 +157,7 @@ def clock_text(game: Game, sport_name: Optional[str] = None) -> str:
     return text
 
 
-def start_text(start_ts: Any, utc_offset_minutes: int) -> Tuple[str, str]:
+def start_text(start_ts: Any, utc_offset_minutes: int) -> tuple[str, str]:
     """(``dd/mm``, ``HH:MM``) of a unix-seconds start in local time (en-GB), or ("", "")."""
     if isinstance(start_ts, bool) or not isinstance(start_ts, (int, float)):
         return "", ""

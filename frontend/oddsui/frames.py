@@ -15,7 +15,7 @@ drops the queue.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Hashable, Optional
+from collections.abc import Callable, Hashable
 
 from .scope import Handle, Scope
 
@@ -27,8 +27,8 @@ class FrameBatcher:
         self._scope = scope
         self._platform = scope.platform
         self.budget_ms = budget_ms
-        self._queue: "OrderedDict[Hashable, Callable[[], None]]" = OrderedDict()
-        self._frame: Optional[Handle] = None
+        self._queue: OrderedDict[Hashable, Callable[[], None]] = OrderedDict()
+        self._frame: Handle | None = None
         self.frames_run = 0
         self.jobs_run = 0
         scope.defer(self._queue.clear, kind="queue", label="frame jobs")
@@ -65,7 +65,7 @@ class FrameBatcher:
         self._run(budget_ms=self.budget_ms)
         self._request()
 
-    def _run(self, budget_ms: Optional[float]) -> None:
+    def _run(self, budget_ms: float | None) -> None:
         start = self._platform.now_ms()
         ran = 0
         # Only what was queued before this run: a job that schedules more work (a render done in

@@ -6,11 +6,12 @@ strings, flags as 0/1 or booleans, prices that must be numbers) are typed ``Any`
 the pure code that reads them, so an odd value degrades one cell instead of dropping the message.
 
 ``decode(text, kind)`` raises ``DecodeError`` (msgspec's errors wrapped with the payload kind).
+``decode_packed(data, kind)`` does the same for the msgpack bytes the parse worker answers (R10).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import msgspec
 
@@ -27,6 +28,7 @@ __all__ = [
     "Outcome",
     "SportCount",
     "decode",
+    "decode_packed",
 ]
 
 
@@ -42,7 +44,7 @@ class SportCount(msgspec.Struct):
 class CountsPayload(msgspec.Struct):
     """``live_counts`` / ``prematch_counts`` / live-stream ``counts``."""
 
-    sports: List[SportCount] = []
+    sports: list[SportCount] = []
     total_games: Any = None
 
 
@@ -53,22 +55,22 @@ class Outcome(msgspec.Struct):
 
 
 class OddsUpdate(msgspec.Struct):
-    gameId: Any = None  # noqa: N815 (wire name)
-    odds: Optional[List[Outcome]] = None
+    gameId: Any = None
+    odds: list[Outcome] | None = None
     markets_count: Any = None
 
 
 class OddsPayload(msgspec.Struct):
-    sportId: Any = None  # noqa: N815
-    updates: List[OddsUpdate] = []
-    competitionId: Any = None  # noqa: N815
+    sportId: Any = None
+    updates: list[OddsUpdate] = []
+    competitionId: Any = None
 
 
 class Game(msgspec.Struct):
     """A list game (WIRE C). Only the fields the rows read are decoded."""
 
     id: Any = None
-    gameId: Any = None  # noqa: N815
+    gameId: Any = None
     sport_id: Any = None
     type: Any = None
     start_ts: Any = None
@@ -82,7 +84,7 @@ class Game(msgspec.Struct):
     markets_count: Any = None
     market: Any = None
     competition_id: Any = None
-    competitionId: Any = None  # noqa: N815
+    competitionId: Any = None
     region_id: Any = None
     sport: Any = None
     region: Any = None
@@ -91,9 +93,9 @@ class Game(msgspec.Struct):
 
 
 class GamesPayload(msgspec.Struct):
-    sportId: Any = None  # noqa: N815
-    sportName: Any = None  # noqa: N815
-    data: List[Game] = []
+    sportId: Any = None
+    sportName: Any = None
+    data: list[Game] = []
     last_updated: Any = None
 
 
@@ -109,30 +111,35 @@ class HierarchySport(msgspec.Struct):
 
 
 class HierarchyData(msgspec.Struct):
-    sport: Optional[Dict[str, HierarchySport]] = None
+    sport: dict[str, HierarchySport] | None = None
 
 
 class HierarchyBody(msgspec.Struct):
     """``GET /api/hierarchy``: ``sport`` at the top level, or under ``data`` (UI reads ``body.data || body``)."""
 
-    sport: Optional[Dict[str, HierarchySport]] = None
-    data: Optional[HierarchyData] = None
+    sport: dict[str, HierarchySport] | None = None
+    data: HierarchyData | None = None
     cached: Any = None
     stale: Any = None
     error: Any = None
 
-    def sports(self) -> Dict[str, HierarchySport]:
+    def sports(self) -> dict[str, HierarchySport]:
         if self.data is not None and self.data.sport:
             return self.data.sport
         return self.sport or {}
 
 
-_DECODERS: Dict[str, msgspec.json.Decoder] = {
-    "counts": msgspec.json.Decoder(CountsPayload),
-    "games": msgspec.json.Decoder(GamesPayload),
-    "odds": msgspec.json.Decoder(OddsPayload),
-    "error": msgspec.json.Decoder(ErrorPayload),
-    "hierarchy": msgspec.json.Decoder(HierarchyBody),
+_TYPES: dict[str, type] = {
+    "counts": CountsPayload,
+    "games": GamesPayload,
+    "odds": OddsPayload,
+    "error": ErrorPayload,
+    "hierarchy": HierarchyBody,
+}
+_DECODERS: dict[str, msgspec.json.Decoder] = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
+# For what the parse worker sends back: the same payload as msgpack (worker/parse.py says why).
+_PACKED_DECODERS: dict[str, msgspec.msgpack.Decoder] = {
+    kind: msgspec.msgpack.Decoder(t) for kind, t in _TYPES.items()
 }
 
 
@@ -140,5 +147,13 @@ def decode(text: str, kind: str) -> Any:
     """Decode ``text`` as the payload ``kind`` (counts, games, odds, error, hierarchy)."""
     try:
         return _DECODERS[kind].decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise DecodeError(f"{kind} payload: {exc}") from exc
+
+
+def decode_packed(data: bytes, kind: str) -> Any:
+    """Decode the parse worker's msgpack answer as the payload ``kind``; same result as ``decode``."""
+    try:
+        return _PACKED_DECODERS[kind].decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise DecodeError(f"{kind} payload: {exc}") from exc

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Hashable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Dict, Hashable, List, Optional, Tuple
+from typing import Any
 
 __all__ = [
     "FLASH_MS",
@@ -33,7 +34,7 @@ UP = "up"
 DOWN = "down"
 
 
-def price_value(price: Any) -> Optional[float]:
+def price_value(price: Any) -> float | None:
     """The price as a finite float, or None (strings, booleans, NaN, infinities are not prices)."""
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         return None
@@ -68,7 +69,7 @@ def _js_number_string(value: float) -> str:
     return f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp)}"
 
 
-def flash_direction(old_price: Any, new_price: Any) -> Optional[str]:
+def flash_direction(old_price: Any, new_price: Any) -> str | None:
     """``up``/``down`` when the displayed (3-decimal) price changed between two known prices, else None.
 
     No flash on the first price, to or from a non-number, or for a move below display precision.
@@ -111,7 +112,7 @@ class FlashMark:
         return f"FlashMark({self.direction!r}, until={self.until_ms}, alt={self.alt})"
 
 
-Key = Tuple[Hashable, Hashable]
+Key = tuple[Hashable, Hashable]
 
 
 class FlashBook:
@@ -119,8 +120,8 @@ class FlashBook:
 
     def __init__(self, duration_ms: float = FLASH_MS) -> None:
         self.duration_ms = duration_ms
-        self._marks: "OrderedDict[Key, FlashMark]" = OrderedDict()
-        self._by_game: Dict[Hashable, set] = {}
+        self._marks: OrderedDict[Key, FlashMark] = OrderedDict()
+        self._by_game: dict[Hashable, set] = {}
 
     def __len__(self) -> int:
         return len(self._marks)
@@ -135,20 +136,20 @@ class FlashBook:
         self._by_game.setdefault(key[0], set()).add(key)
         return mark
 
-    def active(self, key: Key, now_ms: float) -> Optional[FlashMark]:
+    def active(self, key: Key, now_ms: float) -> FlashMark | None:
         mark = self._marks.get(key)
         if mark is None or mark.until_ms <= now_ms:
             return None
         return mark
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         if not self._marks:
             return None
         return next(iter(self._marks.values())).until_ms
 
-    def pop_due(self, now_ms: float) -> List[Key]:
+    def pop_due(self, now_ms: float) -> list[Key]:
         """Remove and return the keys whose flash has ended by ``now_ms`` (oldest first)."""
-        due: List[Key] = []
+        due: list[Key] = []
         while self._marks:
             key, mark = next(iter(self._marks.items()))
             if mark.until_ms > now_ms:

@@ -1,7 +1,7 @@
 """The two ports between pure UI logic and the browser (ARCHITECTURE principle 7).
 
 ``Platform`` is everything with a lifetime or a clock: proxies, timers, animation frames,
-EventSource, fetch, and error reporting. ``DomPort`` is the handful of DOM operations the views
+EventSource, fetch, the parse worker, and error reporting. ``DomPort`` is the handful of DOM operations the views
 need. ``oddsui.browser`` implements both with Pyodide's ``js`` module; the tests implement them
 with recording fakes. Nothing else in the package touches ``js``.
 
@@ -10,7 +10,9 @@ Node, proxy, timer and event values are opaque to the logic: it only hands them 
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, List, Mapping, Optional, Protocol, Tuple
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 class Destroyable(Protocol):
@@ -18,13 +20,30 @@ class Destroyable(Protocol):
 
 
 class EventTarget(Protocol):
-    def addEventListener(self, event_type: str, listener: Any) -> None: ...  # noqa: N802 (DOM name)
+    def addEventListener(self, event_type: str, listener: Any) -> None: ...
 
-    def removeEventListener(self, event_type: str, listener: Any) -> None: ...  # noqa: N802
+    def removeEventListener(self, event_type: str, listener: Any) -> None: ...
 
 
 class EventSourceLike(EventTarget, Protocol):
     def close(self) -> None: ...
+
+
+class WorkerLike(EventTarget, Protocol):
+    def terminate(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkerReply:
+    """One message from the parse worker as plain Python (worker/worker.mjs documents the protocol)."""
+
+    type: str | None = None  # "ready" / "fatal" for lifecycle messages, None for an answer
+    id: int | None = None
+    data: bytes | None = None  # msgpack of the parsed payload
+    error: str | None = None
+    fault: str | None = None  # "payload" (the text is not JSON) or "internal" (a bug in the worker)
+    ms: float | None = None  # parse time inside the worker
+    boot_ms: float | None = None
 
 
 class Platform(Protocol):
@@ -56,7 +75,31 @@ class Platform(Protocol):
 
     def open_event_source(self, url: str) -> EventSourceLike: ...
 
-    def fetch_text(self, url: str) -> Awaitable[Tuple[int, str]]:
+    # Message texts (R10). A big text goes from the EventSource event to the parse worker without
+    # ever becoming a Python string; only these methods read an event's text.
+
+    def text_units(self, event: Any) -> int:
+        """Length of ``event.data`` in UTF-16 code units (JavaScript's ``length``), without reading it."""
+
+    def text_utf8_size(self, event: Any) -> int:
+        """Exact size of ``event.data`` in UTF-8 bytes."""
+
+    def event_text(self, event: Any) -> str:
+        """``event.data`` as a Python string (``""`` if it has none)."""
+
+    def open_worker(self, url: str) -> WorkerLike:
+        """``new Worker(url, {type: "module"})``."""
+
+    def post_to_worker(self, worker: WorkerLike, message: Mapping[str, Any]) -> None:
+        """Post plain data (nested dicts, lists, str, numbers) to the worker."""
+
+    def post_event_text(self, worker: WorkerLike, request_id: int, event: Any) -> None:
+        """Post ``{id: request_id, text: event.data}`` to the worker, the text staying in JavaScript."""
+
+    def read_worker_message(self, event: Any) -> WorkerReply:
+        """The ``data`` of a worker's ``message`` event, as plain Python."""
+
+    def fetch_text(self, url: str) -> Awaitable[tuple[int, str]]:
         """GET ``url``; resolve to (status, body text). Network failures raise."""
 
     def spawn(self, coro: Any) -> Any:
@@ -75,10 +118,10 @@ class DomPort(Protocol):
     def by_id(self, element_id: str) -> Any: ...
 
     def element(
-        self, tag: str, cls: str = "", text: Optional[str] = None, attrs: Optional[Mapping[str, str]] = None
+        self, tag: str, cls: str = "", text: str | None = None, attrs: Mapping[str, str] | None = None
     ) -> Any: ...
 
-    def fragment(self, html: str) -> List[Any]:
+    def fragment(self, html: str) -> list[Any]:
         """Parse trusted, escaped HTML; return its top-level elements (detached, in order)."""
 
     def find(self, node: Any, selector: str) -> Any:
@@ -101,7 +144,7 @@ class DomPort(Protocol):
 
     def set_style(self, node: Any, prop: str, value: str) -> None: ...
 
-    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+    def closest_attr(self, event: Any, selector: str, attr: str) -> str | None:
         """The ``attr`` of the nearest ancestor of ``event.target`` matching ``selector`` (or None)."""
 
     def event_value(self, event: Any) -> str:

@@ -18,8 +18,9 @@ Attributes the tests rely on:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple
+from typing import Any
 
 from .messages import Game
 from .odds import FlashBook, FlashMark
@@ -55,7 +56,7 @@ class NodeCache:
 
     def __init__(self, dom: DomPort) -> None:
         self.dom = dom
-        self._values: Dict[Tuple[int, str], Tuple[Any, Any]] = {}
+        self._values: dict[tuple[int, str], tuple[Any, Any]] = {}
         self.writes = 0
 
     def _changed(self, node: Any, prop: str, value: Any, default: Any = None) -> bool:
@@ -103,14 +104,14 @@ class NodeCache:
         return len(self._values)
 
 
-def _el(dom: DomPort, created: List[Any], tag: str, cls: str = "", text: Optional[str] = None,
-        attrs: Optional[Dict[str, str]] = None) -> Any:
+def _el(dom: DomPort, created: list[Any], tag: str, cls: str = "", text: str | None = None,
+        attrs: dict[str, str] | None = None) -> Any:
     node = dom.element(tag, cls, text, attrs)
     created.append(node)
     return node
 
 
-def _reconcile(dom: DomPort, parent: Any, old: List[Hashable], new: List[Hashable],
+def _reconcile(dom: DomPort, parent: Any, old: list[Hashable], new: list[Hashable],
                node_of: Callable[[Hashable], Any], remove: bool) -> None:
     """Make ``parent``'s keyed children follow ``new``.
 
@@ -132,20 +133,20 @@ def _reconcile(dom: DomPort, parent: Any, old: List[Hashable], new: List[Hashabl
 class FlashTimer:
     """Drives a ``FlashBook`` with one scope-owned timer for every flash on the page (R2)."""
 
-    def __init__(self, scope: Scope, book: FlashBook, on_expired: Callable[[List[Tuple[Hashable, Hashable]]], None]):
+    def __init__(self, scope: Scope, book: FlashBook, on_expired: Callable[[list[tuple[Hashable, Hashable]]], None]):
         self._scope = scope
         self._platform = scope.platform
         self.book = book
         self._on_expired = on_expired
-        self._timer: Optional[Handle] = None
-        self._timer_deadline: Optional[float] = None
+        self._timer: Handle | None = None
+        self._timer_deadline: float | None = None
         scope.defer(book.clear, kind="flashbook", label="flash marks")
 
     @property
     def timer_pending(self) -> bool:
         return self._timer is not None and not self._timer.released
 
-    def flash(self, key: Tuple[Hashable, Hashable], direction: str) -> FlashMark:
+    def flash(self, key: tuple[Hashable, Hashable], direction: str) -> FlashMark:
         mark = self.book.mark(key, direction, self._platform.now_ms())
         self._ensure_timer()
         return mark
@@ -187,11 +188,11 @@ class SidebarItem:
     id: str
     name: str
     count_text: str
-    count: Optional[int]
+    count: int | None
     active: bool
 
 
-def sidebar_items(store: Store, mode: str, active_id: Optional[str], query: str = "") -> List[SidebarItem]:
+def sidebar_items(store: Store, mode: str, active_id: str | None, query: str = "") -> list[SidebarItem]:
     """Sports sorted by order; with counts known, only count > 0 plus the active sport (WIRE G)."""
     needle = query.strip().lower()
     items = []
@@ -221,13 +222,13 @@ class SidebarView:
         self.list_node = list_node
         self.empty_node = empty_node
         self.cache = cache
-        self._nodes: Dict[str, _SportNode] = {}
-        self._order: List[str] = []
+        self._nodes: dict[str, _SportNode] = {}
+        self._order: list[str] = []
 
     def _node(self, item: SidebarItem) -> _SportNode:
         entry = self._nodes.get(item.id)
         if entry is None:
-            created: List[Any] = []
+            created: list[Any] = []
             node = _el(self.dom, created, "li", "sport-item", None, {"data-sport-id": item.id, "title": item.name})
             name = _el(self.dom, created, "span", "sport-name", item.name)
             count = _el(self.dom, created, "span", "sport-count", "")
@@ -236,7 +237,7 @@ class SidebarView:
             entry = self._nodes[item.id] = _SportNode(node, name, count)
         return entry
 
-    def render(self, items: List[SidebarItem]) -> None:
+    def render(self, items: list[SidebarItem]) -> None:
         new_order = [item.id for item in items]
         for item in items:
             entry = self._node(item)
@@ -251,7 +252,7 @@ class SidebarView:
 
 
 class ModeTabsView:
-    def __init__(self, dom: DomPort, tabs: Dict[str, Any], counts: Dict[str, Any], cache: NodeCache) -> None:
+    def __init__(self, dom: DomPort, tabs: dict[str, Any], counts: dict[str, Any], cache: NodeCache) -> None:
         self.dom = dom
         self.tabs = tabs
         self.counts = counts
@@ -277,7 +278,7 @@ class _Group:
         self.title = title
         self.count = count
         self.body = body
-        self.children: List[str] = []
+        self.children: list[str] = []
 
 
 class GamesView:
@@ -291,15 +292,15 @@ class GamesView:
         self.cache = cache
         self.flashes = flashes
         self.utc_offset = utc_offset
-        self.rows: Dict[str, RowView] = {}
-        self.regions: Dict[str, _Group] = {}
-        self.competitions: Dict[str, _Group] = {}
-        self._region_order: List[str] = []
-        self.collapsed: Set[str] = set()
-        self._sport_name_hint: Optional[str] = None
+        self.rows: dict[str, RowView] = {}
+        self.regions: dict[str, _Group] = {}
+        self.competitions: dict[str, _Group] = {}
+        self._region_order: list[str] = []
+        self.collapsed: set[str] = set()
+        self._sport_name_hint: str | None = None
 
-    def _group(self, kind: str, key: str, name: str, extra: Optional[Dict[str, str]] = None) -> _Group:
-        created: List[Any] = []
+    def _group(self, kind: str, key: str, name: str, extra: dict[str, str] | None = None) -> _Group:
+        created: list[Any] = []
         attrs = {"data-group-key": key}
         attrs.update(extra or {})
         node = _el(self.dom, created, "section" if kind == "region" else "div", kind, None, attrs)
@@ -327,8 +328,8 @@ class GamesView:
         if group is not None:
             self.cache.cls(group.node, "collapsed", collapsed)
 
-    def render(self, store: Store, sport_name: Optional[str], refresh: Optional[Set[str]] = None,
-               max_new_rows: Optional[int] = MAX_NEW_ROWS_PER_PASS) -> bool:
+    def render(self, store: Store, sport_name: str | None, refresh: set[str] | None = None,
+               max_new_rows: int | None = MAX_NEW_ROWS_PER_PASS) -> bool:
         """Sync the tree with the store; returns False if rows are still to be created (call again
         next frame). Rows in ``refresh`` (None: all) get their model re-applied, writing only what
         changed; new rows are built from HTML, at most ``max_new_rows`` per call."""
@@ -378,7 +379,7 @@ class GamesView:
         self.cache.hidden(self.empty_node, bool(groups))
         return complete
 
-    def _create_rows(self, store: Store, sport_name: Optional[str], keys: List[str]) -> None:
+    def _create_rows(self, store: Store, sport_name: str | None, keys: list[str]) -> None:
         models = []
         parts = []
         for key in keys:
@@ -391,7 +392,7 @@ class GamesView:
         for key, node, (model, prices) in zip(keys, nodes, models):
             self.rows[key] = RowView(self.dom, key, node, model, prices)
 
-    def _refresh_row(self, store: Store, key: str, sport_name: Optional[str]) -> List[int]:
+    def _refresh_row(self, store: Store, key: str, sport_name: str | None) -> list[int]:
         row = self.rows[key]
         model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset)
         flashed = []
@@ -400,8 +401,8 @@ class GamesView:
             flashed.append(index)
         return flashed
 
-    def _drop(self, rows: Dict[str, Game], regions: Set[str], comps: Set[str]) -> None:
-        gone: List[Any] = []
+    def _drop(self, rows: dict[str, Game], regions: set[str], comps: set[str]) -> None:
+        gone: list[Any] = []
         for key in [k for k in self.rows if k not in rows]:
             row = self.rows.pop(key)
             self.dom.remove(row.node)
@@ -415,13 +416,13 @@ class GamesView:
         if gone:
             self.cache.forget(gone)
 
-    def update_odds(self, store: Store, key: str) -> List[int]:
+    def update_odds(self, store: Store, key: str) -> list[int]:
         """Re-apply one row after an odds event; returns the buttons that flashed."""
         if key not in self.rows or key not in store.games:
             return []  # not rendered (yet): it will be built with the current odds
         return self._refresh_row(store, key, self._sport_name_hint)
 
-    def end_flashes(self, keys: List[Tuple[Hashable, Hashable]]) -> None:
+    def end_flashes(self, keys: list[tuple[Hashable, Hashable]]) -> None:
         for game_key, index in keys:
             row = self.rows.get(str(game_key))
             if row is not None and isinstance(index, int):
@@ -431,7 +432,7 @@ class GamesView:
         """Remove every node (sport or mode change)."""
         for key in list(self._region_order):
             self.dom.remove(self.regions[key].node)
-        gone: List[Any] = []
+        gone: list[Any] = []
         for group in [*self.regions.values(), *self.competitions.values()]:
             gone.extend((group.node, group.title, group.count, group.body))
         for row in self.rows.values():
@@ -456,11 +457,11 @@ class Toaster:
         self.area = area
         self.duration_ms = duration_ms
         self.limit = limit
-        self._shown: List[Tuple[Any, Handle]] = []
-        self._last_by_topic: Dict[str, float] = {}
+        self._shown: list[tuple[Any, Handle]] = []
+        self._last_by_topic: dict[str, float] = {}
         scope.defer(self._remove_all, kind="toasts", label="toast nodes")
 
-    def show(self, text: str, kind: str = "info", topic: Optional[str] = None, throttle_ms: float = 0.0) -> bool:
+    def show(self, text: str, kind: str = "info", topic: str | None = None, throttle_ms: float = 0.0) -> bool:
         """Show a toast unless one of the same ``topic`` was shown within ``throttle_ms``."""
         if self.scope.closed:
             return False
@@ -473,7 +474,7 @@ class Toaster:
         icon = {"error": "\u2717", "ok": "\u2713"}.get(kind, "\u2139")
         node = self.dom.element("div", f"toast toast-{kind}", f"{icon} {text}", {"role": "status"})
         self.dom.append(self.area, node)
-        entry: List[Any] = [node, None]
+        entry: list[Any] = [node, None]
         entry[1] = self.scope.timeout(lambda: self._remove(entry), self.duration_ms, label="toast")
         self._shown.append((node, entry[1]))
         while len(self._shown) > self.limit:
@@ -482,7 +483,7 @@ class Toaster:
             self.dom.remove(old_node)
         return True
 
-    def _remove(self, entry: List[Any]) -> None:
+    def _remove(self, entry: list[Any]) -> None:
         node = entry[0]
         self._shown = [(n, h) for n, h in self._shown if n is not node]
         self.dom.remove(node)

@@ -14,8 +14,9 @@ flash timer owns them (``show_flash`` / ``end_flash``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 from .display import (
     clock_text,
@@ -39,12 +40,12 @@ LOCK = "\U0001f512"
 ARROWS = {"up": "\u25b2", "down": "\u25bc"}
 FLASH_CLASSES = ("odd-up", "odd-down", "flash-alt")
 
-Prop = Tuple[str, str]
-RowModel = Dict[Prop, Any]
+Prop = tuple[str, str]
+RowModel = dict[Prop, Any]
 
 
-def row_model(game: Game, entry: Optional[GameOdds], sport_name: Optional[str],
-              utc_offset: Callable[[float], int]) -> Tuple[RowModel, List[Any]]:
+def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
+              utc_offset: Callable[[float], int]) -> tuple[RowModel, list[Any]]:
     """The row's look, plus the price per button (None when not a shown price) for flash decisions."""
     m: RowModel = {}
     live = is_live_row(game)
@@ -77,7 +78,7 @@ def row_model(game: Game, entry: Optional[GameOdds], sport_name: Optional[str],
     m[("dot2", "style:background")] = shirt_color(game, 2) or ""
 
     outcomes = entry.outcomes if entry is not None else None
-    prices: List[Any] = []
+    prices: list[Any] = []
     for index in range(3):
         if outcomes is None:
             label, price, blocked, empty = DEFAULT_LABELS[index], None, blocked_game, False
@@ -106,19 +107,19 @@ def row_model(game: Game, entry: Optional[GameOdds], sport_name: Optional[str],
     return m, prices
 
 
-def _by_slot(m: RowModel) -> Dict[str, List[Tuple[str, Any]]]:
-    slots: Dict[str, List[Tuple[str, Any]]] = {}
+def _by_slot(m: RowModel) -> dict[str, list[tuple[str, Any]]]:
+    slots: dict[str, list[tuple[str, Any]]] = {}
     for (slot, prop), value in m.items():
         slots.setdefault(slot, []).append((prop, value))
     return slots
 
 
-def _classes(props: List[Tuple[str, Any]], base: str) -> str:
+def _classes(props: list[tuple[str, Any]], base: str) -> str:
     extra = [prop[6:] for prop, on in props if on and prop.startswith("class:")]
     return " ".join([base, *extra]) if extra else base
 
 
-def _node(slots: Dict[str, List[Tuple[str, Any]]], tag: str, slot: str, base: str, inner: str = "",
+def _node(slots: dict[str, list[tuple[str, Any]]], tag: str, slot: str, base: str, inner: str = "",
           extra_attrs: str = "") -> str:
     props = slots.get(slot, [])
     attrs = [f'class="{escape(_classes(props, base))}" data-s="{slot}"']
@@ -176,15 +177,15 @@ class RowView:
 
     __slots__ = ("_nodes", "dom", "flash", "key", "labels", "model", "node", "prices", "writes")
 
-    def __init__(self, dom: DomPort, key: str, node: Any, model: RowModel, prices: List[Any]) -> None:
+    def __init__(self, dom: DomPort, key: str, node: Any, model: RowModel, prices: list[Any]) -> None:
         self.dom = dom
         self.key = key
         self.node = node
         self.model = dict(model)
         self.prices = list(prices)
         self.labels = [model.get((f"b{i}", "attr:data-odd-label")) for i in range(3)]
-        self._nodes: Dict[str, Any] = {"row": node}
-        self.flash: Dict[int, Tuple[str, bool]] = {}
+        self._nodes: dict[str, Any] = {"row": node}
+        self.flash: dict[int, tuple[str, bool]] = {}
         self.writes = 0
 
     def _slot(self, slot: str) -> Any:
@@ -213,14 +214,14 @@ class RowView:
             raise ValueError(f"unknown row property {prop!r}")
         self.writes += 1
 
-    def apply(self, model: RowModel, prices: List[Any]) -> List[Tuple[int, str]]:
+    def apply(self, model: RowModel, prices: list[Any]) -> list[tuple[int, str]]:
         """Write what differs from the last model; return (button, direction) for prices that moved."""
         current = self.model
         for prop_key, value in model.items():
             if current.get(prop_key) != value:
                 self._write(prop_key[0], prop_key[1], value)
                 current[prop_key] = value
-        moves: List[Tuple[int, str]] = []
+        moves: list[tuple[int, str]] = []
         for index, price in enumerate(prices):
             label = model.get((f"b{index}", "attr:data-odd-label"))
             if label != self.labels[index]:

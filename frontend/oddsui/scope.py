@@ -17,7 +17,8 @@ raises ``ScopeClosedError`` before anything is created, so nothing can leak past
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from .ports import Platform
 
@@ -33,10 +34,10 @@ class Handle:
 
     __slots__ = ("_key", "_release", "_scope", "kind", "label", "released", "value")
 
-    def __init__(self, scope: "Scope", kind: str, label: str) -> None:
+    def __init__(self, scope: Scope, kind: str, label: str) -> None:
         self._scope = scope
         self._key = -1
-        self._release: Optional[Callable[[], None]] = None
+        self._release: Callable[[], None] | None = None
         self.kind = kind
         self.label = label
         self.released = False
@@ -55,15 +56,15 @@ class Scope:
 
     _ids = itertools.count(1)
 
-    def __init__(self, platform: Platform, name: str = "root", parent: Optional["Scope"] = None) -> None:
+    def __init__(self, platform: Platform, name: str = "root", parent: Scope | None = None) -> None:
         self.platform = platform
         self.name = name
         self._parent = parent
-        self._parent_handle: Optional[Handle] = None
-        self._held: Dict[int, Handle] = {}  # insertion-ordered: reverse iteration = newest first
+        self._parent_handle: Handle | None = None
+        self._held: dict[int, Handle] = {}  # insertion-ordered: reverse iteration = newest first
         self._closed = False
         self._closing = False
-        self._last_errors: List[BaseException] = []
+        self._last_errors: list[BaseException] = []
 
     # ---------------------------------------------------------------- state
 
@@ -80,9 +81,9 @@ class Scope:
                 total += handle.value.live_count()
         return total
 
-    def summary(self) -> Dict[str, int]:
+    def summary(self) -> dict[str, int]:
         """Live resources by kind, children included (for debugging and tests)."""
-        counts: Dict[str, int] = {}
+        counts: dict[str, int] = {}
         for handle in list(self._held.values()):
             counts[handle.kind] = counts.get(handle.kind, 0) + 1
             if handle.kind == "scope":
@@ -107,7 +108,7 @@ class Scope:
         self._check_open()
         return self._hold(Handle(self, kind, label), release)
 
-    def child(self, name: str) -> "Scope":
+    def child(self, name: str) -> Scope:
         """A nested scope, closed with this one; closing it early removes it from this one."""
         self._check_open()
         child = Scope(self.platform, name=f"{self.name}/{name}", parent=self)
@@ -242,7 +243,7 @@ class Scope:
         handle.released = True
         self._held.pop(handle._key, None)
 
-    def _release_handle(self, handle: Handle) -> Optional[BaseException]:
+    def _release_handle(self, handle: Handle) -> BaseException | None:
         """Release one handle exactly once; return (after reporting) the error it raised, if any."""
         if handle.released:
             return None
@@ -260,7 +261,7 @@ class Scope:
             return exc
         return None
 
-    def close(self) -> List[BaseException]:
+    def close(self) -> list[BaseException]:
         """Release everything still held, newest first; return the errors (already reported).
 
         Idempotent: a second call does nothing and returns []. A child scope also leaves its parent.
@@ -271,11 +272,11 @@ class Scope:
             return list(self._last_errors)
         return self._close_contents()
 
-    def _close_contents(self) -> List[BaseException]:
+    def _close_contents(self) -> list[BaseException]:
         if self._closed or self._closing:
             return []
         self._closing = True
-        errors: List[BaseException] = []
+        errors: list[BaseException] = []
         try:
             # Newest first. Each release is isolated; a release that acquires on this scope fails
             # with ScopeClosedError (reported), so the loop always ends.

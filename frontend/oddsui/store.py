@@ -15,8 +15,9 @@ follows the current list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 from .messages import CountsPayload, Game, GamesPayload, HierarchyBody, OddsPayload, Outcome
 
@@ -42,15 +43,15 @@ class Sport:
 class GameOdds:
     """The row odds of one game: the last non-null outcome list and the markets count."""
 
-    outcomes: Optional[List[Outcome]] = None
+    outcomes: list[Outcome] | None = None
     markets_count: Any = None
 
 
 @dataclass
 class GamesChange:
-    added: List[str] = field(default_factory=list)
-    removed: List[str] = field(default_factory=list)
-    updated: List[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
     order_changed: bool = False
 
     @property
@@ -75,7 +76,7 @@ def _order_of(value: Any) -> float:
     return float(value)
 
 
-def _row_fingerprint(game: Game) -> Tuple[Any, ...]:
+def _row_fingerprint(game: Game) -> tuple[Any, ...]:
     # Everything a row displays; a changed tuple means the row needs a refresh.
     return (
         game.team1_name, game.team2_name, game.name, game.type, game.start_ts, game.is_blocked,
@@ -86,21 +87,21 @@ def _row_fingerprint(game: Game) -> Tuple[Any, ...]:
 
 class Store:
     def __init__(self) -> None:
-        self.sports: List[Sport] = []
-        self.sports_by_id: Dict[str, Sport] = {}
-        self.counts: Dict[str, Dict[str, int]] = {LIVE: {}, PREMATCH: {}}
-        self.totals: Dict[str, Optional[int]] = {LIVE: None, PREMATCH: None}
-        self.counts_known: Dict[str, bool] = {LIVE: False, PREMATCH: False}
-        self.games: Dict[str, Game] = {}
-        self.game_order: List[str] = []
-        self.odds: Dict[str, GameOdds] = {}
-        self.games_sport_name: Optional[str] = None
+        self.sports: list[Sport] = []
+        self.sports_by_id: dict[str, Sport] = {}
+        self.counts: dict[str, dict[str, int]] = {LIVE: {}, PREMATCH: {}}
+        self.totals: dict[str, int | None] = {LIVE: None, PREMATCH: None}
+        self.counts_known: dict[str, bool] = {LIVE: False, PREMATCH: False}
+        self.games: dict[str, Game] = {}
+        self.game_order: list[str] = []
+        self.odds: dict[str, GameOdds] = {}
+        self.games_sport_name: str | None = None
         self.games_updated: Any = None
-        self._fingerprints: Dict[str, Tuple[Any, ...]] = {}
+        self._fingerprints: dict[str, tuple[Any, ...]] = {}
 
     # ---------------------------------------------------------------- sports and counts
 
-    def set_hierarchy(self, body: HierarchyBody) -> List[Sport]:
+    def set_hierarchy(self, body: HierarchyBody) -> list[Sport]:
         """Replace the sport list from ``/api/hierarchy``; raises ValueError when it has no sports."""
         sports = []
         for key, entry in body.sports().items():
@@ -117,7 +118,7 @@ class Store:
 
     def apply_counts(self, mode: str, payload: CountsPayload) -> bool:
         """Replace a mode's counts; returns whether anything visible changed."""
-        counts: Dict[str, int] = {}
+        counts: dict[str, int] = {}
         for entry in payload.sports:
             count = entry.count
             if isinstance(count, bool) or not isinstance(count, (int, float)):
@@ -135,7 +136,7 @@ class Store:
         self.counts_known[mode] = True
         return changed
 
-    def count_for(self, mode: str, sport: Sport) -> Optional[int]:
+    def count_for(self, mode: str, sport: Sport) -> int | None:
         """The sport's count in that mode (0 if absent), or None before any counts arrived."""
         if not self.counts_known[mode]:
             return None
@@ -143,7 +144,7 @@ class Store:
 
     # ---------------------------------------------------------------- games and odds
 
-    def clear_games(self) -> List[str]:
+    def clear_games(self) -> list[str]:
         """Forget the current sport's games and odds; returns the removed keys."""
         removed = list(self.game_order)
         self.games = {}
@@ -157,9 +158,9 @@ class Store:
     def set_games(self, payload: GamesPayload) -> GamesChange:
         """Replace the game list (a ``games`` event); odds of games that left are dropped."""
         change = GamesChange()
-        new_games: Dict[str, Game] = {}
-        new_order: List[str] = []
-        fingerprints: Dict[str, Tuple[Any, ...]] = {}
+        new_games: dict[str, Game] = {}
+        new_order: list[str] = []
+        fingerprints: dict[str, tuple[Any, ...]] = {}
         for index, game in enumerate(payload.data):
             key = game_key(game, index)
             if key in new_games:
@@ -193,12 +194,12 @@ class Store:
         self.games_updated = payload.last_updated
         return change
 
-    def apply_odds(self, payload: OddsPayload) -> List[str]:
+    def apply_odds(self, payload: OddsPayload) -> list[str]:
         """Merge an ``odds`` event; returns the keys of known games whose row changed.
 
         ``odds: null`` keeps the old prices and only updates the markets count (WIRE C).
         """
-        changed: List[str] = []
+        changed: list[str] = []
         for update in payload.updates:
             if update.gameId is None:
                 continue
@@ -217,9 +218,9 @@ class Store:
                 changed.append(key)
         return changed
 
-    def odds_for(self, key: str) -> Optional[GameOdds]:
+    def odds_for(self, key: str) -> GameOdds | None:
         return self.odds.get(key)
 
-    def ordered_games(self) -> Iterable[Tuple[str, Game]]:
+    def ordered_games(self) -> Iterable[tuple[str, Game]]:
         for key in self.game_order:
             yield key, self.games[key]

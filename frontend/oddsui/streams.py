@@ -21,8 +21,9 @@ State transitions: idle -> connecting -> open -> retrying -> connecting ... ; an
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any
 
 from .ports import Platform
 from .scope import Handle, Scope
@@ -67,15 +68,18 @@ class StreamStats:
     native_retries: int = 0
     messages: int = 0
     handler_errors: int = 0
-    by_event: Dict[str, int] = field(default_factory=dict)
+    by_event: dict[str, int] = field(default_factory=dict)
 
 
 class EventStream:
     """One logical SSE stream: reconnecting EventSource, owned listeners.
 
-    ``handlers`` maps event names to callables taking the event's ``data`` text. ``on_server_error``
-    receives the data of a server-sent ``error`` event (before the reconnect). ``on_state`` is told
-    every state change. Call ``open()`` once; ``close()`` (or closing the parent scope) ends it.
+    ``handlers`` maps event names to callables taking the event's ``data`` text, or, with
+    ``raw_events=True``, the event itself (a ``parsing.ParseChannel`` reads its text through the
+    platform, so a large text can go to the parse worker without becoming a Python string).
+    ``on_server_error`` receives the data of a server-sent ``error`` event (before the reconnect).
+    ``on_state`` is told every state change. Call ``open()`` once; ``close()`` (or closing the parent
+    scope) ends it.
     """
 
     def __init__(
@@ -85,9 +89,10 @@ class EventStream:
         handlers: Mapping[str, Callable[[str], None]],
         *,
         name: str = "stream",
-        backoff: Optional[Backoff] = None,
-        on_server_error: Optional[Callable[[str], None]] = None,
-        on_state: Optional[Callable[[str], None]] = None,
+        backoff: Backoff | None = None,
+        on_server_error: Callable[[str], None] | None = None,
+        on_state: Callable[[str], None] | None = None,
+        raw_events: bool = False,
     ) -> None:
         if "error" in handlers or "open" in handlers:
             raise ValueError("'error' and 'open' are handled by EventStream itself; use on_server_error")
@@ -99,12 +104,13 @@ class EventStream:
         self.backoff = backoff if backoff is not None else Backoff()
         self.stats = StreamStats()
         self._handlers = dict(handlers)
+        self._raw_events = raw_events
         self._on_server_error = on_server_error
         self._on_state = on_state
         self._state = StreamState.IDLE
-        self._conn: Optional[Scope] = None
+        self._conn: Scope | None = None
         self._source: Any = None
-        self._retry: Optional[Handle] = None
+        self._retry: Handle | None = None
         self._got_message = False
 
     @property
@@ -177,9 +183,12 @@ class EventStream:
                 self._set_state(StreamState.OPEN)
             self.stats.messages += 1
             self.stats.by_event[event_name] = self.stats.by_event.get(event_name, 0) + 1
-            data = getattr(event, "data", None)
             try:
-                handler("" if data is None else str(data))
+                if self._raw_events:
+                    handler(event)
+                else:
+                    data = getattr(event, "data", None)
+                    handler("" if data is None else str(data))
             except Exception as exc:
                 self.stats.handler_errors += 1
                 self.platform.report_error(exc, f"stream {self.name}: handling {event_name!r}")

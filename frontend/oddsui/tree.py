@@ -12,8 +12,8 @@ move. The views apply the plan through the DOM port.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, Hashable, Iterable, List, Optional, Sequence, Tuple
 
 from .messages import Game
 
@@ -26,22 +26,22 @@ OTHER = "Other"
 class CompetitionGroup:
     key: str
     name: str
-    competition_id: Optional[str]
-    game_keys: List[str] = field(default_factory=list)
+    competition_id: str | None
+    game_keys: list[str] = field(default_factory=list)
 
 
 @dataclass
 class RegionGroup:
     key: str
     name: str
-    competitions: List[CompetitionGroup] = field(default_factory=list)
+    competitions: list[CompetitionGroup] = field(default_factory=list)
 
     @property
     def game_count(self) -> int:
         return sum(len(c.game_keys) for c in self.competitions)
 
 
-def _name(value: object) -> Optional[str]:
+def _name(value: object) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
     if isinstance(value, dict):
@@ -51,7 +51,7 @@ def _name(value: object) -> Optional[str]:
     return None
 
 
-def _competition_id(game: Game) -> Optional[str]:
+def _competition_id(game: Game) -> str | None:
     for value in (game.competition_id, game.competitionId):
         if value is not None:
             return str(value)
@@ -60,9 +60,9 @@ def _competition_id(game: Game) -> Optional[str]:
     return None
 
 
-def group_games(games: Iterable[Tuple[str, Game]]) -> List[RegionGroup]:
-    regions: Dict[str, RegionGroup] = {}
-    competitions: Dict[Tuple[str, str], CompetitionGroup] = {}
+def group_games(games: Iterable[tuple[str, Game]]) -> list[RegionGroup]:
+    regions: dict[str, RegionGroup] = {}
+    competitions: dict[tuple[str, str], CompetitionGroup] = {}
     for key, game in games:
         region_name = _name(game.region) or OTHER
         competition_name = _name(game.competition) or OTHER
@@ -84,13 +84,13 @@ def group_games(games: Iterable[Tuple[str, Game]]) -> List[RegionGroup]:
 # ------------------------------------------------------------------------------------------------
 # keyed reconciliation
 
-Op = Tuple[str, Hashable, Optional[Hashable]]  # ("remove", key, None) | ("insert", key, before_key)
+Op = tuple[str, Hashable, Hashable | None]  # ("remove", key, None) | ("insert", key, before_key)
 
 
-def _lis_positions(seq: Sequence[int]) -> List[int]:
+def _lis_positions(seq: Sequence[int]) -> list[int]:
     """Indices (into seq) of one longest strictly increasing subsequence."""
-    tails: List[int] = []
-    tails_idx: List[int] = []
+    tails: list[int] = []
+    tails_idx: list[int] = []
     prev = [-1] * len(seq)
     for i, value in enumerate(seq):
         pos = bisect_left(tails, value)
@@ -101,7 +101,7 @@ def _lis_positions(seq: Sequence[int]) -> List[int]:
             tails[pos] = value
             tails_idx[pos] = i
         prev[i] = tails_idx[pos - 1] if pos > 0 else -1
-    out: List[int] = []
+    out: list[int] = []
     i = tails_idx[-1] if tails_idx else -1
     while i != -1:
         out.append(i)
@@ -110,19 +110,19 @@ def _lis_positions(seq: Sequence[int]) -> List[int]:
     return out
 
 
-def plan_children(old: Sequence[Hashable], new: Sequence[Hashable]) -> List[Op]:
+def plan_children(old: Sequence[Hashable], new: Sequence[Hashable]) -> list[Op]:
     """Operations turning child order ``old`` into ``new`` (keys unique in each).
 
     ``("remove", k, None)`` detaches k; ``("insert", k, before)`` inserts or moves k right before
     ``before`` (None: append). Apply them in order.
     """
     new_set = set(new)
-    ops: List[Op] = [("remove", key, None) for key in old if key not in new_set]
+    ops: list[Op] = [("remove", key, None) for key in old if key not in new_set]
     kept = [key for key in old if key in new_set]
     new_index = {key: i for i, key in enumerate(new)}
     stable = {kept[i] for i in _lis_positions([new_index[key] for key in kept])}
     # Walk backwards so each insert's reference node is already in its final place.
-    before: Optional[Hashable] = None
+    before: Hashable | None = None
     for key in reversed(new):
         if key not in stable:
             ops.append(("insert", key, before))
@@ -130,7 +130,7 @@ def plan_children(old: Sequence[Hashable], new: Sequence[Hashable]) -> List[Op]:
     return ops
 
 
-def apply_plan(order: List[Hashable], ops: Iterable[Op]) -> List[Hashable]:
+def apply_plan(order: list[Hashable], ops: Iterable[Op]) -> list[Hashable]:
     """Apply a plan to a plain list (the reference semantics the DOM follows)."""
     result = list(order)
     for op, key, before in ops:

@@ -1,8 +1,10 @@
-"""The asset build's wheel builder and manifest, and backend/web.py's routes (MIME types, caching)."""
+"""The asset build's wheel builder, worker files and manifest, and backend/web.py's routes (MIME types, caching)."""
 
 from __future__ import annotations
 
 import ast
+import base64
+import hashlib
 import importlib
 import importlib.util
 import io
@@ -185,3 +187,64 @@ def test_a_missing_build_is_reported_by_the_manifest_route(tmp_path):
         response = client.get("/manifest.json")
         assert response.status_code == 503 and "build_assets.py" in response.json()["error"]
         assert client.get("/").status_code == 200
+
+
+# ------------------------------------------------------------------------------------------------
+# the parse worker's files (R10)
+
+
+def test_worker_files_are_copied_under_content_hashed_names(build_assets, tmp_path, monkeypatch):
+    monkeypatch.setattr(build_assets, "WORKER_DIR", tmp_path / "worker")
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "worker.000000000000.mjs").write_text("stale")
+    built = build_assets.ensure_worker_files()
+    assert set(built) == {"worker.mjs", "parse.py"}
+    for source, item in built.items():
+        data = (ROOT / "worker" / source).read_bytes()
+        assert item.file_name == build_assets.hashed_name(source, data)
+        assert (tmp_path / "worker" / item.file_name).read_bytes() == data
+        assert item.url == f"/worker/{item.file_name}"
+    assert built["parse.py"].file_name.startswith("parse.") and built["parse.py"].file_name.endswith(".py")
+    assert sorted(p.name for p in (tmp_path / "worker").iterdir()) == sorted(i.file_name for i in built.values())
+    assert build_assets.ensure_worker_files() == built  # idempotent
+
+
+def test_a_changed_worker_file_gets_a_new_name(build_assets):
+    assert build_assets.hashed_name("parse.py", b"a") != build_assets.hashed_name("parse.py", b"b")
+    assert build_assets.hashed_name("worker.mjs", b"a").endswith(".mjs")
+
+
+def test_manifest_worker_section_has_what_the_worker_init_needs(build_assets):
+    app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
+    worker = {
+        "worker.mjs": build_assets.WorkerFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
+        "parse.py": build_assets.WorkerFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
+    }
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, worker))
+    section = manifest["worker"]
+    assert section["url"] == "/worker/worker.111111111111.mjs"
+    assert section["pyodide"] == {k: manifest["pyodide"][k] for k in ("module", "indexURL", "lockFileURL")}
+    assert section["packages"] == ["msgspec"]
+    assert section["parse"] == {
+        "url": "/worker/parse.222222222222.py",
+        "integrity": "sha256-" + base64.b64encode(hashlib.sha256(b"x").digest()).decode(),
+        "module": "oddsworker_parse",
+    }
+
+
+def test_the_worker_route_serves_module_scripts_as_immutable(tmp_path):
+    from backend.web import web_routes
+
+    static = tmp_path / "static"
+    (static / "worker").mkdir(parents=True)
+    (static / "worker" / "worker.abc.mjs").write_text("export {}")
+    (static / "worker" / "parse.abc.py").write_text("x = 1\n")
+    app = Litestar(route_handlers=web_routes(static))
+    with TestClient(app) as client:
+        module = client.get("/worker/worker.abc.mjs")
+        assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript")
+        assert "immutable" in module.headers["cache-control"]
+        parse = client.get("/worker/parse.abc.py")
+        assert parse.status_code == 200 and parse.text == "x = 1\n"
+        assert client.get("/worker/missing.mjs").status_code == 404
+        assert client.get("/worker/%2e%2e/%2e%2e/etc/passwd").status_code == 404

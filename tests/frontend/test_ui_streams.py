@@ -224,3 +224,16 @@ def test_no_sequence_of_errors_and_reconnects_duplicates_a_listener(actions, jit
     stream.close()
     assert all(s.closed and s.listener_count() == 0 for s in platform.event_sources)
     assert platform.timers == {} and platform.live_proxies() == 0 and root.live_count() == 0
+
+
+def test_raw_events_hand_the_event_itself_to_the_handler(platform):
+    root = Scope(platform)
+    received = []
+    stream = EventStream(root, "/api/prematch-stream?sportId=1", {"games": received.append}, raw_events=True)
+    stream.open()
+    source = platform.event_sources[0]
+    source.emit("games", '{"data": []}')
+    assert len(received) == 1 and received[0].data == '{"data": []}' and received[0].type == "games"
+    assert stream.stats.by_event == {"games": 1}
+    root.close()
+    assert platform.live_proxies() == 0

@@ -3,17 +3,27 @@
 ``FakePlatform`` has a manual clock: timers and animation frames run only when a test calls
 ``advance()`` / ``run_frame()``. Proxies are strict: calling a destroyed proxy or destroying one twice
 raises, so lifetime bugs fail the test instead of passing silently. ``FakeEventSource`` records every
-listener added and removed. ``FakeDom`` is a small node tree with the operations of ``DomPort``.
+listener added and removed. ``FakeWorker`` records what the page posts to the parse worker and answers
+with the real worker/parse.py when a test says so. ``FakeDom`` is a small node tree with the operations
+of ``DomPort``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
+import sys
 from collections import Counter
+from collections.abc import Callable
 from html.parser import HTMLParser
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
+
+from oddsui.ports import WorkerReply
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ProxyError(AssertionError):
@@ -21,7 +31,7 @@ class ProxyError(AssertionError):
 
 
 class FakeProxy:
-    def __init__(self, platform: "FakePlatform", fn: Callable[..., Any], once: bool) -> None:
+    def __init__(self, platform: FakePlatform, fn: Callable[..., Any], once: bool) -> None:
         self.platform = platform
         self.fn = fn
         self.once = once
@@ -47,21 +57,21 @@ class FakeProxy:
 
 class FakeEventTarget:
     def __init__(self) -> None:
-        self.listeners: Dict[str, List[Any]] = {}
+        self.listeners: dict[str, list[Any]] = {}
         self.added = 0
         self.removed = 0
 
-    def addEventListener(self, event_type: str, listener: Any) -> None:  # noqa: N802
+    def addEventListener(self, event_type: str, listener: Any) -> None:
         self.listeners.setdefault(event_type, []).append(listener)
         self.added += 1
 
-    def removeEventListener(self, event_type: str, listener: Any) -> None:  # noqa: N802
+    def removeEventListener(self, event_type: str, listener: Any) -> None:
         bucket = self.listeners.get(event_type, [])
         if listener in bucket:
             bucket.remove(listener)
             self.removed += 1
 
-    def listener_count(self, event_type: Optional[str] = None) -> int:
+    def listener_count(self, event_type: str | None = None) -> int:
         if event_type is not None:
             return len(self.listeners.get(event_type, []))
         return sum(len(v) for v in self.listeners.values())
@@ -107,11 +117,68 @@ class FakeEventSource(FakeEventTarget):
         self.dispatch("open", SimpleNamespace(type="open"))
 
 
+def load_worker_parse() -> Any:
+    """worker/parse.py, imported under CPython as the worker imports it (module ``oddsworker_parse``)."""
+    name = "oddsworker_parse"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "worker" / "parse.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+class FakeWorker(FakeEventTarget):
+    """The parse worker as the page sees it. Answers only when the test calls ``ready``/``answer``."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.inits: list[Any] = []
+        self.requests: dict[int, str] = {}  # id -> text, unanswered
+        self.posted_ids: list[int] = []
+        self.terminated = 0
+
+    def terminate(self) -> None:
+        self.terminated += 1
+
+    # what the worker would do
+    def _send(self, data: dict[str, Any]) -> None:
+        self.dispatch("message", SimpleNamespace(type="message", data=data))
+
+    def ready(self, boot_ms: float = 1500.0) -> None:
+        self._send({"type": "ready", "bootMs": boot_ms})
+
+    def fatal(self, error: str = "boot failed: no msgspec") -> None:
+        self._send({"type": "fatal", "error": error})
+
+    def crash(self, message: str = "Uncaught RangeError") -> None:
+        self.dispatch("error", SimpleNamespace(type="error", message=message))
+
+    def answer(self, request_id: int | None = None) -> int:
+        """Answer one request (the oldest by default) with worker/parse.py; returns its id."""
+        if request_id is None:
+            request_id = min(self.requests)
+        text = self.requests.pop(request_id)
+        result = load_worker_parse().parse_or_error(text)
+        if isinstance(result, str):
+            self._send({"id": request_id, "error": result, "fault": "payload", "ms": 1.0})
+        elif result is None:
+            self._send({"id": request_id, "error": "not representable", "fault": "unsupported", "ms": 1.0})
+        else:
+            self._send({"id": request_id, "data": result, "ms": 1.0})
+        return request_id
+
+    def answer_internal_error(self, request_id: int) -> None:
+        self.requests.pop(request_id)
+        self._send({"id": request_id, "error": "RecursionError", "fault": "internal", "ms": 1.0})
+
+
 class FakeTask:
     def __init__(self, coro: Any) -> None:
-        self._callbacks: List[Callable[[Any], None]] = []
+        self._callbacks: list[Callable[[Any], None]] = []
         self._cancelled = False
-        self._exception: Optional[BaseException] = None
+        self._exception: BaseException | None = None
         self._done = False
         self.coro = coro
 
@@ -120,7 +187,7 @@ class FakeTask:
             self.coro.send(None)
         except StopIteration:
             self._finish()
-        except BaseException as exc:  # noqa: BLE001 - mirrors asyncio storing the exception
+        except BaseException as exc:
             self._exception = exc
             self._finish()
 
@@ -143,7 +210,7 @@ class FakeTask:
     def done(self) -> bool:
         return self._done
 
-    def exception(self) -> Optional[BaseException]:
+    def exception(self) -> BaseException | None:
         return self._exception
 
     def add_done_callback(self, cb: Callable[[Any], None]) -> None:
@@ -157,18 +224,21 @@ class FakePlatform:
     def __init__(self, random_value: float = 0.5) -> None:
         self.now = 0.0
         self.random_value = random_value
-        self.proxies: List[FakeProxy] = []
-        self.timers: Dict[int, Tuple[float, int, Any, Optional[float]]] = {}
-        self.frames: Dict[int, Any] = {}
+        self.proxies: list[FakeProxy] = []
+        self.timers: dict[int, tuple[float, int, Any, float | None]] = {}
+        self.frames: dict[int, Any] = {}
         self._ids = itertools.count(1)
         self._seq = itertools.count()
-        self.event_sources: List[FakeEventSource] = []
-        self.errors: List[Tuple[BaseException, str]] = []
-        self.responses: Dict[str, Tuple[int, str]] = {}
-        self.fetches: List[str] = []
-        self.tasks: List[FakeTask] = []
+        self.event_sources: list[FakeEventSource] = []
+        self.errors: list[tuple[BaseException, str]] = []
+        self.responses: dict[str, tuple[int, str]] = {}
+        self.fetches: list[str] = []
+        self.tasks: list[FakeTask] = []
         self.utc_offset = 0
         self.raise_errors = False
+        self.workers: list[FakeWorker] = []
+        self.text_reads = 0  # event texts turned into Python strings (the worker path must not)
+        self.fail_open_worker = False
 
     # proxies
     def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
@@ -239,17 +309,53 @@ class FakePlatform:
         self.event_sources.append(source)
         return source
 
-    def open_sources(self) -> List[FakeEventSource]:
+    def open_sources(self) -> list[FakeEventSource]:
         return [s for s in self.event_sources if not s.closed]
 
     def total_es_listeners(self) -> int:
         return sum(s.listener_count() for s in self.event_sources)
 
-    async def fetch_text(self, url: str) -> Tuple[int, str]:
+    async def fetch_text(self, url: str) -> tuple[int, str]:
         self.fetches.append(url)
         if url not in self.responses:
             raise OSError(f"network error fetching {url}")
         return self.responses[url]
+
+    # message texts and the parse worker
+    def text_units(self, event: Any) -> int:
+        data = getattr(event, "data", None)
+        return len(data.encode("utf-16-le", "surrogatepass")) // 2 if isinstance(data, str) else -1
+
+    def text_utf8_size(self, event: Any) -> int:
+        data = getattr(event, "data", None)
+        return len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else 0
+
+    def event_text(self, event: Any) -> str:
+        self.text_reads += 1
+        data = getattr(event, "data", None)
+        return "" if data is None else str(data)
+
+    def open_worker(self, url: str) -> FakeWorker:
+        if self.fail_open_worker:
+            raise RuntimeError("SecurityError: cannot create worker")
+        worker = FakeWorker(url)
+        self.workers.append(worker)
+        return worker
+
+    def post_to_worker(self, worker: FakeWorker, message: Any) -> None:
+        assert message.get("type") == "init", message
+        worker.inits.append(message)
+
+    def post_event_text(self, worker: FakeWorker, request_id: int, event: Any) -> None:
+        assert worker.terminated == 0, "posted to a terminated worker"
+        assert request_id not in worker.requests and request_id not in worker.posted_ids
+        worker.requests[request_id] = event.data
+        worker.posted_ids.append(request_id)
+
+    def read_worker_message(self, event: Any) -> WorkerReply:
+        d = event.data
+        return WorkerReply(type=d.get("type"), id=d.get("id"), data=d.get("data"), error=d.get("error"),
+                           fault=d.get("fault"), ms=d.get("ms"), boot_ms=d.get("bootMs"))
 
     def spawn(self, coro: Any) -> FakeTask:
         task = FakeTask(coro)
@@ -271,17 +377,17 @@ class FakePlatform:
 
 
 class FakeNode(FakeEventTarget):
-    def __init__(self, tag: str, cls: str = "", text: Optional[str] = None,
-                 attrs: Optional[Dict[str, str]] = None, node_id: Optional[str] = None) -> None:
+    def __init__(self, tag: str, cls: str = "", text: str | None = None,
+                 attrs: dict[str, str] | None = None, node_id: str | None = None) -> None:
         super().__init__()
         self.tag = tag
         self.classes = set(cls.split()) if cls else set()
-        self.attrs: Dict[str, str] = dict(attrs or {})
+        self.attrs: dict[str, str] = dict(attrs or {})
         self._text = text or ""
-        self.children: List["FakeNode"] = []
-        self.parent: Optional["FakeNode"] = None
+        self.children: list[FakeNode] = []
+        self.parent: FakeNode | None = None
         self.hidden = False
-        self.style: Dict[str, str] = {}
+        self.style: dict[str, str] = {}
         self.value = ""
         if node_id:
             self.attrs["id"] = node_id
@@ -301,7 +407,7 @@ class FakeNode(FakeEventTarget):
         for child in self.children:
             yield from child.iter()
 
-    def find_all(self, cls: Optional[str] = None, attr: Optional[str] = None) -> List["FakeNode"]:
+    def find_all(self, cls: str | None = None, attr: str | None = None) -> list[FakeNode]:
         out = []
         for node in self.iter():
             if cls is not None and cls not in node.classes:
@@ -311,7 +417,7 @@ class FakeNode(FakeEventTarget):
             out.append(node)
         return out
 
-    def find(self, cls: Optional[str] = None, attr: Optional[str] = None) -> "FakeNode":
+    def find(self, cls: str | None = None, attr: str | None = None) -> FakeNode:
         found = self.find_all(cls, attr)
         assert found, f"no node with class={cls} attr={attr}"
         return found[0]
@@ -321,8 +427,8 @@ class FakeNode(FakeEventTarget):
             self.parent.children.remove(self)
             self.parent = None
 
-    def closest(self, attr: str) -> Optional["FakeNode"]:
-        node: Optional[FakeNode] = self
+    def closest(self, attr: str) -> FakeNode | None:
+        node: FakeNode | None = self
         while node is not None:
             if attr in node.attrs:
                 return node
@@ -342,7 +448,7 @@ class FakeDom:
     def __init__(self) -> None:
         self.ops: Counter = Counter()
         self.root = FakeNode("body")
-        self.nodes_by_id: Dict[str, FakeNode] = {}
+        self.nodes_by_id: dict[str, FakeNode] = {}
         for node_id in self.PAGE_IDS:
             node = FakeNode("div", node_id=node_id)
             self.root.children.append(node)
@@ -359,12 +465,12 @@ class FakeDom:
         self.ops["by_id"] += 1
         return self.nodes_by_id[element_id]
 
-    def element(self, tag: str, cls: str = "", text: Optional[str] = None,
-                attrs: Optional[Dict[str, str]] = None) -> FakeNode:
+    def element(self, tag: str, cls: str = "", text: str | None = None,
+                attrs: dict[str, str] | None = None) -> FakeNode:
         self.ops["element"] += 1
         return FakeNode(tag, cls, text, attrs)
 
-    def fragment(self, html: str) -> List[FakeNode]:
+    def fragment(self, html: str) -> list[FakeNode]:
         self.ops["fragment"] += 1
         parser = _FragmentParser()
         parser.feed(html)
@@ -374,7 +480,7 @@ class FakeDom:
             node.parent = None
         return parser.roots
 
-    def find(self, node: FakeNode, selector: str) -> Optional[FakeNode]:
+    def find(self, node: FakeNode, selector: str) -> FakeNode | None:
         self.ops["find"] += 1
         match = re.fullmatch(r'\[([\w-]+)="([^"]*)"\]', selector)
         assert match, f"FakeDom.find supports [attr=\"value\"] only, got {selector}"
@@ -389,7 +495,7 @@ class FakeDom:
         self.ops["insert"] -= 1
         self.ops["append"] += 1
 
-    def insert_before(self, parent: FakeNode, child: FakeNode, ref: Optional[FakeNode]) -> None:
+    def insert_before(self, parent: FakeNode, child: FakeNode, ref: FakeNode | None) -> None:
         self.ops["insert"] += 1
         assert child is not parent
         child.detach()
@@ -432,7 +538,7 @@ class FakeDom:
         else:
             node.style.pop(prop, None)
 
-    def closest_attr(self, event: Any, selector: str, attr: str) -> Optional[str]:
+    def closest_attr(self, event: Any, selector: str, attr: str) -> str | None:
         target = getattr(event, "target", None)
         if target is None:
             return None
@@ -451,10 +557,10 @@ class _FragmentParser(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.roots: List[FakeNode] = []
-        self.stack: List[FakeNode] = []
+        self.roots: list[FakeNode] = []
+        self.stack: list[FakeNode] = []
 
-    def handle_starttag(self, tag: str, attrs: List[Tuple[str, Optional[str]]]) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: ("" if value is None else value) for name, value in attrs}
         node = FakeNode(tag, values.pop("class", ""), None, {})
         if "hidden" in values:
