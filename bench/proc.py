@@ -8,6 +8,7 @@ pids whose values are summed (nginx: the master and its workers).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -52,24 +53,23 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def total_cpu(pids: list[int]) -> float:
+def _total(pids: list[int], read: Callable[[int], float]) -> float:
+    """Sum ``read(pid)`` over the processes still alive (one may exit between listing and reading)."""
     total = 0.0
     for pid in pids:
         try:
-            total += cpu_seconds(pid)
+            total += read(pid)
         except (OSError, ValueError):
             pass
     return total
+
+
+def total_cpu(pids: list[int]) -> float:
+    return _total(pids, cpu_seconds)
 
 
 def total_rss(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            total += rss_kib(pid)
-        except (OSError, ValueError):
-            pass
-    return total
+    return int(_total(pids, rss_kib))
 
 
 STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")

@@ -636,7 +636,22 @@ _EVENT_DYNAMIC: dict[str, Callable[[GameBook, MarketTemplate, int], Any]] = {
 }
 
 
-class MarketNode(Mapping[str, Any]):
+class _ComputedNode(Mapping[str, Any]):
+    """A read-only mapping whose ``get`` computes values; subclasses define ``get`` and iteration."""
+
+    __slots__ = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.get(key, _NOPE)
+        if value is _NOPE:
+            raise KeyError(key)
+        return value
+
+
+class MarketNode(_ComputedNode):
     """A read-only Swarm market dict computed on access (cheap to create, nothing stored)."""
 
     __slots__ = ("_book", "_t")
@@ -652,12 +667,6 @@ class MarketNode(Mapping[str, Any]):
         getter = _MARKET_DYNAMIC.get(key)
         return default if getter is None else getter(self._book, self._t)
 
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _NOPE)
-        if value is _NOPE:
-            raise KeyError(key)
-        return value
-
     def __contains__(self, key: object) -> bool:
         return key in self._t.static or key in _MARKET_DYNAMIC
 
@@ -668,7 +677,7 @@ class MarketNode(Mapping[str, Any]):
         return len(MARKET_FIELDS)
 
 
-class EventNode(Mapping[str, Any]):
+class EventNode(_ComputedNode):
     """A read-only Swarm event dict computed on access."""
 
     __slots__ = ("_book", "_pos", "_t")
@@ -684,12 +693,6 @@ class EventNode(Mapping[str, Any]):
             return value
         getter = _EVENT_DYNAMIC.get(key)
         return default if getter is None else getter(self._book, self._t, self._pos)
-
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _NOPE)
-        if value is _NOPE:
-            raise KeyError(key)
-        return value
 
     def __contains__(self, key: object) -> bool:
         return key in self._t.events[self._pos].static or key in _EVENT_DYNAMIC
