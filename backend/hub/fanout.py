@@ -135,7 +135,7 @@ class Client:
     """One SSE connection: where it is in the ring, and its write state."""
 
     __slots__ = ("send", "pos", "closed", "close_reason", "failures", "parked", "parked_since", "_coro",
-                 "_target", "task", "channel")
+                 "_target", "task")
 
     def __init__(self, send: Send, pos: int) -> None:
         self.send = send
@@ -148,7 +148,6 @@ class Client:
         self._coro: Coroutine[Any, Any, None] | None = None
         self._target = pos
         self.task: asyncio.Task[Any] | None = None
-        self.channel: Channel | None = None
 
 
 class Channel:
@@ -206,7 +205,6 @@ class Channel:
     # -- clients --------------------------------------------------------------------------------
     def attach(self, client: Client) -> None:
         """Start delivering to ``client`` from its position (it catches up from the ring)."""
-        client.channel = self
         if self.closed:
             self.end(client, "channel closed")
             return

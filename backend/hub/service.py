@@ -232,7 +232,7 @@ class OddsHub:
             entry = by_kind.setdefault(kind, {"groups": 0, "clients": 0, "active_subscriptions": 0})
             entry["groups"] += 1
             entry["clients"] += self.registry.clients(key)
-            entry["active_subscriptions"] += len(group._subs)
+            entry["active_subscriptions"] += group.subscription_count
         return {
             "connected": self.conn.connected,
             "session_id": self.conn.session_id,

@@ -101,6 +101,10 @@ class Group:
             self._subs.append(sub)
         return sub
 
+    @property
+    def subscription_count(self) -> int:
+        return len(self._subs)
+
     # -- emission ---------------------------------------------------------------------------------
     def late_joiner_frames(self) -> list[bytes]:
         return []
