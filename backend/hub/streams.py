@@ -208,25 +208,39 @@ class SportGroup(Group):
     def after_games_emit(self) -> None:
         """Hook: prematch polls odds at once after a changed list."""
 
-    def on_odds(self, tree: dict[str, Any], *, allow_any: bool = True) -> None:
+    snapshot_includes_null = False  # the competition stream's snapshot also lists games with no odds
+
+    def odds_payload(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sportId": self.sport_id, "updates": updates}
+
+    def on_odds(self, tree: dict[str, Any], *, resubscribed: bool = False, allow_any: bool = True) -> None:
+        """Fold an odds tree into the cache and emit what changed.
+
+        ``resubscribed``: the tree is a whole (re)subscription snapshot -- games missing from it are
+        dropped and everyone gets the full picture in one ``odds`` event (string ids, WIRE B2).
+        """
         now = self.hub.clock.monotonic()
         updates = [u for game in payloads.iter_odds_games(tree)
                    if (u := self.odds.update_game(game, self.priorities, now, allow_any)) is not None]
-        if updates:
-            self.emit("odds", {"sportId": self.sport_id, "updates": updates})
+        if resubscribed:
+            self.odds.retain(g.get("id") for g in payloads.iter_odds_games(tree))
+            data = self._odds_snapshot_data()
+            if data is not None:
+                self.channel.publish_raw("odds", data)
+        elif updates:
+            self.emit("odds", self.odds_payload(updates))
             self.odds.evict(now)
 
-    def emit_odds_snapshot(self) -> None:
-        data = self._odds_snapshot_data()
-        if data is not None:
-            self.channel.publish_raw("odds", data)
+    def _odds_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        """Callback of an odds subscription (``delta`` None: a (re)subscription snapshot)."""
+        self.on_odds(tree, resubscribed=delta is None)
 
     def _odds_snapshot_data(self) -> bytes | None:
         """The late-joiner ``odds`` payload, rebuilt only when the cache changed since last time."""
         version, data = self._snapshot
         if version != self.odds.version:
-            updates = self.odds.snapshot()
-            data = encode_json({"sportId": self.sport_id, "updates": updates}) if updates else None
+            updates = self.odds.snapshot(include_null=self.snapshot_includes_null)
+            data = encode_json(self.odds_payload(updates)) if updates else None
             self._snapshot = (self.odds.version, data)
         return data
 
@@ -278,12 +292,6 @@ class LiveSport(SportGroup):
     def _games_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
         # delta None is a (re)subscription snapshot: resend even if unchanged (WIRE H).
         self.on_games(tree, force=delta is None)
-
-    def _odds_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
-        self.on_odds(tree)
-        if delta is None:
-            self.odds.retain(g.get("id") for g in payloads.iter_odds_games(tree))
-            self.emit_odds_snapshot()
 
     async def _poll_games(self) -> None:
         what, where = queries.sport_games(self.sport_num, live=True)
@@ -397,6 +405,8 @@ class CompetitionGroup(SportGroup):
     """WIRE B5: main odds of one competition's games, live or prematch, by subscription."""
 
     kind = "competition"
+    fallback_too = True  # competitions always add the fallback types (WIRE D)
+    snapshot_includes_null = True  # WIRE B5: every cached entry, odds null included
 
     def __init__(self, hub: OddsHub, key: Hashable, competition_id: str, sport_id: str, live: bool,
                  sport_name: str | None = None) -> None:
@@ -405,8 +415,6 @@ class CompetitionGroup(SportGroup):
         self.live = live
         self._given_name = sport_name
 
-    fallback_too = True  # competitions always add the fallback types (WIRE D)
-
     async def run(self) -> None:
         await self.resolve_sport(self._given_name)
         try:
@@ -414,28 +422,8 @@ class CompetitionGroup(SportGroup):
         except SwarmRequestError as exc:
             self.emit_error(str(exc))
 
-    def _odds_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
-        now = self.hub.clock.monotonic()
-        updates = [u for game in payloads.iter_odds_games(tree)
-                   if (u := self.odds.update_game(game, self.priorities, now)) is not None]
-        if delta is None:  # (re)subscribed: drop games that left, then everyone gets the full picture
-            self.odds.retain(g.get("id") for g in payloads.iter_odds_games(tree))
-            data = self._snapshot_payload()
-            if data is not None:
-                self.channel.publish_raw("odds", data)
-        elif updates:
-            self.emit("odds", {"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates})
-            self.odds.evict(now)
-
-    def _snapshot_payload(self) -> bytes | None:
-        updates = self.odds.snapshot(include_null=True)
-        if not updates:
-            return None
-        return encode_json({"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates})
-
-    def late_joiner_frames(self) -> list[bytes]:
-        data = self._snapshot_payload()
-        return [sse_event("odds", data)] if data is not None else []
+    def odds_payload(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates}
 
 
 class GameGroup(Group):

@@ -68,11 +68,18 @@ async def test_live_stream_sends_games_and_odds_and_prices_move(srv, http):
             assert game["type"] == 1 and isinstance(game["region"], str) and isinstance(game["competition"], str)
             assert isinstance(game["competition_id"], int) and game["market"] == {}
             assert game["sport"] == games["sportName"]
+            # WIRE.md compatibility fact 7: what the UI reads from a list game.
+            assert {"id", "team1_name", "team2_name", "start_ts", "markets_count", "is_blocked", "info",
+                    "text_info"} <= set(game)
+            assert isinstance(game["id"], int) and isinstance(game["start_ts"], int)
+        assert isinstance(games["last_updated"], str) and games["last_updated"].endswith("Z")
         seen: dict[str, list] = {}
         moved = False
-        for _ in range(60):
+        for i in range(60):
             odds = (await stream.next_event("odds", timeout=20)).json()
             assert odds["sportId"] == sport_id
+            if i > 0:  # after the snapshot (string ids), live emits carry the upstream number
+                assert all(isinstance(u["gameId"], int) for u in odds["updates"])
             for update in odds["updates"]:
                 assert set(update) == {"gameId", "odds", "markets_count"}
                 if update["odds"] is not None:
