@@ -39,17 +39,20 @@ def children(pid: int) -> list[int]:
             return [int(p) for p in f.read().split()]
     except OSError:
         pass
+    return [p for p, raw in _all_stats() if int(raw[raw.rindex(b")") + 2:].split()[1]) == pid]
+
+
+def _all_stats() -> list[tuple[int, bytes]]:
+    """``(pid, raw /proc/<pid>/stat)`` of every process still there when read."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
-                raw = f.read()
+                out.append((int(name), f.read()))
         except OSError:
             continue
-        if int(raw[raw.rindex(b")") + 2:].split()[1]) == pid:
-            out.append(int(name))
     return out
 
 
@@ -109,17 +112,10 @@ class MachineCpu:
 def all_processes() -> dict[int, tuple[str, float]]:
     """Every process's ``(command name, CPU seconds)``; used to name what else ran during a window."""
     out = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                raw = f.read()
-        except OSError:
-            continue
+    for pid, raw in _all_stats():
         comm = raw[raw.index(b"(") + 1:raw.rindex(b")")].decode(errors="replace")
         fields = raw[raw.rindex(b")") + 2:].split()
-        out[int(name)] = (comm, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+        out[pid] = (comm, (int(fields[11]) + int(fields[12])) / CLK_TCK)
     return out
 
 
