@@ -74,7 +74,7 @@ def _sport(kind: str, params: dict[str, str]) -> StreamSpec | str:
         return "sportId is required"
     if not _positive_int(sport_id):
         return "sportId must be a positive integer"
-    return StreamSpec(kind, sport_id)
+    return StreamSpec(kind, sport_id, {"sport_name": params.get("sportName") or None})
 
 
 def _game(params: dict[str, str]) -> StreamSpec | str:

@@ -202,8 +202,8 @@ class OddsHub:
         key: Hashable = COUNTS_KEY if kind == "counts" else (kind, ident)
         factories: dict[str, Callable[[], Group]] = {
             "counts": lambda: CountsGroup(self, key),
-            "live": lambda: LiveSport(self, key, ident),
-            "prematch": lambda: PrematchSport(self, key, ident),
+            "live": lambda: LiveSport(self, key, ident, options.get("sport_name")),
+            "prematch": lambda: PrematchSport(self, key, ident, options.get("sport_name")),
             "game": lambda: GameGroup(self, key, ident),
             "competition": lambda: CompetitionGroup(self, key, options["competition_id"], options["sport_id"],
                                                     options["mode"] == "live", options.get("sport_name")),

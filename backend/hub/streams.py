@@ -165,11 +165,12 @@ class SportGroup(Group):
 
     live = True
 
-    def __init__(self, hub: OddsHub, key: Hashable, sport_id: str) -> None:
+    def __init__(self, hub: OddsHub, key: Hashable, sport_id: str, sport_name: str | None = None) -> None:
         super().__init__(hub, key)
         self.sport_id = sport_id  # the query string, echoed exactly
         self.sport_num = int(sport_id)
         self.sport_name = sport_id
+        self.given_name = sport_name  # ``sportName`` of the request that created the group, if any
         self.priorities: list[str] = []
         self.odds = payloads.OddsCache()
         self._games_fp: str | None = None
@@ -177,14 +178,14 @@ class SportGroup(Group):
         self._snapshot: tuple[int, bytes | None] = (-1, None)
         self.game_ids: list[int] = []
 
-    async def resolve_sport(self, given_name: str | None = None) -> None:
+    async def resolve_sport(self) -> None:
         """Sport name (given, else from the hierarchy, else the id) and the market-type priorities."""
         try:
             await self.hub.hierarchy.get()
         except Exception as exc:
             log.warning("sport %s: hierarchy unavailable: %s", self.sport_id, exc)
         sport = self.hub.hierarchy.sport(str(self.sport_num))
-        self.sport_name = given_name or (str(sport.get("name") or self.sport_id) if sport else self.sport_id)
+        self.sport_name = self.given_name or (str(sport.get("name") or self.sport_id) if sport else self.sport_id)
         dynamic = await self.hub.market_types.get(sport.get("alias") if sport else None)
         self.priorities = payloads.priority_list(dynamic, self.sport_name, with_fallback=self.fallback_too)
 
@@ -325,8 +326,8 @@ class PrematchSport(SportGroup):
     CHUNK = 30
     REFRESH_AFTER = 60.0
 
-    def __init__(self, hub: OddsHub, key: Hashable, sport_id: str) -> None:
-        super().__init__(hub, key, sport_id)
+    def __init__(self, hub: OddsHub, key: Hashable, sport_id: str, sport_name: str | None = None) -> None:
+        super().__init__(hub, key, sport_id, sport_name)
         self._cursor = 0
         self._cursor_sig: tuple[int, int | None] = (0, None)
         self._odds_now = asyncio.Event()
@@ -410,13 +411,12 @@ class CompetitionGroup(SportGroup):
 
     def __init__(self, hub: OddsHub, key: Hashable, competition_id: str, sport_id: str, live: bool,
                  sport_name: str | None = None) -> None:
-        super().__init__(hub, key, sport_id)
+        super().__init__(hub, key, sport_id, sport_name)
         self.competition_id = competition_id
         self.live = live
-        self._given_name = sport_name
 
     async def run(self) -> None:
-        await self.resolve_sport(self._given_name)
+        await self.resolve_sport()
         try:
             await self.subscribe(queries.competition_odds(int(self.competition_id), self.live), self._odds_data)
         except SwarmRequestError as exc:

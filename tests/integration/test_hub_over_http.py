@@ -238,3 +238,12 @@ async def test_metrics_in_prometheus_text_and_alerts_in_health(http):
     health = (await http.get("/api/health")).json()
     assert health["alerts"] == [] and health["upstream"]["connections"] == 1
     assert set(health["cache"]) >= {"hits", "misses"}
+
+
+async def test_sport_name_from_the_request_names_a_new_group(srv, http):
+    what, where = queries.counts(live=False)
+    tree = await feed_get(srv.simulator.url, what, where)
+    sport = min(tree["sport"].values(), key=lambda s: len(s.get("game", {})))  # a group nobody opened yet
+    async with SseStream(http, f"/api/prematch-stream?sportId={sport['id']}&sportName=My%20Name") as stream:
+        games = (await stream.next_event("games")).json()
+    assert games["sportName"] == "My Name" and all(g["sport"] == "My Name" for g in games["data"])
