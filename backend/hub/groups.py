@@ -123,6 +123,3 @@ class GroupRegistry:
     def groups_of_kind(self, kind: str) -> int:
         return self._per_kind.get(kind, 0)
 
-    def next_deadline(self) -> float | None:
-        return min((e.idle_since + self.grace for e in self._entries.values() if e.idle_since is not None),
-                   default=None)

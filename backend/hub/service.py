@@ -48,7 +48,6 @@ def _base36(n: int) -> str:
 class HubStats:
     fanout: FanoutStats = field(default_factory=FanoutStats)
     resumed: int = 0
-    heartbeats: int = 0
 
 
 class OddsHub:
@@ -118,7 +117,6 @@ class OddsHub:
     def heartbeat(self) -> None:
         """``: ping <ms>`` to every client of every group (one encoded frame for all)."""
         frame = sse_comment(f"ping {int(self.clock.time() * 1000)}")
-        self.stats.heartbeats += 1
         for group in list(self.groups.values()):
             group.channel.heartbeat(frame)
 

@@ -121,7 +121,6 @@ class SwarmConnection:
         self._waiters: dict[str, asyncio.Future[Frame]] = {}
         self._subscriptions: set[Subscription] = set()
         self._by_subid: dict[str, Subscription] = {}
-        self._on_live: list[Callable[[], None]] = []
 
     # -- public state ------------------------------------------------------------------------
     @property
@@ -136,9 +135,6 @@ class SwarmConnection:
     def active_subscriptions(self) -> int:
         return len(self._by_subid)
 
-    def on_live(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` every time a session becomes live (first connect and reconnects)."""
-        self._on_live.append(callback)
 
     # -- requests ------------------------------------------------------------------------------
     async def request(self, command: str, params: dict[str, Any], timeout: float | None = None) -> Frame:
@@ -295,11 +291,6 @@ class SwarmConnection:
             self._live.set()
             log.info("swarm: session %s on %s", sid, self.url)
             await self._resubscribe_all()
-            for callback in list(self._on_live):
-                try:
-                    callback()
-                except Exception:
-                    log.exception("on_live callback failed")
             await reader
             self.stats.last_error = "Swarm WebSocket closed"
         except (OSError, SwarmError, websockets.InvalidHandshake, websockets.InvalidURI,

@@ -2,7 +2,7 @@
 
 The adapter (``connection.py``) owns the socket and the clock. It calls :meth:`SwarmSession.request`
 to queue a command, sends what :meth:`data_to_send` returns, feeds every decoded frame to
-:meth:`receive`, and calls :meth:`tick` at :meth:`next_deadline`. The core answers with events:
+:meth:`receive`, and calls :meth:`tick` periodically (deadlines are checked there). The core answers with events:
 
 * :class:`Reply` -- the frame answering a request (``rid`` matched as a string);
 * :class:`RequestFailed` -- a request that timed out or was cut off by a connection loss;
@@ -128,10 +128,6 @@ class SwarmSession:
     def pending_count(self) -> int:
         return len(self._pending)
 
-    def command_of(self, rid: str) -> str | None:
-        pending = self._pending.get(rid)
-        return pending.command if pending else None
-
     # -- subscriptions ----------------------------------------------------------------------
     def add_subscription(self, subid: str, data: Any) -> SubscriptionData:
         """Record the subscription a successful subscribe reply created; returns its snapshot."""
@@ -144,9 +140,6 @@ class SwarmSession:
     def remove_subscription(self, subid: str) -> bool:
         """Forget ``subid`` locally (before telling the feed, so late deltas are ignored)."""
         return self._subs.pop(subid, None) is not None
-
-    def has_capacity_for_subscription(self) -> bool:
-        return len(self._subs) < self.max_subscriptions
 
     @property
     def subscription_count(self) -> int:
@@ -188,9 +181,6 @@ class SwarmSession:
             pending = self._pending.pop(rid)
             events.append(RequestFailed(rid, SwarmRequestError(f"Swarm request {pending.command} timed out")))
         return events
-
-    def next_deadline(self) -> float | None:
-        return min((p.deadline for p in self._pending.values()), default=None)
 
     def close(self, reason: str) -> list[Event]:
         """The connection is gone: fail every pending request and drop every subscription."""
