@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -88,3 +90,50 @@ def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
         await send(message)
 
     return send_with_headers
+
+
+MAX_ID_DIGITS = 15  # every id we accept is below 2**53 (a JavaScript-safe integer)
+
+
+def positive_int(text: str | None) -> int | None:
+    """``text`` as an id: 1 to 15 ASCII digits, not zero; anything else is None.
+
+    ``str.isdigit`` would accept superscripts and other scripts' digits, and ``int`` would then
+    fail or read them as a different number, so only ``0-9`` count.
+    """
+    if text is None or not 0 < len(text) <= MAX_ID_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value > 0 else None
+
+
+def parse_event_id(text: str | None) -> tuple[str, int] | None:
+    """A ``Last-Event-ID`` of ours (``<epoch>-<seq>``) as ``(epoch, seq)``; None for anything else."""
+    if not text or len(text) > 128:
+        return None
+    epoch, sep, seq = text.strip().rpartition("-")
+    if not sep or not epoch or not seq or len(seq) > MAX_ID_DIGITS or not seq.isascii() or not seq.isdigit():
+        return None
+    return epoch, int(seq)
+
+
+def abort_connection(send: Send) -> bool:
+    """Abort the connection behind an ASGI ``send`` with a TCP reset; False if it cannot be reached.
+
+    ASGI has no abort, but uvicorn's ``send`` is a method of its request cycle, which holds the
+    asyncio transport (both the httptools and the h11 implementations). ``SO_LINGER`` 0 makes the
+    close a reset: the kernel drops whatever is still queued for a client that stopped reading,
+    instead of keeping the socket and its buffers while it waits to deliver them. The server then
+    sees the connection as lost, so the handler's ``receive()`` reports a disconnect.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
+    return True

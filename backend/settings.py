@@ -37,6 +37,12 @@ class Settings:
     """First reconnect delay ceiling in seconds (full jitter: the delay is uniform below it)."""
     swarm_backoff_cap: float = 30.0
     """Largest reconnect delay ceiling in seconds."""
+    swarm_idle_probe: float = 3.0
+    """Seconds the feed may stay silent while we expect traffic before a probe request is sent."""
+    swarm_probe_timeout: float = 3.0
+    """Seconds a probe may go unanswered before the connection counts as stalled and is replaced."""
+    max_subscriptions: int = 1_000
+    """Upstream subscriptions open at once. Groups are refused (429) before this is reached."""
 
     sim_host: str = "127.0.0.1"
     """Interface of the embedded simulator."""
@@ -66,6 +72,9 @@ class Settings:
     """Frames each group keeps for resuming clients (``Last-Event-ID``) and for slow readers."""
     replay_bytes: int = 8 * 1024 * 1024
     """Bytes each group's replay ring may hold; a client that falls further behind is dropped."""
+    memory_budget: int = 256 * 1024 * 1024
+    """Bytes the hub may retain in all: replay rings plus cached payloads. Past it, the oldest replay
+    frames of the whole hub are trimmed first (a resume beyond them gets a snapshot)."""
     sse_retry_ms: int = 2000
     """The ``retry:`` hint every stream starts with (the browser's reconnect delay)."""
     hierarchy_ttl: float = 1800.0

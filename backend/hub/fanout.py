@@ -1,10 +1,15 @@
-"""SSE fan-out: encode once, write many, never let one client hold up another.
+"""SSE fan-out: encode once, write many, never let one client hold up the others.
 
-A :class:`Channel` is one group's broadcast point. ``publish()`` serializes an event to SSE bytes
-exactly once, with an ``id:`` of ``<epoch>-<seq>``, and appends it to the channel's
-:class:`ReplayRing`. The ring is both the resume buffer (``Last-Event-ID``) and every client's
-backlog: a client is just a position in it, so there are no per-client queues and memory is
-bounded by the ring whatever the clients do.
+Each group has one :class:`Channel`. A published event is framed once (``id:``, ``event:``,
+``data:``) into bytes and appended to the channel's :class:`ReplayRing`, which is both the resume
+buffer (``Last-Event-ID``) and every client's backlog: a client is just a position in it, so there
+are no per-client queues and memory is bounded by the ring whatever the clients do. Every ring of
+the hub draws on one :class:`MemoryBudget`; past it, the oldest frames of the whole hub go first.
+
+A client's life belongs to the channel (:meth:`Channel.serve`): the opening (preamble, then
+exactly the frames a ``Last-Event-ID`` missed, or the group's snapshot), attaching, waiting for the
+disconnect, and detaching. Routes only validate the request and hand over the ASGI ``send`` and
+``receive``.
 
 Writing happens in :meth:`Channel.flush`, scheduled once per loop iteration however many events
 were published: every client that is caught up gets the same joined chunk (one ``bytes`` object,
@@ -13,13 +18,18 @@ directly and, with uvicorn, completes synchronously unless the socket's buffer i
 that would block parks that client only (its position stays, it catches up from the ring when the
 write completes); a client whose write stays blocked past ``write_timeout`` -- no sign of life --
 is dropped, as is one that falls out of the ring. A write that raises is retried at most
-``max_retries`` times, then the client is dropped. Every drop is counted by reason in
-:class:`FanoutStats`.
+``max_retries`` times (the delays run on the injected clock), then the client is dropped. Every
+drop is counted by reason in :class:`FanoutStats`.
+
+Ending a stream from the server side completes the response when the client can take the last
+bytes at once; a client that cannot (a full socket buffer) has its connection aborted with a
+reset, so neither the socket nor its kernel buffers outlive the decision.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -29,14 +39,19 @@ from typing import Any
 
 import msgspec
 
+from backend.clock import Clock
+from backend.http import abort_connection, parse_event_id
+
 log = logging.getLogger(__name__)
 
 _ENCODER = msgspec.json.Encoder()
 
 # ":" + one space + 2048 spaces: pushes proxies (and some browsers) to start delivering at once.
 PADDING = b":" + b" " * 2049 + b"\n\n"
+FRAME_OVERHEAD = 64  # bytes a ring slot costs beyond the frame itself (the bytes object, the deque slot)
 
 Send = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+Receive = Callable[[], Coroutine[Any, Any, dict[str, Any]]]
 
 
 def encode_json(value: Any) -> bytes:
@@ -62,27 +77,146 @@ def sse_retry(ms: int) -> bytes:
     return b"retry: " + str(ms).encode() + b"\n\n"
 
 
-class ReplayRing:
-    """The last frames of a channel, by sequence number, bounded by count and by bytes."""
+class MemoryBudget:
+    """One byte budget for everything the hub retains: replay rings and cached payloads.
 
-    def __init__(self, max_frames: int, max_bytes: int) -> None:
+    Rings and :class:`Retained` slots charge it. When the total passes ``limit``, the oldest replay
+    frames of the whole hub are trimmed (a ring whose frames are older goes first) down to
+    ``low_water`` of the limit, so trimming runs rarely and in bulk. Cached payloads are never
+    trimmed -- late joiners need them -- so if they alone pass the limit, :attr:`over` says so.
+    """
+
+    def __init__(self, limit: int, low_water: float = 0.9) -> None:
+        self.limit = limit
+        self.low_water = low_water
+        self.ring_bytes = 0
+        self.cache_bytes = 0
+        self.trimmed_frames = 0
+        self._rings: dict[ReplayRing, None] = {}
+        self._trimming = False
+
+    @property
+    def used(self) -> int:
+        return self.ring_bytes + self.cache_bytes
+
+    @property
+    def over(self) -> bool:
+        return self.used > self.limit
+
+    def add_ring(self, ring: ReplayRing) -> None:
+        self._rings[ring] = None
+
+    def remove_ring(self, ring: ReplayRing) -> None:
+        if ring in self._rings:
+            del self._rings[ring]
+            ring.clear()  # gives its bytes back
+
+    def charged(self) -> None:
+        """Called after every charge: trim if the budget is exceeded."""
+        if self.used > self.limit and not self._trimming:
+            self._trim(int(self.limit * self.low_water))
+
+    def _trim(self, target: int) -> None:
+        self._trimming = True
+        try:
+            heap = [(ring.oldest_second, i, ring) for i, ring in enumerate(self._rings) if len(ring) > 0]
+            heapq.heapify(heap)
+            while heap and self.used > target:
+                _, i, ring = heapq.heappop(heap)
+                self.trimmed_frames += ring.trim_oldest_second()
+                if len(ring) > 0:
+                    heapq.heappush(heap, (ring.oldest_second, i, ring))
+        finally:
+            self._trimming = False
+
+
+class Retained:
+    """A cached payload's share of the budget: ``set(data)`` replaces it, ``release()`` frees it."""
+
+    __slots__ = ("_budget", "_bytes")
+
+    def __init__(self, budget: MemoryBudget | None) -> None:
+        self._budget = budget
+        self._bytes = 0
+
+    def set(self, nbytes: int) -> None:
+        if self._budget is not None:
+            self._budget.cache_bytes += nbytes - self._bytes
+            self._bytes = nbytes
+            self._budget.charged()
+
+    def release(self) -> None:
+        self.set(0)
+
+
+class ReplayRing:
+    """The last frames of a channel, by sequence number, bounded by count, by bytes and by the budget.
+
+    Frames published in the same second share one entry of a small run list, so the budget can find
+    the hub's oldest frames without a timestamp per frame.
+    """
+
+    def __init__(self, max_frames: int, max_bytes: int, budget: MemoryBudget | None = None,
+                 now: Callable[[], float] = lambda: 0.0) -> None:
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self._frames: deque[bytes] = deque()
+        self._runs: deque[list[int]] = deque()  # [second, frames published in it], oldest first
         self._bytes = 0
+        self._now = now
         self.seq = 0  # sequence number of the newest frame (0: none yet)
+        self.budget = budget
+        if budget is not None:
+            budget.add_ring(self)
 
     @property
     def first_seq(self) -> int:
         return self.seq - len(self._frames) + 1
 
+    @property
+    def oldest_second(self) -> int:
+        return self._runs[0][0] if self._runs else 0
+
     def append(self, frame: bytes) -> int:
         self.seq += 1
         self._frames.append(frame)
-        self._bytes += len(frame)
+        second = int(self._now())
+        if self._runs and self._runs[-1][0] == second:
+            self._runs[-1][1] += 1
+        else:
+            self._runs.append([second, 1])
+        self._charge(len(frame) + FRAME_OVERHEAD)
         while len(self._frames) > 1 and (len(self._frames) > self.max_frames or self._bytes > self.max_bytes):
-            self._bytes -= len(self._frames.popleft())
+            self._pop_oldest()
+        if self.budget is not None:
+            self.budget.charged()
         return self.seq
+
+    def _charge(self, n: int) -> None:
+        self._bytes += n
+        if self.budget is not None:
+            self.budget.ring_bytes += n
+
+    def _pop_oldest(self) -> None:
+        frame = self._frames.popleft()
+        self._charge(-(len(frame) + FRAME_OVERHEAD))
+        run = self._runs[0]
+        run[1] -= 1
+        if run[1] == 0:
+            self._runs.popleft()
+
+    def trim_oldest_second(self) -> int:
+        """Drop every frame of the oldest second held (for the budget); returns how many."""
+        if not self._runs:
+            return 0
+        n = self._runs[0][1]
+        for _ in range(n):
+            self._pop_oldest()
+        return n
+
+    def clear(self) -> None:
+        while self._frames:
+            self._pop_oldest()
 
     def covers(self, pos: int) -> bool:
         """Whether every frame after ``pos`` is still here."""
@@ -115,6 +249,9 @@ class FanoutStats:
     events_published: int = 0
     parked_writes: int = 0
     write_failures: int = 0
+    resumed: int = 0
+    snapshots: int = 0
+    aborted: int = 0
     drops: dict[str, int] = field(default_factory=dict)
     write_wait_samples: deque[float] = field(default_factory=lambda: deque(maxlen=512))
 
@@ -132,7 +269,7 @@ class FanoutStats:
 
 
 class Client:
-    """One SSE connection: where it is in the ring, and its write state."""
+    """One SSE connection: where it is in the ring, and its write state. Owned by its channel."""
 
     __slots__ = ("send", "pos", "closed", "close_reason", "failures", "parked", "parked_since", "_coro",
                  "_target", "task")
@@ -153,16 +290,18 @@ class Client:
 class Channel:
     """The clients of one group, the frames they share, and the writing of them."""
 
-    def __init__(self, name: str, epoch: str, *, clock_monotonic: Callable[[], float], stats: FanoutStats,
-                 ring_frames: int = 2048, ring_bytes: int = 8 * 1024 * 1024, write_timeout: float = 15.0,
-                 max_retries: int = 3, retry_delay: float = 0.05, slice_size: int = 1000) -> None:
+    def __init__(self, name: str, epoch: str, *, clock: Clock, stats: FanoutStats,
+                 budget: MemoryBudget | None = None, ring_frames: int = 2048, ring_bytes: int = 8 * 1024 * 1024,
+                 write_timeout: float = 15.0, max_retries: int = 3, retry_delay: float = 0.05,
+                 slice_size: int = 1000) -> None:
         self.name = name
         self.epoch = epoch
-        self.ring = ReplayRing(ring_frames, ring_bytes)
+        self.clock = clock
+        self.ring = ReplayRing(ring_frames, ring_bytes, budget, clock.monotonic)
         self.clients: dict[Client, None] = {}  # insertion-ordered set
         self.parked: set[Client] = set()
         self.stats = stats
-        self.now = clock_monotonic
+        self.now = clock.monotonic
         self.write_timeout = write_timeout
         self.max_retries = max_retries
         self.retry_delay = retry_delay
@@ -179,14 +318,58 @@ class Channel:
         return f"{self.epoch}-{self.ring.seq if seq is None else seq}"
 
     def resume_position(self, last_event_id: str | None) -> int | None:
-        """The ring position to resume ``last_event_id`` from, or None when a snapshot is needed."""
-        if not last_event_id:
+        """The ring position to resume ``last_event_id`` from, or None when a snapshot is needed.
+
+        Anything that is not an id of this channel's epoch the ring still covers -- another epoch,
+        garbage, a number out of range -- needs the snapshot; it is never an error.
+        """
+        parsed = parse_event_id(last_event_id)
+        if parsed is None or parsed[0] != self.epoch:
             return None
-        epoch, _, seq = last_event_id.strip().rpartition("-")
-        if epoch != self.epoch or not seq.isdigit():
-            return None
-        pos = int(seq)
+        pos = parsed[1]
         return pos if self.ring.covers(pos) else None
+
+    # -- serving one client ----------------------------------------------------------------------
+    async def serve(self, send: Send, receive: Receive, headers: list[tuple[bytes, bytes]], preamble: bytes,
+                    last_event_id: str | None, snapshot: Callable[[], list[bytes]]) -> None:
+        """Serve one client from the response start to its end; returns once it is gone.
+
+        The client first gets ``preamble`` and either exactly the frames after ``last_event_id``
+        (when the ring still covers it) or ``snapshot()`` followed by an id-only message; from then
+        on it gets every frame published, until it disconnects or the server ends its stream.
+        """
+        pos = self.resume_position(last_event_id)
+        tail = self.ring.after(pos) if pos is not None else None
+        if tail is not None:
+            self.stats.resumed += 1
+        else:
+            self.stats.snapshots += 1
+            tail = b"".join([*snapshot(), sse_id_only(self.event_id())])
+        # The opening covers everything up to here; nothing awaited in between, so nothing is missed
+        # or sent twice.
+        client = Client(send, self.ring.seq)
+        client.task = asyncio.current_task()
+        body = preamble + tail
+        del tail
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.closed:  # a failed group: its snapshot says why, and the stream ends there
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        del body  # no local keeps the opening: this frame lives as long as the connection
+        try:
+            self.attach(client)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        except asyncio.CancelledError:
+            if client.close_reason is None:
+                raise
+            # Only when the connection could not be aborted (a server without a transport to abort):
+            # returning without completing the response makes the server close it.
+            log.info("channel %s: client ended without abort (%s)", self.name, client.close_reason)
+        finally:
+            self.detach(client)
+            client.closed = True
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, event: str, payload: Any) -> bytes:
@@ -328,7 +511,7 @@ class Channel:
             self.drop(client, "write_failed")
             return
         delay = self.retry_delay * 2 ** (client.failures - 1)
-        asyncio.get_running_loop().call_later(delay, self._retry, client)
+        self.clock.call_later(delay, lambda: self._retry(client))
 
     def _retry(self, client: Client) -> None:
         if client.closed or client.parked:
@@ -355,27 +538,44 @@ class Channel:
         self.end(client, reason)
 
     def end(self, client: Client, reason: str) -> None:
-        """End ``client``'s stream from the server side: complete the response, or abort it."""
+        """End ``client``'s stream from the server side.
+
+        A client that can take its pending frames and the end of the response at once gets them
+        (its ``receive()`` then reports the disconnect); any other connection is aborted with a
+        reset, which frees the socket and its buffers now.
+        """
         if client.closed:
             return
         client.closed = True
         client.close_reason = reason
         was_parked = client.parked
         self.detach(client)
-        if not was_parked and _finish_now(client.send):
-            return  # response complete: the handler's receive() now reports a disconnect
+        if not was_parked and reason not in ("stuck", "write_failed"):
+            tail = self.ring.after(client.pos) or b""
+            if _finish_now(client.send, tail):
+                return
+        if abort_connection(client.send):
+            self.stats.aborted += 1
+            return
         if client.task is not None and not client.task.done():
-            client.task.cancel()  # the handler sees its close_reason and aborts the connection
+            client.task.cancel()  # no transport to abort: the serving coroutine ends itself
 
     def close_all(self, reason: str) -> None:
+        """End every client's stream (each gets what was published so far) and accept no more."""
         self.closed = True
         for client in list(self.clients):
             self.end(client, reason)
 
+    def release(self) -> None:
+        """The group is gone: close every stream and give the ring's bytes back to the budget."""
+        self.close_all("group closed")
+        if self.ring.budget is not None:
+            self.ring.budget.remove_ring(self.ring)
 
-def _finish_now(send: Send) -> bool:
-    """Send the final empty body chunk if that completes without blocking."""
-    coro = send({"type": "http.response.body", "body": b"", "more_body": False})
+
+def _finish_now(send: Send, tail: bytes) -> bool:
+    """Send ``tail`` as the response's last chunk if that completes without blocking."""
+    coro = send({"type": "http.response.body", "body": tail, "more_body": False})
     try:
         coro.send(None)
     except StopIteration:

@@ -1,125 +1,548 @@
-"""Sans-I/O group registry: reference counts, the grace period, and the limits.
+"""The hub's groups: one per stream key, each owning its upstream subscriptions, polls and channel.
 
-A *group* is everything the hub keeps for one stream key (``("live", "1")``, ``("game", "123")``,
-...): its upstream subscriptions, caches and SSE channel. The registry only does the
-bookkeeping; the service creates and closes the real group objects when told to.
+=====================  ===================================  ===========================================
+group                  key                                  upstream
+=====================  ===================================  ===========================================
+:class:`CountsGroup`   ``("counts",)``                      live and prematch counts subscriptions
+:class:`LiveSport`     ``("live", sportId)``                games + main-odds subscriptions (poll on
+                                                            failure); holds the counts group
+:class:`PrematchSport` ``("prematch", sportId)``            games poll, odds-chunk poll, featured sub
+:class:`GameGroup`     ``("game", gameId)``                 one all-markets subscription
+:class:`CompetitionGroup` ``("competition", "mode:id")``    one main-odds subscription
+=====================  ===================================  ===========================================
 
-* ``acquire(key, now)`` before a client joins. Raises :class:`LimitExceeded` when the client limit
-  or the per-kind group limit is reached (the route answers 429 with ``Retry-After``); returns
-  True when the group must be created.
-* ``release(key, now)`` when a client leaves. The last one starts the grace period.
-* ``tick(now)`` returns the keys whose grace period ran out: close those groups.
+A group talks to the hub only through a :class:`GroupContext` (the clock, the random source, the
+settings, subscribe, a paced poll, the sport lookups, the counts feed, a channel, a share of the
+memory budget, and ``group_failed``); it never sees the hub itself. A group is built from its typed
+spec (``specs.py``) when its first client arrives; ``start()`` returns at once and the upstream
+work runs in tasks the group owns. ``close()`` cancels those tasks and unsubscribes, each step in
+its own ``try`` so one failure never stops the rest (R9).
 
-A client that rejoins during the grace period cancels the teardown.
+Emission is change-only (WIRE B): each subscription delta recomputes only the games it touched
+(``changes.py``), never the whole tree. A subscription the feed refuses, where the original sent an
+``error`` event, makes the group fail: its clients get the ``error`` and their streams end, and the
+hub frees the key at once, so the next client starts afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Protocol
+
+from backend.backoff import Backoff
+from backend.clock import Clock, iso_utc, within
+from backend.settings import Settings
+from backend.swarm.connection import OnData, OnFailed, SubscriptionHandle
+from backend.swarm.session import SwarmError, SwarmRequestError
+
+from . import payloads, queries
+from .changes import GamesFingerprint, touched_games
+from .fanout import Channel, Retained, encode_json, sse_event
+
+log = logging.getLogger(__name__)
+
+CountsListener = Callable[[bool, bytes], None]
 
 
-class LimitExceeded(Exception):
-    """A resource limit was hit; ``retry_after`` is a hint in whole seconds."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+class SportInfo(Protocol):
+    name: str
+    alias: str | None
 
 
-@dataclass(slots=True)
-class _Entry:
-    clients: int = 0
-    holds: int = 0  # references from other groups (a live sport group holds the counts group)
-    idle_since: float | None = None
+class CountsFeed(Protocol):
+    """A hold on the counts group: its cached payloads, and a release."""
+
+    def cached(self, live: bool) -> bytes | None: ...
+
+    def release(self) -> None: ...
 
 
-class GroupRegistry:
-    def __init__(self, *, grace: float, max_clients: int, max_groups: dict[str, int] | None = None) -> None:
-        self.grace = grace
-        self.max_clients = max_clients
-        self.max_groups = dict(max_groups or {})
-        self._entries: dict[Hashable, _Entry] = {}
-        self._per_kind: dict[str, int] = {}
-        self.total_clients = 0
-        self.rejected_total = 0
+class GroupContext(Protocol):
+    """What a group may ask of the hub (``OddsHub`` provides it)."""
 
-    @staticmethod
-    def kind_of(key: Hashable) -> str:
-        return str(key[0]) if isinstance(key, tuple) and key else str(key)
+    clock: Clock
+    rng: random.Random
+    settings: Settings
 
-    def check_client_limit(self) -> None:
-        """Raise LimitExceeded if one more client would be over the limit."""
-        if self.total_clients >= self.max_clients:
-            self.rejected_total += 1
-            raise LimitExceeded("Too many concurrent clients", retry_after=5)
+    def subscribe(self, what: dict[str, Any], where: dict[str, Any], on_data: OnData,
+                  on_failed: OnFailed) -> SubscriptionHandle: ...
 
-    def acquire(self, key: Hashable, now: float, *, internal: bool = False) -> bool:
-        """Take a reference; ``internal`` ones (group to group) are not clients and skip the client limit."""
-        if not internal:
-            self.check_client_limit()
-        entry = self._entries.get(key)
-        created = entry is None
-        if created:
-            kind = self.kind_of(key)
-            limit = self.max_groups.get(kind)
-            if limit is not None and self._per_kind.get(kind, 0) >= limit:
-                self.rejected_total += 1
-                raise LimitExceeded(f"Too many concurrent {kind} groups", retry_after=int(self.grace) + 1)
-            entry = self._entries[key] = _Entry()
-            self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
-        if internal:
-            entry.holds += 1
+    async def poll(self, what: dict[str, Any], where: dict[str, Any], timeout: float) -> dict[str, Any]: ...
+
+    async def sport_info(self, sport_id: str) -> SportInfo | None: ...
+
+    async def market_types(self, sport_alias: str | None) -> list[str]: ...
+
+    def hold_counts(self, listener: CountsListener) -> CountsFeed: ...
+
+    def new_channel(self, name: str) -> Channel: ...
+
+    def retained(self) -> Retained: ...
+
+    def group_failed(self, group: Group, message: str) -> None: ...
+
+
+class Group:
+    kind = "group"
+
+    def __init__(self, ctx: GroupContext, key: Hashable) -> None:
+        self.ctx = ctx
+        self.key = key
+        self.channel: Channel = ctx.new_channel(repr(key))
+        self.retained = ctx.retained()  # the bytes of our cached payloads, against the hub's budget
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subs: list[SubscriptionHandle] = []
+        self.closed = False
+        self.failed: str | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.spawn(self.run(), f"{self.kind}-run")
+
+    async def run(self) -> None:
+        """The group's upstream work; override."""
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, SwarmError):
+            self.fail(str(exc))
         else:
-            entry.clients += 1
-            self.total_clients += 1
-        entry.idle_since = None
-        return created
+            log.error("group %r task %s failed", self.key, task.get_name(), exc_info=exc)
+            self.fail("internal error")
 
-    def release(self, key: Hashable, now: float, *, internal: bool = False) -> None:
-        entry = self._entries.get(key)
-        if entry is None or (entry.holds if internal else entry.clients) == 0:
-            raise KeyError(f"release without acquire: {key!r}")
-        if internal:
-            entry.holds -= 1
-        else:
-            entry.clients -= 1
-            self.total_clients -= 1
-        if entry.clients == 0 and entry.holds == 0:
-            entry.idle_since = now
+    async def close(self) -> None:
+        """Release everything; every step runs even if an earlier one raised."""
+        self.closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except BaseException as exc:
+                if not isinstance(exc, (asyncio.CancelledError, Exception)):
+                    raise
+        self._release_subscriptions()
+        try:
+            self.channel.release()
+        finally:
+            self.retained.release()
 
-    def tick(self, now: float) -> list[Hashable]:
-        expired = [k for k, e in self._entries.items()
-                   if e.idle_since is not None and now - e.idle_since >= self.grace]
-        for key in expired:
-            self._forget(key)
-        return expired
+    def _release_subscriptions(self) -> None:
+        subs, self._subs = self._subs, []
+        for sub in subs:
+            try:
+                sub.close()
+            except Exception:
+                log.exception("group %r: unsubscribe failed; continuing", self.key)
 
-    def drain(self) -> list[Hashable]:
-        """Forget every group (shutdown); returns their keys so the caller can close them."""
-        keys = list(self._entries)
-        for key in keys:
-            self._forget(key)
-        self.total_clients = 0
-        return keys
+    def fail(self, message: str) -> None:
+        """The group cannot serve: send ``error``, end every client's stream, let the hub free the key."""
+        if self.closed or self.failed is not None:
+            return
+        self.failed = message
+        log.warning("group %r failed: %s", self.key, message)
+        self.emit_error(message)
+        self._release_subscriptions()
+        self.channel.close_all("group failed")
+        self.ctx.group_failed(self, message)
 
-    def _forget(self, key: Hashable) -> None:
-        del self._entries[key]
-        kind = self.kind_of(key)
-        self._per_kind[kind] -= 1
-        if not self._per_kind[kind]:
-            del self._per_kind[kind]
+    def subscribe(self, query: queries.Query, on_data: OnData,
+                  on_failed: OnFailed | None = None) -> SubscriptionHandle:
+        """Open a subscription owned by this group. ``on_failed`` defaults to failing the group."""
+        what, where = query
+        handle = self.ctx.subscribe(what, where, on_data, on_failed or (lambda exc: self.fail(str(exc))))
+        self._subs.append(handle)
+        return handle
 
-    def clients(self, key: Hashable) -> int:
-        entry = self._entries.get(key)
-        return entry.clients if entry else 0
+    @property
+    def subscription_count(self) -> int:
+        return sum(1 for s in self._subs if not s.closed)
 
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._entries
+    # -- emission ---------------------------------------------------------------------------------
+    def late_joiner_frames(self) -> list[bytes]:
+        if self.failed is not None:
+            return [sse_event("error", encode_json({"error": self.failed}))]
+        return []
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    def emit(self, event: str, payload: Any) -> bytes:
+        """Publish ``payload`` as ``event``; returns its JSON bytes (to cache for late joiners)."""
+        data = encode_json(payload)
+        self.channel.publish_raw(event, data)
+        return data
 
-    def groups_of_kind(self, kind: str) -> int:
-        return self._per_kind.get(kind, 0)
+    def emit_error(self, message: str) -> None:
+        self.emit("error", {"error": message})
 
+    def now_iso(self) -> str:
+        return iso_utc(self.ctx.clock.time())
+
+
+class CountsGroup(Group):
+    """WIRE B1. Also feeds ``counts``/``prematch_counts`` to live sport groups (its listeners)."""
+
+    kind = "counts"
+    EVENTS = {True: "live_counts", False: "prematch_counts"}
+
+    def __init__(self, ctx: GroupContext, key: Hashable) -> None:
+        super().__init__(ctx, key)
+        self.cached: dict[bool, bytes] = {}  # live? -> JSON payload
+        self._fingerprints: dict[bool, str] = {}
+        self.listeners: set[CountsListener] = set()
+
+    def start(self) -> None:
+        for live in (True, False):
+            self.subscribe(queries.counts(live), lambda tree, _d, live=live: self._on_counts(live, tree))
+
+    def _on_counts(self, live: bool, tree: dict[str, Any]) -> None:
+        payload = payloads.counts_payload(tree)
+        fp = payloads.counts_fingerprint(payload)
+        if fp and fp == self._fingerprints.get(live):
+            return
+        self._fingerprints[live] = fp
+        data = encode_json(payload)
+        self.cached[live] = data
+        self.retained.set(sum(map(len, self.cached.values())))
+        self.channel.publish_raw(self.EVENTS[live], data)
+        for listener in list(self.listeners):
+            try:
+                listener(live, data)
+            except Exception:
+                log.exception("counts listener failed")
+
+    def late_joiner_frames(self) -> list[bytes]:
+        return super().late_joiner_frames() or [
+            sse_event(self.EVENTS[live], self.cached[live]) for live in (True, False) if live in self.cached]
+
+
+class SportGroup(Group):
+    """Shared by the live, prematch and competition groups: the games list and per-game main odds."""
+
+    live = True
+    snapshot_includes_null = False  # the competition stream's snapshot also lists games with no odds
+
+    def __init__(self, ctx: GroupContext, key: Hashable, sport_id: str) -> None:
+        super().__init__(ctx, key)
+        self.sport_id = sport_id  # the query string, echoed exactly
+        self.sport_num = int(sport_id)
+        self.sport_name = sport_id  # from the hierarchy once known (never from a client)
+        self.priorities: list[str] = []
+        self.odds = payloads.OddsCache()
+        self._games = GamesFingerprint(self._game_line)
+        self._games_payload: bytes | None = None
+        self._snapshot: tuple[int, bytes | None] = (-1, None)
+        self.game_ids: list[int] = []
+
+    async def resolve_sport(self) -> None:
+        """Sport name (from the hierarchy, else the id) and the market-type priorities."""
+        sport = await self.ctx.sport_info(str(self.sport_num))
+        self.sport_name = sport.name if sport is not None and sport.name else self.sport_id
+        dynamic = await self.ctx.market_types(sport.alias if sport is not None else None)
+        self.priorities = payloads.priority_list(dynamic, self.sport_name, with_fallback=self.fallback_too)
+
+    @property
+    def fallback_too(self) -> bool:
+        """Live lists use the dynamic priorities alone; prematch adds the fallback types (WIRE D)."""
+        return not self.live
+
+    def _game_line(self, nodes: tuple[dict[str, Any], ...]) -> str | None:
+        game = nodes[3]
+        if not payloads.listed(game, self.sport_num, prematch=not self.live):
+            return None
+        return payloads.game_line(game)
+
+    def on_games(self, tree: dict[str, Any], delta: dict[str, Any] | None = None, force: bool = False) -> None:
+        """A games tree (or a delta merged into it): emit ``games`` if its fingerprint changed."""
+        changed = self._games.update(tree, delta)
+        if not force and len(self._games) and not changed:
+            return
+        games = payloads.games_list(tree, self.sport_name, self.sport_num, prematch=not self.live)
+        self.game_ids = [g["id"] for g in games if "id" in g]
+        payload = {"sportId": self.sport_id, "sportName": self.sport_name, "data": games,
+                   "last_updated": self.now_iso()}
+        self._games_payload = self.emit("games", payload)
+        self._account()
+        self.after_games_emit()
+
+    def after_games_emit(self) -> None:
+        """Hook: prematch polls odds at once after a changed list."""
+
+    def odds_payload(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sportId": self.sport_id, "updates": updates}
+
+    def on_odds(self, tree: dict[str, Any], delta: dict[str, Any] | None = None, *, resubscribed: bool = False,
+                allow_any: bool = True, whole: bool = False) -> None:
+        """Fold an odds tree into the cache and emit what changed.
+
+        ``delta``: only the games it touched are looked at. ``resubscribed``: the tree is a whole
+        (re)subscription snapshot -- games missing from it are dropped and everyone gets the full
+        picture in one ``odds`` event (string ids, WIRE B2). ``whole``: the tree is a subscription's
+        whole state, so the games in it count as fresh for the cache's TTL (as if re-read).
+        """
+        now = self.ctx.clock.monotonic()
+        games = touched_games(tree, delta) if not resubscribed else None
+        if games is None:
+            games = list(payloads.iter_odds_games(tree))
+        updates = [u for game in games
+                   if (u := self.odds.update_game(game, self.priorities, now, allow_any)) is not None]
+        if resubscribed:
+            self.odds.retain(g.get("id") for g in games)
+            data = self._odds_snapshot_data()
+            if data is not None:
+                self.channel.publish_raw("odds", data)
+        elif updates:
+            self.emit("odds", self.odds_payload(updates))
+            self.odds.evict(now, (lambda: payloads.game_ids_in(tree)) if whole else None)
+        self._account()
+
+    def _odds_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        """Callback of an odds subscription (``delta`` None: a (re)subscription snapshot)."""
+        self.on_odds(tree, delta, resubscribed=delta is None, whole=True)
+
+    def _odds_snapshot_data(self) -> bytes | None:
+        """The late-joiner ``odds`` payload, rebuilt only when the cache changed since last time."""
+        version, data = self._snapshot
+        if version != self.odds.version:
+            updates = self.odds.snapshot(include_null=self.snapshot_includes_null)
+            data = encode_json(self.odds_payload(updates)) if updates else None
+            self._snapshot = (self.odds.version, data)
+        return data
+
+    def _account(self) -> None:
+        snapshot = self._snapshot[1]
+        self.retained.set(len(self._games_payload or b"") + len(snapshot or b"") + self.odds.approx_bytes())
+
+    def late_joiner_frames(self) -> list[bytes]:
+        frames = super().late_joiner_frames()
+        if frames:
+            return frames
+        frames = [sse_event("games", self._games_payload)] if self._games_payload else []
+        snapshot = self._odds_snapshot_data()
+        if snapshot:
+            frames.append(sse_event("odds", snapshot))
+        return frames
+
+    async def poll_forever(self, interval: float, poll: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``poll`` every ``interval``; on failure back off exponentially with full jitter."""
+        backoff = Backoff(interval, max(interval * 12, 60.0), self.ctx.rng)
+        while True:
+            try:
+                await poll()
+                backoff.reset()
+                delay = interval
+            except SwarmRequestError as exc:
+                delay = interval + backoff.next_delay()
+                log.warning("sport %s: %s poll failed (%s); next in %.1fs", self.sport_id, what, exc, delay)
+            await self.ctx.clock.sleep(delay)
+
+
+class LiveSport(SportGroup):
+    """WIRE B2: games and main odds by subscription; counts from the shared counts group."""
+
+    kind = "live"
+    live = True
+
+    def __init__(self, ctx: GroupContext, key: Hashable, sport_id: str) -> None:
+        super().__init__(ctx, key, sport_id)
+        self._counts: CountsFeed | None = None
+
+    def start(self) -> None:
+        self._counts = self.ctx.hold_counts(self._on_counts)
+        super().start()
+
+    async def run(self) -> None:
+        await self.resolve_sport()
+        self.subscribe(queries.sport_games(self.sport_num, live=True), self._games_data, self._games_refused)
+        if self.priorities:
+            self.subscribe(queries.live_main_odds(self.sport_num, self.priorities[0]), self._odds_data)
+
+    def _games_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        # delta None is a (re)subscription snapshot: resend even if unchanged (WIRE H).
+        self.on_games(tree, delta, force=delta is None)
+
+    def _games_refused(self, exc: SwarmError) -> None:
+        log.warning("live %s: games subscription refused (%s); polling", self.sport_id, exc)
+        self.spawn(self.poll_forever(self.ctx.settings.games_poll_interval, self._poll_games, "games"),
+                   "live-games-poll")
+
+    async def _poll_games(self) -> None:
+        what, where = queries.sport_games(self.sport_num, live=True)
+        self.on_games(await self.ctx.poll(what, where, 15.0))
+
+    def _on_counts(self, live: bool, data: bytes) -> None:
+        self.channel.publish_raw("counts" if live else "prematch_counts", data)
+
+    def late_joiner_frames(self) -> list[bytes]:
+        frames = []
+        if self._counts is not None and self.failed is None:
+            for live, event in ((True, "counts"), (False, "prematch_counts")):
+                data = self._counts.cached(live)
+                if data is not None:
+                    frames.append(sse_event(event, data))
+        return frames + super().late_joiner_frames()
+
+    def _release_counts(self) -> None:
+        counts, self._counts = self._counts, None
+        if counts is not None:
+            counts.release()
+
+    def fail(self, message: str) -> None:
+        super().fail(message)
+        self._release_counts()
+
+    async def close(self) -> None:
+        try:
+            self._release_counts()
+        finally:
+            await super().close()
+
+
+class PrematchSport(SportGroup):
+    """WIRE B3: games polled every 5 s; odds from rotating 30-game chunks and the featured sub."""
+
+    kind = "prematch"
+    live = False
+    CHUNK = 30
+    REFRESH_AFTER = 60.0
+
+    def __init__(self, ctx: GroupContext, key: Hashable, sport_id: str) -> None:
+        super().__init__(ctx, key, sport_id)
+        self._cursor = 0
+        self._cursor_sig: tuple[int, int | None] = (0, None)
+        self._odds_now = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.resolve_sport()
+        self.spawn(self.poll_forever(self.ctx.settings.games_poll_interval, self._poll_games, "games"),
+                   "prematch-games-poll")
+        self.spawn(self._odds_loop(), "prematch-odds-poll")
+        self.subscribe(queries.featured_odds(self.sport_num), self._featured_data, self._featured_refused)
+
+    def _featured_refused(self, exc: SwarmError) -> None:
+        log.info("prematch %s: featured subscription failed silently: %s", self.sport_id, exc)
+
+    async def _poll_games(self) -> None:
+        what, where = queries.sport_games(self.sport_num, live=False)
+        self.on_games(await self.ctx.poll(what, where, 15.0))
+        self.odds.retain(self.game_ids)
+
+    def after_games_emit(self) -> None:
+        self._odds_now.set()
+
+    async def _odds_loop(self) -> None:
+        interval = self.ctx.settings.odds_poll_interval
+        backoff = Backoff(interval, 60.0, self.ctx.rng)
+        delay = 0.0
+        while True:
+            try:
+                await within(self.ctx.clock, delay, self._odds_now.wait())
+            except TimeoutError:
+                pass
+            self._odds_now.clear()
+            try:
+                await self._poll_odds_chunk()
+                backoff.reset()
+                delay = interval
+            except SwarmRequestError as exc:
+                delay = interval + backoff.next_delay()
+                log.warning("prematch %s: odds chunk failed (%s); next in %.1fs", self.sport_id, exc, delay)
+
+    def next_chunk(self, now: float) -> list[int]:
+        """Up to 30 ids from a rotating cursor: games with no odds yet or odds older than 60 s."""
+        ids = self.game_ids
+        sig = (len(ids), ids[0] if ids else None)
+        if sig != self._cursor_sig:
+            self._cursor_sig, self._cursor = sig, 0
+        chunk: list[int] = []
+        n = len(ids)
+        for step in range(n):
+            gid = ids[(self._cursor + step) % n]
+            entry = self.odds.entries.get(str(gid))
+            if entry is None or now - entry["updated"] >= self.REFRESH_AFTER:
+                chunk.append(gid)
+                if len(chunk) == self.CHUNK:
+                    self._cursor = (self._cursor + step + 1) % n
+                    return chunk
+        self._cursor = 0
+        return chunk
+
+    async def _poll_odds_chunk(self) -> None:
+        chunk = self.next_chunk(self.ctx.clock.monotonic())
+        if not chunk or not self.priorities:
+            return
+        what, where = queries.odds_chunk(chunk, self.priorities)
+        self.on_odds(await self.ctx.poll(what, where, 20.0))
+
+    def _featured_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        listed = set(self.game_ids)
+        touched_now = touched_games(tree, delta)
+        games = [g for g in (payloads.iter_odds_games(tree) if touched_now is None else touched_now)
+                 if g.get("id") in listed]
+        self.on_odds({"game": {str(g["id"]): g for g in games}}, allow_any=False)
+
+
+class CompetitionGroup(SportGroup):
+    """WIRE B5: main odds of one competition's games, live or prematch, by subscription."""
+
+    kind = "competition"
+    fallback_too = True  # competitions always add the fallback types (WIRE D)
+    snapshot_includes_null = True  # WIRE B5: every cached entry, odds null included
+
+    def __init__(self, ctx: GroupContext, key: Hashable, competition_id: str, sport_id: str, live: bool) -> None:
+        super().__init__(ctx, key, sport_id)
+        self.competition_id = competition_id
+        self.live = live
+
+    async def run(self) -> None:
+        await self.resolve_sport()
+        self.subscribe(queries.competition_odds(int(self.competition_id), self.live), self._odds_data)
+
+    def odds_payload(self, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"sportId": self.sport_id, "competitionId": self.competition_id, "updates": updates}
+
+
+class GameGroup(Group):
+    """WIRE B4, with score/info/stats changes pushed too (WIRE H)."""
+
+    kind = "game"
+
+    def __init__(self, ctx: GroupContext, key: Hashable, game_id: str) -> None:
+        super().__init__(ctx, key)
+        self.game_id = game_id
+        self._payload: bytes | None = None
+        self._last_data: bytes | None = None
+
+    def start(self) -> None:
+        self.subscribe(queries.single_game(int(self.game_id)), self._on_game)
+
+    def _on_game(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+        if delta is not None and touched_games(tree, delta) == []:
+            return  # the delta changed nothing under any game
+        game = payloads.find_game(tree, self.game_id)
+        if game is None:
+            return
+        data = encode_json(game)
+        if data == self._last_data and delta is not None:
+            return
+        self._last_data = data
+        payload = b'{"gameId":' + encode_json(self.game_id) + b',"data":' + data + b',"last_updated":' + \
+            encode_json(self.now_iso()) + b"}"
+        self._payload = payload
+        self.retained.set(len(payload) + len(data))
+        self.channel.publish_raw("game", payload)
+
+    def late_joiner_frames(self) -> list[bytes]:
+        return super().late_joiner_frames() or ([sse_event("game", self._payload)] if self._payload else [])

@@ -9,15 +9,15 @@ and get plain values back.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 Tree = dict[str, Any]
 
 LEVELS = ("sport", "region", "competition", "game", "market", "event")
 
-FOOTBALL_FALLBACK = ["P1XP2", "W1XW2", "1X2", "MATCH_RESULT", "MATCHRESULT"]
-OTHER_FALLBACK = ["P1P2", "P1XP2", "W1W2", "W1XW2"]
+FOOTBALL_FALLBACK = ("P1XP2", "W1XW2", "1X2", "MATCH_RESULT", "MATCHRESULT")
+OTHER_FALLBACK = ("P1P2", "P1XP2", "W1W2", "W1XW2")
 
 SCORE_KEYS = ("score", "ss", "score_str", "scoreString", "current_score")
 PHASE_KEYS = ("current_game_state", "period", "period_name", "stage", "phase")
@@ -79,42 +79,65 @@ def counts_fingerprint(payload: dict[str, Any]) -> str:
 
 # -- game lists -----------------------------------------------------------------------------------
 
-def iter_games(tree: Tree) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]]:
-    """Walk sport > region > competition > game in key order; yields (sport, region, comp, game).
+GAME_LEVELS = LEVELS[:4]
+GamePath = tuple[str, ...]
 
-    Levels missing from the tree are yielded as ``{}``, so a flat ``{"game":{...}}`` tree works too.
+
+def walk_level(node: dict[str, Any], depth: int) -> tuple[int, Any] | None:
+    """The level a walk descends into at ``node`` (the first one present from ``depth``), with its
+    children."""
+    for index in range(depth, len(GAME_LEVELS)):
+        children = node.get(GAME_LEVELS[index])
+        if children is not None:
+            return index, children
+    return None
+
+
+def iter_game_paths(tree: Tree) -> Iterator[tuple[GamePath, tuple[dict[str, Any], ...]]]:
+    """Walk sport > region > competition > game in key order: ``(path, (sport, region, comp, game))``.
+
+    ``path`` is the keys from the top of the tree down to the game's. Levels missing from the tree
+    are ``{}`` in the node tuple, so a flat ``{"game":{...}}`` tree works too.
     """
 
-    def walk(node: Any, depth: int, path: list[dict[str, Any]]) -> Iterator[Any]:
-        for level in LEVELS[depth:4]:
-            children = node.get(level) if isinstance(node, dict) else None
-            if children is None:
-                continue
-            index = LEVELS.index(level)
-            for _, child in ordered(children):
-                if not isinstance(child, dict):
-                    continue
-                new_path = path + [{}] * (index - len(path)) + [child]
-                if level == "game":
-                    yield new_path
-                else:
-                    yield from walk(child, index + 1, new_path)
+    def walk(node: Any, depth: int, keys: GamePath, nodes: list[dict[str, Any]]) -> Iterator[Any]:
+        found = walk_level(node, depth) if isinstance(node, dict) else None
+        if found is None:
             return
+        index, children = found
+        for key, child in ordered(children):
+            if not isinstance(child, dict):
+                continue
+            path_nodes = nodes + [{}] * (index - len(nodes)) + [child]
+            if index == 3:
+                yield keys + (key,), tuple(path_nodes)
+            else:
+                yield from walk(child, index + 1, keys + (key,), path_nodes)
 
-    for path in walk(tree, 0, []):
-        sport, region, comp, game = (path + [{}] * 4)[:4]
-        yield sport, region, comp, game
+    yield from walk(tree, 0, (), [])
+
+
+def iter_games(tree: Tree) -> Iterator[tuple[dict[str, Any], ...]]:
+    """Every game of ``tree`` in walk order, as ``(sport, region, competition, game)``."""
+    for _, nodes in iter_game_paths(tree):
+        yield nodes
+
+
+def listed(game: dict[str, Any], sport_id: int | None = None, prematch: bool = False) -> bool:
+    """Whether a game belongs in a ``games`` list: its sport (when given), and for prematch lists
+    ``visible_in_prematch`` 1 or ``type`` 0/2 (WIRE B3)."""
+    if sport_id is not None and "sport_id" in game and game["sport_id"] != sport_id:
+        return False
+    return not prematch or game.get("visible_in_prematch") == 1 or game.get("type") in (0, 2)
 
 
 def games_list(tree: Tree, sport_name: str, sport_id: int | None = None, prematch: bool = False) -> list[dict[str, Any]]:
     """The ``data`` array of a ``games`` event: Swarm games plus injected names and ``market:{}``."""
     out = []
     for _, region, comp, game in iter_games(tree):
-        if sport_id is not None and "sport_id" in game and game["sport_id"] != sport_id:
+        if not listed(game, sport_id, prematch):
             continue
-        if prematch and not (game.get("visible_in_prematch") == 1 or game.get("type") in (0, 2)):
-            continue
-        item = {k: v for k, v in game.items() if k not in ("market",)}
+        item = {k: v for k, v in game.items() if k != "market"}
         item["sport"] = sport_name
         item["region"] = region.get("name") or "Other"
         item["competition"] = comp.get("name") or "Other"
@@ -157,7 +180,8 @@ def games_fingerprint(games: list[dict[str, Any]]) -> str:
 # -- main market and odds -------------------------------------------------------------------------
 
 def fallback_types(sport_name: str) -> list[str]:
-    return FOOTBALL_FALLBACK if "football" in sport_name.lower() else OTHER_FALLBACK
+    """The fallback priority list for a sport (a new list each call: callers may extend it)."""
+    return list(FOOTBALL_FALLBACK if "football" in sport_name.lower() else OTHER_FALLBACK)
 
 
 def priority_list(dynamic: list[str] | None, sport_name: str, *, with_fallback: bool) -> list[str]:
@@ -279,11 +303,15 @@ class OddsCache:
     Bounded (WIRE D limits): :meth:`evict` drops entries not refreshed for ``ttl`` seconds, then the
     least recently refreshed ones down to ``max_entries``."""
 
-    def __init__(self, ttl: float = 3600.0, max_entries: int = 1000) -> None:
+    ENTRY_BYTES = 600  # a dict of five fields, the odds array of three dicts, the fingerprint string
+
+    def __init__(self, ttl: float = 3600.0, max_entries: int = 1000, ttl_check: float = 60.0) -> None:
         self.entries: dict[str, dict[str, Any]] = {}  # least recently refreshed first
         self.version = 0
         self.ttl = ttl
         self.max_entries = max_entries
+        self.ttl_check = ttl_check  # the TTL is applied at most this often (it is an hour long)
+        self._next_ttl_check = -math.inf
 
     def update_game(self, game: dict[str, Any], priorities: list[str], now: float,
                     allow_any: bool = True) -> dict[str, Any] | None:
@@ -309,18 +337,37 @@ class OddsCache:
         self.version += 1
         return {"gameId": gid, "odds": odds, "markets_count": count}
 
-    def evict(self, now: float) -> int:
-        """Apply the TTL and the size cap; returns how many entries went."""
-        gone = 0
-        for key in list(self.entries):
-            if now - self.entries[key]["updated"] < self.ttl and len(self.entries) - gone <= self.max_entries:
-                break  # entries are in refresh order: everything after this one is newer
-            gone += 1
-        for key in list(self.entries)[:gone]:
+    def evict(self, now: float, present: Callable[[], set[str]] | None = None) -> int:
+        """Apply the TTL and the size cap; returns how many entries went.
+
+        ``present`` (for a cache fed by one subscription's whole tree) gives the ids of the games in
+        that tree: they count as freshly read, as they would be if every game were re-read on every
+        delta, so only games that left the tree age out. It is only called when something may go:
+        the TTL is checked at most every ``ttl_check`` seconds, the cap when it is exceeded.
+        """
+        due = now >= self._next_ttl_check
+        if not due and len(self.entries) <= self.max_entries:
+            return 0
+        keep = present() if present is not None else set()
+        victims: list[str] = []
+        if due:
+            self._next_ttl_check = now + self.ttl_check
+            victims = [k for k, e in self.entries.items() if now - e["updated"] >= self.ttl and k not in keep]
+        overflow = len(self.entries) - len(victims) - self.max_entries
+        if overflow > 0:  # least recently refreshed first, games in the tree last
+            gone = set(victims)
+            order = [k for k in self.entries if k not in gone and k not in keep] + \
+                [k for k in self.entries if k not in gone and k in keep]
+            victims += order[:overflow]
+        for key in victims:
             del self.entries[key]
-        if gone:
+        if victims:
             self.version += 1
-        return gone
+        return len(victims)
+
+    def approx_bytes(self) -> int:
+        """About what the entries take in memory (for the hub's memory budget)."""
+        return len(self.entries) * self.ENTRY_BYTES
 
     def retain(self, game_ids: Iterable[Any]) -> None:
         keep = {str(g) for g in game_ids}
@@ -342,6 +389,11 @@ class OddsCache:
 
 
 # -- game details ---------------------------------------------------------------------------------
+
+def game_ids_in(tree: Tree) -> set[str]:
+    """The ids (as strings) of every game in ``tree``."""
+    return {js_str(game.get("id")) for game in iter_odds_games(tree)}
+
 
 def find_game(tree: Tree, game_id: str) -> dict[str, Any] | None:
     for game in iter_odds_games(tree):

@@ -1,17 +1,15 @@
 """The odds hub's HTTP API (WIRE.md A1, A3, B1-B4).
 
-SSE streams are raw ASGI apps (``STREAMS``): the group reference is taken before the response starts (so a
-limit can still answer 429) and released in a ``finally`` that runs whatever happens after that --
-a disconnect, a dropped client, shutdown. After the first write the handler only waits on
-``receive()`` for the disconnect; the channel does all writing (see ``fanout.py``).
+SSE streams are raw ASGI apps (``STREAMS``): the request is parsed into a typed spec (``specs.py``)
+and the group lease taken before the response starts (so a bad parameter is still a 400 and a limit
+a 429), then the group's channel serves the client (``fanout.py``) and the lease is given back in a
+``finally``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response, get
@@ -20,11 +18,12 @@ from litestar.types import Receive, Scope, Send
 from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, json_response, query_params
 from backend.swarm.session import SwarmRequestError
 
+from . import specs
 from .caches import HierarchyError
-from .fanout import PADDING, Client, sse_comment, sse_id_only
-from .groups import LimitExceeded
+from .fanout import PADDING, sse_comment
+from .registry import LimitExceeded
 from .service import OddsHub
-from .streams import Group
+from .specs import StreamSpec
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ SSE_HEADERS = [
 ]
 
 
-def _positive_int(value: str | None) -> bool:
-    return value is not None and value.isdigit() and 0 < int(value) < 2**53
-
-
 def _last_event_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"last-event-id":
@@ -47,71 +42,19 @@ def _last_event_id(scope: Scope) -> str | None:
     return None
 
 
-def _opening(hub: OddsHub, group: Group, scope: Scope) -> bytes:
-    """Preamble, then exactly the missed frames (a ``Last-Event-ID`` the ring covers) or the snapshot."""
-    channel = group.channel
-    pos = channel.resume_position(_last_event_id(scope))
-    if pos is not None:
-        hub.stats.resumed += 1
-        tail = [channel.ring.after(pos) or b""]
-    else:
-        tail = [*group.late_joiner_frames(), sse_id_only(channel.event_id())]
-    return b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}"), *tail])
+def _preamble(hub: OddsHub) -> bytes:
+    return b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
 
 
-@dataclass(frozen=True, slots=True)
-class StreamSpec:
-    """A validated stream request: which group, and the options its first client creates it with."""
-
-    kind: str
-    ident: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-def _sport(kind: str, params: dict[str, str]) -> StreamSpec | str:
-    sport_id = params.get("sportId")
-    if not sport_id:
-        return "sportId is required"
-    if not _positive_int(sport_id):
-        return "sportId must be a positive integer"
-    return StreamSpec(kind, sport_id, {"sport_name": params.get("sportName") or None})
-
-
-def _game(params: dict[str, str]) -> StreamSpec | str:
-    game_id = params.get("gameId")
-    if not game_id:
-        return "gameId is required"
-    if not _positive_int(game_id):
-        return "gameId must be a positive integer"
-    return StreamSpec("game", game_id)
-
-
-def _competition(params: dict[str, str]) -> StreamSpec | str:
-    competition_id, sport_id, mode = params.get("competitionId"), params.get("sportId"), params.get("mode")
-    if not competition_id:
-        return "competitionId is required"
-    if not sport_id:
-        return "sportId is required"
-    if mode not in ("live", "prematch"):
-        return "mode must be live or prematch"
-    if not _positive_int(competition_id):
-        return "competitionId must be a positive integer"
-    if not _positive_int(sport_id):
-        return "sportId must be a positive integer"
-    options = {"competition_id": competition_id, "sport_id": sport_id, "mode": mode,
-               "sport_name": params.get("sportName") or None}
-    return StreamSpec("competition", f"{mode}:{competition_id}", options)
-
-
-# Path -> parser of its query (a StreamSpec, or the 400 message). The streams bypass Litestar's
+# Path -> parser of its query (a typed spec, or the 400 message). The streams bypass Litestar's
 # router (see ``backend.app.OddsApp``): an open stream keeps its whole call chain alive, so every
 # frame saved is memory saved per idle client.
 STREAMS: dict[str, Callable[[dict[str, str]], StreamSpec | str]] = {
-    "/api/counts-stream": lambda params: StreamSpec("counts"),
-    "/api/live-stream": lambda params: _sport("live", params),
-    "/api/prematch-stream": lambda params: _sport("prematch", params),
-    "/api/live-game-stream": _game,
-    "/api/competition-odds-stream": _competition,
+    "/api/counts-stream": specs.parse_counts,
+    "/api/live-stream": specs.parse_live,
+    "/api/prematch-stream": specs.parse_prematch,
+    "/api/live-game-stream": specs.parse_game,
+    "/api/competition-odds-stream": specs.parse_competition,
 }
 LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # WIRE B5's order of checks
 
@@ -119,8 +62,9 @@ LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # WIRE B5
 async def serve_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:
     """Serve one SSE request from start to end (errors as JSON 400/429 before the stream opens).
 
-    The client first gets the preamble and either exactly the events it missed (a ``Last-Event-ID``
-    the replay ring still covers) or the group's snapshot; from then on the channel writes to it.
+    The group's channel owns the client from the response start on (``Channel.serve``); the lease on
+    the group is given back in a ``finally`` that runs whatever happens -- a disconnect, a dropped
+    client, a failed group, shutdown.
     """
     hub: OddsHub = scope["app"].state.hub
     send: Send = scope[RAW_SEND_KEY]
@@ -132,36 +76,16 @@ async def serve_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str
         if isinstance(spec, str):
             await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
             return
-        key, group = hub.acquire(spec.kind, spec.ident, **spec.options)
+        lease, group = hub.acquire(spec)
     except LimitExceeded as exc:
         await json_response(send, 429, {"error": str(exc)},
                             [(b"retry-after", str(exc.retry_after).encode()), *NO_STORE, *cors])
         return
-    channel = group.channel
-    client: Client | None = None
     try:
-        pos = channel.seq  # the opening covers everything up to here; the channel sends the rest
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
-        # No local keeps the opening bytes: this frame lives as long as the connection.
-        await send({"type": "http.response.body", "body": _opening(hub, group, scope), "more_body": True})
-        client = Client(send, pos)
-        client.task = asyncio.current_task()
-        channel.attach(client)
-        while (await receive())["type"] != "http.disconnect":
-            pass
-    except asyncio.CancelledError:
-        if client is None or client.close_reason is None:
-            raise
-        # The channel gave up on a stuck client: returning without completing the response makes
-        # the server close the connection.
-        log.info("stream %r: aborted (%s)", group.key, client.close_reason)
+        await group.channel.serve(send, receive, [*SSE_HEADERS, *cors], _preamble(hub), _last_event_id(scope),
+                                  group.late_joiner_frames)
     finally:
-        try:
-            if client is not None:
-                channel.detach(client)
-                client.closed = True
-        finally:
-            hub.release(key)
+        hub.release(lease)
 
 
 @get("/api/hierarchy")

@@ -240,10 +240,17 @@ async def test_metrics_in_prometheus_text_and_alerts_in_health(http):
     assert set(health["cache"]) >= {"hits", "misses"}
 
 
-async def test_sport_name_from_the_request_names_a_new_group(srv, http):
+async def test_a_clients_sport_name_never_renames_the_sport_for_anyone(srv, http):
+    # Issue 6 item 2: the name comes from the hierarchy; a huge name is refused before the stream.
     what, where = queries.counts(live=False)
     tree = await feed_get(srv.simulator.url, what, where)
     sport = min(tree["sport"].values(), key=lambda s: len(s.get("game", {})))  # a group nobody opened yet
-    async with SseStream(http, f"/api/prematch-stream?sportId={sport['id']}&sportName=My%20Name") as stream:
-        games = (await stream.next_event("games")).json()
-    assert games["sportName"] == "My Name" and all(g["sport"] == "My Name" for g in games["data"])
+    real_name = (await http.get("/api/hierarchy")).json()["sport"][str(sport["id"])]["name"]
+    async with SseStream(http, f"/api/prematch-stream?sportId={sport['id']}&sportName=My%20Name") as first:
+        mine = (await first.next_event("games")).json()
+        async with SseStream(http, f"/api/prematch-stream?sportId={sport['id']}") as second:
+            theirs = (await second.next_event("games")).json()
+    for games in (mine, theirs):
+        assert games["sportName"] == real_name and all(g["sport"] == real_name for g in games["data"])
+    huge = await http.get(f"/api/prematch-stream?sportId={sport['id']}&sportName={'x' * 30_000}")
+    assert huge.status_code == 400 and "sportName" in huge.json()["error"]

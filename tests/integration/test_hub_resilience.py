@@ -125,7 +125,7 @@ async def test_a_resuming_client_gets_exactly_the_events_it_missed_or_a_snapshot
         async with SseStream(http, url, headers={"Last-Event-ID": "zz.1-1"}) as stale:
             names = [(await stale.next_event(timeout=5)).event for _ in range(4)]
         assert names == ["counts", "prematch_counts", "games", "odds"]
-        assert srv.hub.stats.resumed >= 1
+        assert srv.hub.fanout_stats.resumed >= 1
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going():
@@ -144,7 +144,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going(
                 await healthy.next_event("game")
                 await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 2)
                 # Full game payloads at every change soon fill the stuck socket's buffers.
-                await wait_for(lambda: srv.hub.stats.fanout.drops.get("stuck", 0) >= 1, 30)
+                await wait_for(lambda: srv.hub.fanout_stats.drops.get("stuck", 0) >= 1, 30)
                 await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 1)
                 await healthy.next_event("game", timeout=10)  # the reader that keeps up is unaffected
         finally:

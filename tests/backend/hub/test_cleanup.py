@@ -1,4 +1,8 @@
-"""R9: cleanup always runs to the end, and clients leave every map even when a step throws."""
+"""R9: cleanup always runs to the end, and clients leave every map even when a step throws.
+
+The hub runs on a FakeClock and is never connected: groups subscribe into the session core, which
+keeps the subscriptions waiting, so every path here is local and no test waits in real time.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import asyncio
 import logging
 
 from backend.clock import FakeClock
+from backend.hub.groups import Group
 from backend.hub.service import OddsHub
-from backend.hub.streams import Group
+from backend.hub.specs import GameSpec
 from backend.settings import Settings
 
 
@@ -15,60 +20,85 @@ class ExplodingSub:
     def __init__(self):
         self.closed = False
 
-    async def close(self):
+    def close(self):
         self.closed = True
         raise RuntimeError("unsubscribe blew up")
 
 
-async def test_a_group_whose_unsubscribe_and_tasks_fail_still_closes_completely(caplog):
-    hub = OddsHub(Settings(group_grace=1.0), FakeClock(), "ws://127.0.0.1:9/")
-    key, group = hub.acquire("game", "5")
+def make_hub(**settings) -> OddsHub:
+    return OddsHub(Settings(**settings), FakeClock(), "ws://127.0.0.1:9/")
+
+
+async def test_a_group_whose_unsubscribes_fail_still_closes_completely(caplog):
+    hub = make_hub(group_grace=1.0)
+    lease, group = hub.acquire(GameSpec("5"))
     subs = [ExplodingSub(), ExplodingSub()]
     group._subs.extend(subs)
+    hub.release(lease)
+    hub.clock.advance(1.0)
+    with caplog.at_level(logging.ERROR):
+        assert hub.reap() == [("game", "5")]
+        await hub.idle()
+    assert all(s.closed for s in subs)  # the second unsubscribe ran although the first raised
+    assert not hub.groups and len(hub.registry) == 0 and hub.registry.total_clients == 0
+    assert hub.conn.core.subscription_count == 0  # the group's real subscription went too
+    assert "unsubscribe failed" in caplog.text
+
+
+async def test_a_group_whose_task_fails_ends_its_clients_with_an_error_and_frees_its_key(caplog):
+    hub = make_hub()
+    lease, group = hub.acquire(GameSpec("7"))
 
     async def boom():
         raise ValueError("task failed")
 
-    group.spawn(boom(), "boom")
-    await asyncio.sleep(0)
-    hub.release(key)
-    hub.clock.advance(1.0)
     with caplog.at_level(logging.ERROR):
-        await hub.reap()
-    assert all(s.closed for s in subs)  # the second unsubscribe ran although the first raised
-    assert not hub.groups and len(hub.registry) == 0 and hub.registry.total_clients == 0
-    assert "unsubscribe failed" in caplog.text
+        group.spawn(boom(), "boom")
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert group.failed == "internal error" and group.channel.closed
+    assert ("game", "7") not in hub.registry and ("game", "7") not in hub.groups
+    assert b"event: error" in b"".join(group.late_joiner_frames())
+    _, fresh = hub.acquire(GameSpec("7"))  # the next client gets a new group at once
+    assert fresh is not group and fresh.failed is None
+    hub.release(lease)  # the old lease still counts down cleanly
+    assert hub.registry.total_clients == 1
+    await hub.idle()
+    assert "task boom failed" in caplog.text
 
 
 async def test_a_group_whose_close_raises_is_still_forgotten(caplog):
-    hub = OddsHub(Settings(group_grace=0.0), FakeClock(), "ws://127.0.0.1:9/")
-    key, group = hub.acquire("game", "6")
+    hub = make_hub(group_grace=0.0)
+    lease, group = hub.acquire(GameSpec("6"))
 
     async def broken_close():
         raise RuntimeError("close failed")
 
     group.close = broken_close  # type: ignore[method-assign]
-    hub.release(key)
+    hub.release(lease)
     with caplog.at_level(logging.ERROR):
-        await hub.reap()
-    assert key not in hub.groups and key not in hub.registry
+        hub.reap()
+        await hub.idle()
+    assert ("game", "6") not in hub.groups and ("game", "6") not in hub.registry
     assert "closing group" in caplog.text
 
 
 async def test_shutdown_closes_every_group_even_if_one_hangs():
-    hub = OddsHub(Settings(), FakeClock(), "ws://127.0.0.1:9/")
-    hub.acquire("game", "1")
-    _, stuck = hub.acquire("game", "2")
+    hub = make_hub()
+    _, quick = hub.acquire(GameSpec("1"))
+    _, stuck = hub.acquire(GameSpec("2"))
 
     async def hang():
         await asyncio.Event().wait()
 
     stuck.close = hang  # type: ignore[method-assign]
-    await asyncio.wait_for(hub.__aexit__(None, None, None), 5)
-    assert not hub.groups and len(hub.registry) == 0
+    exit_task = asyncio.create_task(hub.__aexit__(None, None, None))
+    await hub.clock.run_until(exit_task.done, limit=5)  # the 2 s bound is fake time
+    await exit_task
+    assert quick.closed and not hub.groups and len(hub.registry) == 0
 
 
 def test_groups_never_share_channels():
-    hub = OddsHub(Settings(), FakeClock(), "ws://127.0.0.1:9/")
+    hub = make_hub()
     a, b = Group(hub, ("x", "1")), Group(hub, ("x", "2"))
     assert a.channel is not b.channel and a.channel.epoch != b.channel.epoch

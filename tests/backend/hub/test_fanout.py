@@ -57,7 +57,7 @@ def drain(loop: asyncio.AbstractEventLoop) -> None:
 
 def make_channel(clock: FakeClock, **kw) -> Channel:
     kw.setdefault("retry_delay", 0.0)
-    return Channel("test", "ep.1", clock_monotonic=clock.monotonic, stats=FanoutStats(), **kw)
+    return Channel("test", "ep.1", clock=clock, stats=FanoutStats(), **kw)
 
 
 # -- unit behaviour -------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ class ChannelMachine(RuleBasedStateMachine):
     def every_client_sees_a_gapless_prefix(self):
         if not hasattr(self, "channel"):
             return
-        for client, peer, joined in self.clients.values():
+        for _client, peer, joined in self.clients.values():
             seqs = peer.seqs()
             assert seqs == list(range(joined + 1, joined + 1 + len(seqs)))
 
@@ -255,7 +255,7 @@ def test_a_failing_client_is_retried_three_times_then_dropped():
     loop = asyncio.new_event_loop()
     try:
         clock = FakeClock()
-        ch = make_channel(clock)
+        ch = make_channel(clock, retry_delay=0.05)
         peer = FakePeer(loop)
         peer.mode = "fail"
         client = Client(peer.send, 0)
@@ -265,6 +265,7 @@ def test_a_failing_client_is_retried_three_times_then_dropped():
             ch.publish_raw("odds", b"{}")
             for _ in range(20):
                 await asyncio.sleep(0)
+                clock.advance_to_next()  # the retry delays run on the clock
 
         loop.run_until_complete(go())
         assert peer.attempts == 4  # the first write and three retries

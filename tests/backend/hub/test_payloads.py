@@ -83,7 +83,10 @@ def test_odds_labels_blocking_and_raw_prices():
 
 def test_priority_lists():
     assert p.priority_list(["A"], "Football", with_fallback=False) == ["A"]
-    assert p.priority_list([], "Football", with_fallback=False) == p.FOOTBALL_FALLBACK
+    assert p.priority_list([], "Football", with_fallback=False) == list(p.FOOTBALL_FALLBACK)
+    fallback = p.fallback_types("Football")
+    fallback.append("mine")  # a caller's list is its own
+    assert "mine" not in p.fallback_types("Football")
     assert p.priority_list(["P1P2", "B"], "Tennis", with_fallback=True) == ["P1P2", "B", "P1XP2", "W1W2", "W1XW2"]
     details = [{"Order": 2, "BasaltKind": "B"}, {"Order": 1, "BasaltKind": "Z"}, {"Order": 1, "BasaltKind": "A"}]
     assert p.market_types_from_details(details) == ["A", "Z", "B"]
@@ -127,7 +130,7 @@ def test_snapshot_is_sorted_by_string_id_and_can_include_nulls():
 @given(st.lists(st.tuples(st.integers(1, 40), st.floats(0, 50)), max_size=120), st.integers(1, 10),
        st.floats(1, 100))
 def test_odds_cache_is_bounded_by_ttl_and_size_keeping_the_freshest(steps, cap, ttl):
-    cache = p.OddsCache(ttl=ttl, max_entries=cap)
+    cache = p.OddsCache(ttl=ttl, max_entries=cap, ttl_check=0.0)
     now = 0.0
     refreshed: dict[str, tuple[float, int]] = {}  # game -> (time, order) of its last refresh
     for i, (gid, dt) in enumerate(steps):
@@ -140,3 +143,29 @@ def test_odds_cache_is_bounded_by_ttl_and_size_keeping_the_freshest(steps, cap, 
         # What is kept is exactly the most recently refreshed games within the TTL.
         alive = sorted((k for k, (t, _) in refreshed.items() if now - t < ttl), key=lambda k: refreshed[k][1])
         assert list(cache.entries) == alive[-cap:]
+
+
+@given(st.lists(st.tuples(st.integers(1, 40), st.floats(0, 50)), max_size=80), st.floats(1, 100), st.floats(0, 30))
+def test_an_amortised_ttl_never_lets_an_entry_outlive_ttl_plus_the_check_interval(steps, ttl, check):
+    cache = p.OddsCache(ttl=ttl, max_entries=1000, ttl_check=check)
+    now = 0.0
+    for gid, dt in steps:
+        now += dt
+        cache.update_game({"id": gid, "markets_count": 1, "market": {}}, [], now)
+        cache.evict(now)
+        assert all(now - e["updated"] < ttl + check for e in cache.entries.values())
+
+
+def test_games_still_in_a_subscription_tree_never_age_out_only_games_that_left_it():
+    cache = p.OddsCache(ttl=10.0, max_entries=1000, ttl_check=0.0)
+    for gid in (1, 2, 3):
+        cache.update_game({"id": gid, "markets_count": 1, "market": {}}, [], 0.0)
+    asked = []
+
+    def present() -> set[str]:
+        asked.append(1)
+        return {"1", "3"}
+
+    assert cache.evict(5.0, present) == 0
+    assert cache.evict(11.0, present) == 1 and sorted(cache.entries) == ["1", "3"]
+    assert asked == [1, 1]

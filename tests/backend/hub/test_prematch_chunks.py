@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.clock import FakeClock
+from backend.hub.groups import PrematchSport
 from backend.hub.service import OddsHub
-from backend.hub.streams import PrematchSport
 from backend.settings import Settings
 
 

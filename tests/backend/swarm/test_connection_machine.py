@@ -44,10 +44,12 @@ class FakeSocket:
         if command == "request_session":
             if self.answers_session:
                 self.reply({"code": 0, "rid": rid, "data": {"sid": f"sid{next(self.feed.ids)}"}})
-        elif command == "get":
+        elif command == "get" and msg["params"].get("subscribe"):
             subid = str(next(self.feed.ids))
             self.subs.add(subid)
             self.reply({"code": 0, "rid": rid, "data": {"subid": subid, "data": {"game": {}}}})
+        elif command == "get":  # the liveness probe
+            self.reply({"code": 0, "rid": rid, "data": {"data": {}}})
         elif command == "unsubscribe":
             self.subs.discard(str(msg["params"]["subid"]))
             self.reply({"code": 0, "rid": rid, "data": {}})
@@ -103,18 +105,18 @@ class ConnectionMachine(RuleBasedStateMachine):
         asyncio.set_event_loop(self.loop)
         self.clock = FakeClock()
         self.feed = FakeFeed(self.clock)
-        self.sleeps: list[tuple[float, int]] = []
-        real_sleep = self.clock.sleep
-
-        async def recording_sleep(seconds: float) -> None:
-            if seconds not in (CONNECT_TIMEOUT, 0.5):  # connect timer and request ticker
-                self.sleeps.append((seconds, self.conn.backoff.failures))
-            await real_sleep(seconds)
-
-        self.clock.sleep = recording_sleep  # type: ignore[method-assign]
         self.conn = SwarmConnection("ws://feed/", clock=self.clock, connect_timeout=CONNECT_TIMEOUT,
                                     backoff_base=BASE, backoff_cap=CAP, stable_after=10.0,
                                     rng=random.Random(seed), connector=self.feed.connect)
+        self.delays: list[tuple[float, int]] = []  # every reconnect delay, with the failures before it
+        next_delay = self.conn.backoff.next_delay
+
+        def recording_next_delay() -> float:
+            delay = next_delay()
+            self.delays.append((delay, self.conn.backoff.failures))
+            return delay
+
+        self.conn.backoff.next_delay = recording_next_delay  # type: ignore[method-assign]
         self.task = self.loop.create_task(self.conn.run())
         self.open_handles: set = set()
         self.settle()
@@ -148,15 +150,14 @@ class ConnectionMachine(RuleBasedStateMachine):
 
     @rule(target=handles)
     def subscribe(self):
-        task = self.loop.create_task(self.conn.subscribe({"game": ["id"]}, {}, lambda tree, delta: None))
-        self.settle()
-        handle = self.loop.run_until_complete(task) if not task.done() else task.result()
+        handle = self.conn.subscribe({"game": ["id"]}, {}, lambda tree, delta: None)
         self.open_handles.add(handle)
+        self.settle()
         return handle
 
     @rule(handle=handles)
     def unsubscribe(self, handle):
-        self.loop.run_until_complete(handle.close())
+        handle.close()
         self.open_handles.discard(handle)
         self.settle()
 
@@ -167,7 +168,7 @@ class ConnectionMachine(RuleBasedStateMachine):
 
     @invariant()
     def reconnect_delays_are_full_jitter_under_the_doubling_ceiling(self):
-        for delay, failures in self.sleeps:
+        for delay, failures in self.delays:
             assert 0.0 <= delay <= ceiling(failures - 1, BASE, CAP)
 
     @invariant()
@@ -178,8 +179,8 @@ class ConnectionMachine(RuleBasedStateMachine):
     def a_live_session_holds_exactly_the_open_subscriptions(self):
         if self.conn.connected:
             (sock,) = self.feed.open_sockets
-            assert all(h.subid is not None for h in self.open_handles)
-            assert sock.subs == {h.subid for h in self.open_handles}
+            assert all(h.active for h in self.open_handles)
+            assert sock.subs == {h._sub.subid for h in self.open_handles}
 
 
 TestConnection = ConnectionMachine.TestCase
