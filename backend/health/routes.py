@@ -33,9 +33,12 @@ def snapshot(hub: Any) -> dict[str, Any]:
     conn = hub.conn.stats
     now = hub.clock.time()
     attempts, failures = conn.attempts_5m.total(now), conn.failures_5m.total(now)
+    stalls, expiries = conn.stalls_5m.total(now), conn.expiries_5m.total(now)
     group_clients = {_key(k): hub.registry.clients(k) for k in hub.groups}
+    budget = hub.budget
     active = alerts.evaluate(connected=hub.conn.connected, attempts_5m=attempts, failures_5m=failures,
-                             group_clients=group_clients)
+                             group_clients=group_clients, stalls_5m=stalls, expiries_5m=expiries,
+                             retained_bytes=budget.used, budget_bytes=budget.limit)
     lookups = stats.hits + stats.misses
     return {
         "status": "ok",
@@ -44,9 +47,12 @@ def snapshot(hub: Any) -> dict[str, Any]:
         "uptime": round(hub.clock.monotonic() - hub.started_at, 3),
         "cache": {"hits": stats.hits, "misses": stats.misses,
                   "hit_rate": round(stats.hits / lookups, 4) if lookups else 0.0},
-        "memory": {"rss_bytes": rss_bytes()},
+        "memory": {"rss_bytes": rss_bytes(), "budget_bytes": budget.limit, "retained_bytes": budget.used,
+                   "replay_bytes": budget.ring_bytes, "cache_bytes": budget.cache_bytes,
+                   "replay_frames_trimmed_total": budget.trimmed_frames},
         "upstream": {"connect_attempts_5m": attempts, "connect_failures_5m": failures,
                      "failure_rate_5m": round(alerts.failure_rate(attempts, failures), 4),
+                     "stalls_5m": stalls, "session_expiries_5m": expiries,
                      "connections": 1 if hub.conn.connected else 0},
         "groups": {"count": len(group_clients), "max_clients": max(group_clients.values(), default=0)},
         "alerts": [a.to_json() for a in active],
@@ -62,7 +68,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(snapshot(request.app.state.hub), headers={"Cache-Control": "no-store"})
 
 
-@get("/metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
+@get("/metrics", media_type="text/plain; version=0.0.4")  # Litestar adds "; charset=utf-8"
 async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     hub = request.app.state.hub
     snap = snapshot(hub)
@@ -85,6 +91,19 @@ async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
                snap["upstream"]["failure_rate_5m"])
     out.metric("odds_swarm_subscriptions", "gauge", "Active upstream subscriptions",
                swarm.get("active_subscriptions", 0))
+    out.metric("odds_swarm_session_expiries_total", "counter", "Times the feed forgot the session (renewed)",
+               swarm.get("session_expiries_total", 0))
+    out.metric("odds_swarm_stalls_total", "counter", "Times the feed went quiet and the connection was replaced",
+               swarm.get("stalls_total", 0))
+    out.metric("odds_swarm_rejected_deltas_total", "counter", "Deltas rejected for not fitting the schema",
+               swarm.get("rejected_deltas_total", 0))
+    memory = snap["memory"]
+    out.metric("odds_memory_budget_bytes", "gauge", "Bytes the hub may retain (replay plus cached payloads)",
+               memory["budget_bytes"])
+    out.metric("odds_memory_retained_bytes", "gauge", "Bytes the hub retains, by kind",
+               [({"kind": "replay"}, memory["replay_bytes"]), ({"kind": "cache"}, memory["cache_bytes"])])
+    out.metric("odds_replay_frames_trimmed_total", "counter", "Replay frames trimmed to stay within the budget",
+               memory["replay_frames_trimmed_total"])
     out.metric("odds_sse_clients", "gauge", "Connected SSE clients", swarm.get("clients", 0))
     by_kind = swarm.get("by_endpoint", {})
     out.metric("odds_groups", "gauge", "Stream groups by kind",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,8 @@ class _CountsHold:
 
 
 class OddsHub:
-    def __init__(self, settings: Settings, clock: Clock, swarm_url: str, rng: random.Random | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock, swarm_url: str, rng: random.Random | None = None,
+                 connector: Callable[[str], Awaitable[Any]] | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
@@ -84,7 +85,7 @@ class OddsHub:
             connect_timeout=settings.swarm_connect_timeout, request_timeout=settings.swarm_request_timeout,
             backoff_base=settings.swarm_backoff_base, backoff_cap=settings.swarm_backoff_cap,
             max_subscriptions=settings.max_subscriptions, idle_probe=settings.swarm_idle_probe,
-            probe_timeout=settings.swarm_probe_timeout, rng=self.rng)
+            probe_timeout=settings.swarm_probe_timeout, rng=self.rng, connector=connector)
         self.registry = GroupRegistry(grace=settings.group_grace, max_clients=settings.max_clients,
                                       max_groups={"game": settings.max_game_groups},
                                       subscription_budget=settings.max_subscriptions)

@@ -187,6 +187,10 @@ class SwarmProtocol:
     def subscription_count(self) -> int:
         return len(self._subs)
 
+    @property
+    def subscription_ids(self) -> list[str]:
+        return list(self._subs)
+
     def expire_session(self) -> bool:
         """Forget the session and its subscriptions; later commands answer CODE_SESSION_LOST."""
         had = self._session is not None

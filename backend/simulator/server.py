@@ -8,7 +8,8 @@ Each client has a bounded outgoing queue drained by its own writer task, so repl
 keep their order and a slow client never stalls the others; a client whose queue overflows is
 disconnected (counted in ``slow_disconnects``).
 
-Fault hooks for tests: :meth:`drop_connections`, :meth:`expire_sessions`, :meth:`broadcast_raw`,
+Fault hooks for tests: :meth:`drop_connections`, :meth:`stall_connections`, :meth:`expire_sessions`,
+:meth:`broadcast_raw`,
 and :meth:`stop` / :meth:`start` (the second start binds the same port again).
 """
 
@@ -43,6 +44,7 @@ class _Client:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
         self.writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()  # set once the connection handler has finished
+        self.stalled = False  # fault hook: the socket stays open but nothing is answered or pushed
 
     def offer(self, frame: str) -> bool:
         try:
@@ -192,6 +194,8 @@ class SwarmSimulator:
             return
         index = ChangeIndex.of(world, changes)
         for client in list(self._clients):
+            if client.stalled:
+                continue
             frame = client.protocol.collect_pushes(index, now)
             if frame is not None:
                 self._deliver(client, frame)
@@ -206,6 +210,8 @@ class SwarmSimulator:
         self._clients.add(client)
         try:
             async for message in ws:
+                if client.stalled:
+                    continue
                 for frame in protocol.receive(message, self._clock.time()):
                     self._deliver(client, frame)
         except ConnectionClosed:
@@ -233,6 +239,18 @@ class SwarmSimulator:
         if clients:
             await asyncio.wait([asyncio.ensure_future(c.closed.wait()) for c in clients], timeout=HOOK_TIMEOUT)
         return len(clients)
+
+    def stall_connections(self) -> int:
+        """Make every current connection go silent (open, but nothing answered or pushed), as a
+        stalled network path would; new connections are served normally. Returns how many."""
+        clients = list(self._clients)
+        for client in clients:
+            client.stalled = True
+        return len(clients)
+
+    def subscription_ids(self) -> list[str]:
+        """The subids of every live subscription on every connection (for tests that push by hand)."""
+        return [subid for client in self._clients for subid in client.protocol.subscription_ids]
 
     def expire_sessions(self) -> int:
         """End every session (and its subscriptions); returns how many sessions there were."""

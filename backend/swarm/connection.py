@@ -286,24 +286,28 @@ class SwarmConnection:
         reason = "Swarm WebSocket closed"
         try:
             async for message in ws:
-                now = self.clock.time()
-                self.stats.messages_total += 1
-                self.stats.messages_60s.add(now)
-                self.stats.last_message_at = now
-                try:
-                    frame = FRAME_DECODER.decode(message)
-                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-                    self._count_parse_error(f"malformed frame skipped: {exc}")
-                    continue
-                self._dispatch(self.core.receive(frame, self.clock.monotonic()))
-                if self.core.has_output:  # a reply can make the core send (a new session, a resend)
-                    self._kick()
+                self.handle_message(message)
         except websockets.ConnectionClosed:
             pass
         except Exception as exc:  # a bug in a consumer must not leave a dead reader behind
             log.exception("swarm: reader failed")
             reason = f"internal error: {exc!r}"
         self._end(reason)
+
+    def handle_message(self, message: str | bytes) -> None:
+        """One frame from the feed: decode it (a malformed one is counted and skipped) and act on it."""
+        now = self.clock.time()
+        self.stats.messages_total += 1
+        self.stats.messages_60s.add(now)
+        self.stats.last_message_at = now
+        try:
+            frame = FRAME_DECODER.decode(message)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+            self._count_parse_error(f"malformed frame skipped: {str(exc)[:200]}")
+            return
+        self._dispatch(self.core.receive(frame, self.clock.monotonic()))
+        if self.core.has_output:  # a reply can make the core send (a new session, a resend)
+            self._kick()
 
     async def _write(self, ws: ClientConnection) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
 import httpx
@@ -128,7 +129,9 @@ async def test_a_resuming_client_gets_exactly_the_events_it_missed_or_a_snapshot
         assert srv.hub.fanout_stats.resumed >= 1
 
 
-async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going():
+async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going(caplog):
+    # Issue 6 item 3: the dropped client's connection is reset at once -- not left open with
+    # megabytes queued -- quietly, and it no longer holds a socket.
     async with running_server(write_timeout=1.0, sim_price_changes_per_second=3000.0) as srv, httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
         await wait_for(lambda: srv.hub.conn.connected)
         sport = await busiest_live_sport(srv)
@@ -139,17 +142,27 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going(
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         stuck.connect((host, int(port)))
         stuck.sendall(f"GET /api/live-game-stream?gameId={game_id} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        connections = srv.server.server_state.connections
         try:
-            async with SseStream(http, f"/api/live-game-stream?gameId={game_id}") as healthy:
-                await healthy.next_event("game")
-                await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 2)
-                # Full game payloads at every change soon fill the stuck socket's buffers.
-                await wait_for(lambda: srv.hub.fanout_stats.drops.get("stuck", 0) >= 1, 30)
-                await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 1)
-                await healthy.next_event("game", timeout=10)  # the reader that keeps up is unaffected
+            with caplog.at_level(logging.WARNING, logger="uvicorn.error"):
+                async with SseStream(http, f"/api/live-game-stream?gameId={game_id}") as healthy:
+                    await healthy.next_event("game")
+                    await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 2)
+                    open_before = len(connections)
+                    # Full game payloads at every change soon fill the stuck socket's buffers.
+                    await wait_for(lambda: srv.hub.fanout_stats.drops.get("stuck", 0) >= 1, 30)
+                    await wait_for(lambda: srv.hub.registry.clients(("game", str(game_id))) == 1)
+                    await wait_for(lambda: len(connections) == open_before - 1, 2)  # its socket is gone now
+                    assert srv.hub.fanout_stats.aborted >= 1
+                    await healthy.next_event("game", timeout=10)  # the reader that keeps up is unaffected
+            stuck.setblocking(False)
+            with pytest.raises((ConnectionResetError, BlockingIOError)):
+                while stuck.recv(1 << 20):  # what was queued, then the reset
+                    pass
         finally:
             stuck.close()
         assert srv.hub.metrics()["client_drops"]["stuck"] >= 1
+        assert "without completing response" not in caplog.text
 
 
 @pytest.mark.parametrize("limit", ["clients", "games"])

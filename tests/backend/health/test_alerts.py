@@ -43,3 +43,13 @@ def test_prometheus_exposition_format():
     out.metric("b", "gauge", "by kind", [({"kind": 'x"y'}, 1.5)])
     assert out.render() == ('# HELP a_total things\n# TYPE a_total counter\na_total 3\n'
                             '# HELP b by kind\n# TYPE b gauge\nb{kind="x\\"y"} 1.5\n')
+
+
+def test_stalls_lost_sessions_and_an_exceeded_budget_raise_their_alerts():
+    quiet = alerts.evaluate(connected=True, attempts_5m=1, failures_5m=0, group_clients={},
+                            retained_bytes=10, budget_bytes=10)
+    assert quiet == []
+    loud = alerts.evaluate(connected=True, attempts_5m=1, failures_5m=0, group_clients={}, stalls_5m=1,
+                           expiries_5m=2, retained_bytes=11, budget_bytes=10)
+    assert [a.name for a in loud] == ["upstream_stalled", "upstream_session_lost", "memory_budget"]
+    assert all(a.severity == "warning" for a in loud)

@@ -346,3 +346,41 @@ def test_events_published_between_flush_slices_reach_every_client_exactly_once()
         assert [p.seqs() for p in peers] == [[1, 2, 3, 4, 5]] * 7
     finally:
         loop.close()
+
+
+# -- the hub-wide memory budget ---------------------------------------------------------------------
+
+def test_the_budget_trims_the_oldest_replay_of_the_whole_hub_first_and_in_bulk():
+    from backend.hub.fanout import FRAME_OVERHEAD, MemoryBudget
+
+    clock = FakeClock(start=100.0)
+    budget = MemoryBudget(limit=10 * (100 + FRAME_OVERHEAD), low_water=0.5)
+    old, new = ReplayRing(1000, 10**9, budget, clock.monotonic), ReplayRing(1000, 10**9, budget, clock.monotonic)
+    for _ in range(4):
+        old.append(b"o" * 100)
+    clock.advance(1.0)
+    for _ in range(6):
+        new.append(b"n" * 100)
+    assert budget.used == 10 * (100 + FRAME_OVERHEAD) and budget.trimmed_frames == 0
+    clock.advance(1.0)
+    new.append(b"n" * 100)  # one over: trim to half the limit, oldest second first
+    assert budget.used <= budget.limit * 0.5
+    assert len(old) == 0 and budget.trimmed_frames == 10 - len(new) + 1
+    assert new.after(new.seq - 1) is not None  # the newest frames stay
+    assert not new.covers(0)  # a resume from before the trim needs a snapshot
+
+
+def test_cached_payloads_count_against_the_budget_and_are_never_trimmed():
+    from backend.hub.fanout import MemoryBudget, Retained
+
+    budget = MemoryBudget(limit=1000)
+    ring = ReplayRing(100, 10**9, budget)
+    cache = Retained(budget)
+    cache.set(1100)
+    ring.append(b"x" * 200)
+    assert budget.cache_bytes == 1100 and len(ring) == 0 and budget.over  # the ring gave way, the cache stays
+    cache.set(100)
+    cache.release()
+    assert budget.cache_bytes == 0 and not budget.over
+    budget.remove_ring(ring)
+    assert budget.ring_bytes == 0
