@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .backoff import Backoff
 from .frames import FrameBatcher
 from .messages import DecodeError, decode
 from .odds import FlashBook
@@ -38,7 +39,7 @@ from .ports import DomPort, Platform
 from .render import FlashTimer, GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
 from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
-from .streams import Backoff, EventStream, StreamState
+from .streams import EventStream, StreamState
 
 __all__ = ["App", "Page", "current", "main"]
 

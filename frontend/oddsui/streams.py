@@ -1,5 +1,8 @@
 """EventSource streams with owned listeners and a backed-off reconnect (R1, R2).
 
+The delays come from ``backoff.Backoff``; this module owns the connection, its listeners and the
+reconnect timer.
+
 An ``EventStream`` owns one child scope. Each connection attempt gets its own grandchild scope
 holding the EventSource (closed last), one listener per named event, and the ``open`` and ``error``
 listeners. Nothing is ever added to an EventSource except through that connection scope, and a new
@@ -25,10 +28,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backoff import Backoff
 from .ports import Platform
 from .scope import Handle, Scope
 
-__all__ = ["Backoff", "EventStream", "StreamState"]
+__all__ = ["EventStream", "StreamState"]
 
 
 READY_CONNECTING, READY_OPEN, READY_CLOSED = 0, 1, 2  # EventSource.readyState
@@ -40,24 +44,6 @@ class StreamState:
     OPEN = "open"
     RETRYING = "retrying"
     CLOSED = "closed"
-
-
-@dataclass
-class Backoff:
-    """Full-jitter exponential backoff: delay = max(floor, U(0,1) * min(cap, base * 2**attempt))."""
-
-    base_ms: float = 2000.0
-    cap_ms: float = 30000.0
-    floor_ms: float = 500.0
-    attempt: int = 0
-
-    def next_delay(self, uniform: float) -> float:
-        ceiling = min(self.cap_ms, self.base_ms * (2 ** min(self.attempt, 30)))
-        self.attempt += 1
-        return max(self.floor_ms, uniform * ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oddsui.backoff import Backoff
 from oddsui.scope import Scope
-from oddsui.streams import Backoff, EventStream, StreamState
+from oddsui.streams import EventStream, StreamState
 from ui_fakes import FakePlatform
 
 HANDLERS = ("games", "odds", "counts")
@@ -132,11 +133,6 @@ def test_backoff_grows_caps_and_resets_after_a_message(platform):
     platform.event_sources[-1].fail()
     (due, *_rest), = platform.timers.values()
     assert round(due - platform.now) == 999
-
-
-def test_floor_prevents_a_hot_reconnect_loop():
-    backoff = Backoff(base_ms=1000, cap_ms=8000, floor_ms=250)
-    assert backoff.next_delay(0.0) == 250
 
 
 def test_close_while_waiting_to_reconnect_cancels_the_timer(platform):
