@@ -19,7 +19,15 @@ fires, outside the listener that reported the error (a proxy is never destroyed 
 most one reconnect timer exists at any time. The backoff resets after the first message of a
 connection.
 
-State transitions: idle -> connecting -> open -> retrying -> connecting ... ; any -> closed (final).
+The stream's state follows ``STREAM_TABLE`` (a ``machine.Table``; an illegal move raises)::
+
+    idle --connect--> connecting --opened--> open            (``open`` event, or any message)
+    connecting / open / retrying --dropped--> retrying       (the browser re-opens it itself)
+    connecting / open / retrying --failed--> retrying        (closed by us; one reconnect timer)
+    retrying --connect--> connecting                         (the reconnect timer fired)
+    retrying --opened--> open                                (the browser's own reconnect worked)
+    open --opened--> open                                    (another message)
+    any --close--> closed                                    (final)
 """
 
 from __future__ import annotations
@@ -29,10 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backoff import Backoff
+from .machine import Machine, Table
 from .ports import Platform
 from .scope import Handle, Scope
 
-__all__ = ["EventStream", "StreamState"]
+__all__ = ["STREAM_TABLE", "EventStream", "StreamState"]
 
 
 READY_CONNECTING, READY_OPEN, READY_CLOSED = 0, 1, 2  # EventSource.readyState
@@ -44,6 +53,27 @@ class StreamState:
     OPEN = "open"
     RETRYING = "retrying"
     CLOSED = "closed"
+
+
+_S = StreamState
+STREAM_TABLE = Table(
+    name="event stream",
+    initial=_S.IDLE,
+    final=_S.CLOSED,
+    rows={
+        (_S.IDLE, "connect"): _S.CONNECTING,
+        (_S.RETRYING, "connect"): _S.CONNECTING,
+        (_S.CONNECTING, "opened"): _S.OPEN,
+        (_S.RETRYING, "opened"): _S.OPEN,
+        (_S.OPEN, "opened"): _S.OPEN,
+        (_S.CONNECTING, "dropped"): _S.RETRYING,
+        (_S.OPEN, "dropped"): _S.RETRYING,
+        (_S.RETRYING, "dropped"): _S.RETRYING,
+        (_S.CONNECTING, "failed"): _S.RETRYING,
+        (_S.OPEN, "failed"): _S.RETRYING,
+        (_S.RETRYING, "failed"): _S.RETRYING,
+    },
+)
 
 
 @dataclass
@@ -93,7 +123,7 @@ class EventStream:
         self._raw_events = raw_events
         self._on_server_error = on_server_error
         self._on_state = on_state
-        self._state = StreamState.IDLE
+        self._machine = Machine(STREAM_TABLE, self._state_changed)
         self._conn: Scope | None = None
         self._source: Any = None
         self._retry: Handle | None = None
@@ -101,15 +131,15 @@ class EventStream:
 
     @property
     def state(self) -> str:
-        return self._state
+        return self._machine.state
 
     @property
     def closed(self) -> bool:
-        return self._state == StreamState.CLOSED
+        return self._machine.final
 
     def open(self) -> None:
         """Start connecting (no-op if already connecting, open, waiting to retry, or closed)."""
-        if self._state != StreamState.IDLE:
+        if self._machine.state != StreamState.IDLE:
             return
         self._connect()
 
@@ -119,13 +149,10 @@ class EventStream:
 
     # ---------------------------------------------------------------- internals
 
-    def _set_state(self, state: str) -> None:
-        if state == self._state:
-            return
-        self._state = state
+    def _state_changed(self, _old: str, new: str, _event: str) -> None:
         if self._on_state is not None:
             try:
-                self._on_state(state)
+                self._on_state(new)
             except Exception as exc:
                 self.platform.report_error(exc, f"stream {self.name} state callback")
 
@@ -133,7 +160,7 @@ class EventStream:
         self._conn = None
         self._source = None
         self._retry = None
-        self._set_state(StreamState.CLOSED)
+        self._machine.fire("close")
 
     def _connect(self) -> None:
         if self.closed or self.scope.closed:
@@ -151,7 +178,7 @@ class EventStream:
         self._source = source
         self._got_message = False
         self.stats.connects += 1
-        self._set_state(StreamState.CONNECTING)
+        self._machine.fire("connect")
 
     def _release_connection(self) -> None:
         conn, self._conn, self._source = self._conn, None, None
@@ -165,8 +192,7 @@ class EventStream:
             if not self._got_message:
                 self._got_message = True
                 self.backoff.reset()
-            if self._state != StreamState.OPEN:
-                self._set_state(StreamState.OPEN)
+            self._machine.fire("opened")
             self.stats.messages += 1
             self.stats.by_event[event_name] = self.stats.by_event.get(event_name, 0) + 1
             try:
@@ -183,7 +209,7 @@ class EventStream:
 
     def _on_open(self, _event: Any) -> None:
         if self._source is not None:
-            self._set_state(StreamState.OPEN)
+            self._machine.fire("opened")
 
     def _on_error(self, event: Any) -> None:
         source = self._source
@@ -204,7 +230,7 @@ class EventStream:
             # A dropped connection the browser is already re-opening on the same EventSource, with
             # Last-Event-ID, so the server resumes exactly where we were (WIRE H). Same listeners.
             self.stats.native_retries += 1
-            self._set_state(StreamState.RETRYING)
+            self._machine.fire("dropped")
             return
         # The browser gave up (HTTP error, wrong type) or the server reported an error: close it now
         # (stops any native retry); its listeners are removed when the reconnect timer fires.
@@ -221,7 +247,7 @@ class EventStream:
             return  # one pending reconnect at most
         delay = self.backoff.next_delay(self.platform.random())
         self._retry = self.scope.timeout(self._reconnect, delay, label=f"reconnect {self.name}")
-        self._set_state(StreamState.RETRYING)
+        self._machine.fire("failed")
 
     def _reconnect(self) -> None:
         self._retry = None

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oddsui.backoff import Backoff
 from oddsui.scope import Scope
-from oddsui.streams import EventStream, StreamState
+from oddsui.streams import STREAM_TABLE, EventStream, StreamState
 from ui_fakes import FakePlatform
 
 HANDLERS = ("games", "odds", "counts")
@@ -216,10 +216,21 @@ def test_no_sequence_of_errors_and_reconnects_duplicates_a_listener(actions, jit
         assert sum(1 for s in platform.event_sources if s.listener_count()) <= 1
         assert len(platform.timers) <= 1
         assert platform.total_es_listeners() <= len(HANDLERS) + 2
+        # Every move was legal (an IllegalTransition in a listener would be reported here), and the
+        # state agrees with what is held: a pending reconnect means retrying, open means a live source.
+        assert platform.errors == []
+        assert stream.state in STREAM_TABLE.states - {StreamState.IDLE, StreamState.CLOSED}
+        if platform.timers:
+            assert stream.state == StreamState.RETRYING and newest.closed
+        if stream.state == StreamState.OPEN:
+            assert not newest.closed
 
     stream.close()
+    assert stream.state == StreamState.CLOSED
     assert all(s.closed and s.listener_count() == 0 for s in platform.event_sources)
     assert platform.timers == {} and platform.live_proxies() == 0 and root.live_count() == 0
+    stream.open()  # closed is final
+    assert stream.state == StreamState.CLOSED and platform.errors == []
 
 
 def test_raw_events_hand_the_event_itself_to_the_handler(platform):
