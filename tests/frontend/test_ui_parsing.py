@@ -14,8 +14,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from oddsui.messages import DecodeError, decode, decode_packed
 from oddsui.machine import IllegalTransition
+from oddsui.messages import DecodeError, decode, decode_packed
 from oddsui.parsing import WORKER_TABLE, WORKER_THRESHOLD_BYTES, ParserService, WorkerState, needs_worker
 from oddsui.scope import Scope
 from ui_fakes import ROOT, FakePlatform, load_worker_parse
