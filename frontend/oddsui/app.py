@@ -9,12 +9,13 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
         ├── flashes           the one flash-expiry timer
         ├── parser            ParserService: the pending parse requests, the worker's watchdog
         │   └── worker        the parse Worker and its message/error/messageerror listeners (lazy)
-        ├── stream:counts     /api/counts-stream  (EventStream: connection scope, reconnect timer)
-        └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport
-    (and on app, one ParseChannel per stream: its queue of messages not applied yet)
+        ├── stream:counts     /api/counts-stream  (EventStream: its ParseChannel, connection scope,
+        │                     reconnect timer)
+        └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport (the same)
 
-Every stream message goes through its stream's ``ParseChannel`` (R10): more than 100 KB of text is
-parsed in the parse worker, less here, and the results are applied in arrival order per stream.
+Every stream message goes through its stream's own ``ParseChannel`` (R10): more than 100 KB of text
+is parsed in the parse worker, less here, and the results are applied in arrival order per stream.
+Closing a stream closes its channel, so what an old stream still had queued is dropped with it.
 
 ``pagehide`` closes the app scope (R1: one central cleanup); a page restored from the back/forward
 cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode closes the sport
@@ -34,7 +35,7 @@ from .backoff import Backoff
 from .frames import FrameBatcher
 from .messages import DecodeError, decode
 from .odds import FlashBook
-from .parsing import ParseChannel, ParserService
+from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
 from .render import FlashTimer, GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
 from .scope import Handle, Scope
@@ -84,7 +85,6 @@ class App:
         self.batcher = FrameBatcher(scope.child("frames"))
         self.flashes = FlashTimer(scope.child("flashes"), FlashBook(), self._on_flashes_ended)
         self.parser = ParserService(scope.child("parser"), worker_config)
-        self._sport_channel: ParseChannel | None = None
         self.toaster: Toaster | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -120,16 +120,12 @@ class App:
         self.scope.listen(nodes["games"], "click", self._on_games_click, label="games")
 
         self.scope.task(self._load_hierarchy(), label="hierarchy")
-        counts = self.parser.channel(self.scope, "counts")
         self.counts_stream = EventStream(
             self.scope,
             COUNTS_URL,
-            {
-                "live_counts": self._counts_handler(counts, LIVE),
-                "prematch_counts": self._counts_handler(counts, PREMATCH),
-            },
+            {"live_counts": self._counts_handler(LIVE), "prematch_counts": self._counts_handler(PREMATCH)},
+            parser=self.parser,
             name="counts",
-            raw_events=True,
             backoff=Backoff(base_ms=COUNTS_BACKOFF_MS, cap_ms=60000.0, floor_ms=COUNTS_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error("counts", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
@@ -200,11 +196,8 @@ class App:
 
     def _open_sport_stream(self) -> None:
         if self.sport_stream is not None:
-            self.sport_stream.close()
+            self.sport_stream.close()  # its channel too: what it still had queued is dropped
             self.sport_stream = None
-        if self._sport_channel is not None:
-            self._sport_channel.close()  # what the old stream still had queued is dropped
-            self._sport_channel = None
         self.batcher.cancel("games")
         self._refresh_rows.clear()
         self.store.clear_games()
@@ -217,26 +210,24 @@ class App:
         sport = self.store.sports_by_id.get(sport_id)
         if mode == PREMATCH and sport is not None:
             url += f"&sportName={quote(sport.name, safe='')}"
-        channel = self.parser.channel(self.scope, f"{mode}:{sport_id}")
-        self._sport_channel = channel
-        handlers: dict[str, Callable[[Any], None]] = {
-            "games": channel.handler("games", lambda payload: self._on_games(mode, sport_id, payload),
-                                     self._decode_failed("games")),
-            "odds": channel.handler("odds", lambda payload: self._on_odds(mode, sport_id, payload),
-                                    self._decode_failed("odds")),
+        handlers = {
+            "games": Decoded("games", lambda payload: self._on_games(mode, sport_id, payload),
+                             self._decode_failed("games")),
+            "odds": Decoded("odds", lambda payload: self._on_odds(mode, sport_id, payload),
+                            self._decode_failed("odds")),
         }
         if mode == LIVE:
-            handlers["counts"] = self._counts_handler(channel, LIVE)
-            handlers["prematch_counts"] = self._counts_handler(channel, PREMATCH)
+            handlers["counts"] = self._counts_handler(LIVE)
+            handlers["prematch_counts"] = self._counts_handler(PREMATCH)
         self.sport_stream = EventStream(
             self.scope,
             url,
             handlers,
+            parser=self.parser,
             name=f"{mode}:{sport_id}",
             backoff=Backoff(base_ms=SPORT_BACKOFF_MS, cap_ms=30000.0, floor_ms=SPORT_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error(f"{mode} stream", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
-            raw_events=True,
         )
         self.sport_stream.open()
 
@@ -256,9 +247,8 @@ class App:
 
         return on_error
 
-    def _counts_handler(self, channel: ParseChannel, mode: str) -> Callable[[Any], None]:
-        return channel.handler("counts", lambda payload: self._on_counts(mode, payload),
-                               self._decode_failed(f"{mode} counts"))
+    def _counts_handler(self, mode: str) -> Decoded:
+        return Decoded("counts", lambda payload: self._on_counts(mode, payload), self._decode_failed(f"{mode} counts"))
 
     def _current(self, mode: str, sport_id: str, payload_sport: Any) -> bool:
         # WIRE B2: events count only in their mode and when String(payload.sportId) matches.

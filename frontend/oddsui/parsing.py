@@ -4,7 +4,8 @@
 ``message``/``error``/``messageerror`` listeners, the stall watchdog and the map of pending requests.
 Closing the scope (pagehide closes the app's scope) removes the listeners, terminates the worker and
 clears the map. ``ParseChannel`` is the per-stream queue; ``ParserService.channel(owner, name)``
-makes one owned by ``owner``.
+makes one owned by ``owner`` (each ``streams.EventStream`` given a parser makes its own, held by the
+stream's scope). ``Decoded`` says what a stream does with one event name's messages.
 
 Routing. A message whose text is more than ``WORKER_THRESHOLD_BYTES`` (100 * 1024) bytes of UTF-8 is
 parsed in the worker; a smaller one is decoded here at once (``messages.decode``). The size is
@@ -55,6 +56,7 @@ from .scope import Handle, Scope
 
 __all__ = [
     "WORKER_TABLE",
+    "Decoded",
     "WORKER_THRESHOLD_BYTES",
     "ParseChannel",
     "ParseJob",
@@ -108,6 +110,16 @@ WORKER_TABLE = Table(
 PENDING, DONE, FAILED, DROPPED = "pending", "done", "failed", "dropped"
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """What to do with the messages of one event name: decode each as ``kind`` (``messages.decode``),
+    then ``apply(payload)`` in arrival order; a message that does not decode goes to ``on_error``."""
+
+    kind: str
+    apply: Callable[[Any], None]
+    on_error: Callable[[BaseException], None]
+
+
 @dataclass(eq=False)
 class ParseJob:
     """One message of one stream, from its arrival until it is applied (or dropped)."""
@@ -144,8 +156,9 @@ class ParserStats:
 class ParseChannel:
     """The messages of one stream, applied strictly in arrival order.
 
-    ``handler(kind, apply, on_error)`` gives the EventStream entry point for one event name (it takes
-    the raw event). ``close()`` drops everything still queued; answers that arrive later are ignored.
+    ``receive(kind, event, apply, on_error)`` takes one raw event (the EventStream that owns the
+    channel calls it). ``close()`` drops everything still queued; answers that arrive later are
+    ignored.
     """
 
     def __init__(self, service: ParserService, name: str) -> None:
@@ -159,13 +172,6 @@ class ParseChannel:
 
     def __len__(self) -> int:
         return len(self._queue)
-
-    def handler(self, kind: str, apply: Callable[[Any], None],
-                on_error: Callable[[BaseException], None]) -> Callable[[Any], None]:
-        def on_event(event: Any) -> None:
-            self.receive(kind, event, apply, on_error)
-
-        return on_event
 
     def receive(self, kind: str, event: Any, apply: Callable[[Any], None],
                 on_error: Callable[[BaseException], None]) -> None:

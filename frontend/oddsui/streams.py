@@ -1,9 +1,11 @@
-"""EventSource streams with owned listeners and a backed-off reconnect (R1, R2).
+"""EventSource streams with owned listeners, their own parse channel and a backed-off reconnect (R1, R2).
 
-The delays come from ``backoff.Backoff``; this module owns the connection, its listeners and the
-reconnect timer.
+An ``EventStream`` owns one child scope, and in it everything the stream holds: its
+``parsing.ParseChannel`` (when it was given a parser: the queue of its messages not applied yet),
+its reconnect timer, and its connection. Closing the stream, or any scope above it, releases all of
+it; nobody else has to close the channel. The delays come from ``backoff.Backoff``.
 
-An ``EventStream`` owns one child scope. Each connection attempt gets its own grandchild scope
+Each connection attempt gets its own grandchild scope
 holding the EventSource (closed last), one listener per named event, and the ``open`` and ``error``
 listeners. Nothing is ever added to an EventSource except through that connection scope, and a new
 connection is only made after the previous connection scope was closed, so listeners can never be
@@ -17,7 +19,8 @@ EventSource is closed at once and one reconnect timer is scheduled on the stream
 full-jitter exponential backoff. The failed connection's scope is released when that timer
 fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
 most one reconnect timer exists at any time. The backoff resets after the first message of a
-connection.
+connection. The parse channel belongs to the stream, not to a connection: messages keep their
+arrival order across reconnects.
 
 The stream's state follows ``STREAM_TABLE`` (a ``machine.Table``; an illegal move raises)::
 
@@ -38,6 +41,7 @@ from typing import Any
 
 from .backoff import Backoff
 from .machine import Machine, Table
+from .parsing import Decoded, ParseChannel, ParserService
 from .ports import Platform
 from .scope import Handle, Scope
 
@@ -88,39 +92,48 @@ class StreamStats:
 
 
 class EventStream:
-    """One logical SSE stream: reconnecting EventSource, owned listeners.
+    """One logical SSE stream: reconnecting EventSource, owned listeners, its own parse channel.
 
-    ``handlers`` maps event names to callables taking the event's ``data`` text, or, with
-    ``raw_events=True``, the event itself (a ``parsing.ParseChannel`` reads its text through the
-    platform, so a large text can go to the parse worker without becoming a Python string).
-    ``on_server_error`` receives the data of a server-sent ``error`` event (before the reconnect).
-    ``on_state`` is told every state change. Call ``open()`` once; ``close()`` (or closing the parent
-    scope) ends it.
+    ``handlers`` maps event names to what handles them. Without ``parser``: callables taking the
+    event's ``data`` text. With ``parser``: ``parsing.Decoded(kind, apply, on_error)`` specs; the
+    stream then makes its own ``ParseChannel`` (``self.channel``, held by the stream's scope), hands
+    it each event itself (its text is read through the platform, so a large one goes to the parse
+    worker without becoming a Python string) and the channel calls ``apply(payload)`` in arrival
+    order. ``on_server_error`` receives the data of a server-sent ``error`` event (before the
+    reconnect). ``on_state`` is told every state change. Call ``open()`` once; ``close()`` (or
+    closing the parent scope) ends it, channel included.
     """
 
     def __init__(
         self,
         parent: Scope,
         url: str,
-        handlers: Mapping[str, Callable[[str], None]],
+        handlers: Mapping[str, Callable[[str], None]] | Mapping[str, Decoded],
         *,
+        parser: ParserService | None = None,
         name: str = "stream",
         backoff: Backoff | None = None,
         on_server_error: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
-        raw_events: bool = False,
     ) -> None:
         if "error" in handlers or "open" in handlers:
             raise ValueError("'error' and 'open' are handled by EventStream itself; use on_server_error")
+        decoded = [isinstance(handler, Decoded) for handler in handlers.values()]
+        if parser is not None and not all(decoded):
+            raise TypeError("with a parser, every handler is a parsing.Decoded")
+        if parser is None and any(decoded):
+            raise TypeError("parsing.Decoded handlers need a parser")
         self.url = url
         self.name = name
         self.platform: Platform = parent.platform
         self.scope = parent.child(f"stream:{name}")
         self.scope.defer(self._mark_closed, kind="state", label="closed")
+        # Held by the stream's scope (after the state handle, so released before it): closing the
+        # stream drops what its channel still has queued and forgets its worker requests.
+        self.channel: ParseChannel | None = None if parser is None else parser.channel(self.scope, name)
         self.backoff = backoff if backoff is not None else Backoff()
         self.stats = StreamStats()
         self._handlers = dict(handlers)
-        self._raw_events = raw_events
         self._on_server_error = on_server_error
         self._on_state = on_state
         self._machine = Machine(STREAM_TABLE, self._state_changed)
@@ -185,7 +198,9 @@ class EventStream:
         if conn is not None:
             conn.close()
 
-    def _message_listener(self, event_name: str, handler: Callable[[str], None]) -> Callable[[Any], None]:
+    def _message_listener(self, event_name: str, handler: Callable[[str], None] | Decoded) -> Callable[[Any], None]:
+        channel = self.channel
+
         def on_message(event: Any) -> None:
             if self._source is None:
                 return  # a late event from a connection already given up
@@ -196,8 +211,9 @@ class EventStream:
             self.stats.messages += 1
             self.stats.by_event[event_name] = self.stats.by_event.get(event_name, 0) + 1
             try:
-                if self._raw_events:
-                    handler(event)
+                if isinstance(handler, Decoded):
+                    assert channel is not None
+                    channel.receive(handler.kind, event, handler.apply, handler.on_error)
                 else:
                     data = getattr(event, "data", None)
                     handler("" if data is None else str(data))
