@@ -6,7 +6,7 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
     └── app                   delegated DOM listeners (sidebar, tabs, search, group toggles),
         │                     hierarchy task and retry timer, toasts
         ├── frames            the one pending requestAnimationFrame of the FrameBatcher
-        ├── flashes           the one flash-expiry timer
+        ├── flashes           the Flasher: every flash mark and the one flash-expiry timer
         ├── parser            ParserService: the pending parse requests, the worker's watchdog
         │   └── worker        the parse Worker and its message/error/messageerror listeners (lazy)
         ├── stream:counts     /api/counts-stream  (EventStream: its ParseChannel, connection scope,
@@ -32,12 +32,12 @@ from typing import Any
 from urllib.parse import quote
 
 from .backoff import Backoff
+from .flash import Flasher
 from .frames import FrameBatcher
 from .messages import DecodeError, decode
-from .odds import FlashBook
 from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
-from .render import FlashTimer, GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
+from .render import GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
 from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
 from .streams import EventStream, StreamState
@@ -83,7 +83,7 @@ class App:
         self._hierarchy_backoff = Backoff(base_ms=2000.0, cap_ms=30000.0, floor_ms=1000.0)
         self.cache = NodeCache(dom)
         self.batcher = FrameBatcher(scope.child("frames"))
-        self.flashes = FlashTimer(scope.child("flashes"), FlashBook(), self._on_flashes_ended)
+        self.flasher = Flasher(scope.child("flashes"), dom)
         self.parser = ParserService(scope.child("parser"), worker_config)
         self.toaster: Toaster | None = None
 
@@ -106,7 +106,7 @@ class App:
             dom, {LIVE: nodes["tab-live"], PREMATCH: nodes["tab-prematch"]},
             {LIVE: nodes["count-live"], PREMATCH: nodes["count-prematch"]}, self.cache,
         )
-        self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flashes,
+        self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flasher,
                                     self.platform.utc_offset_minutes)
         self.toaster = Toaster(self.scope, dom, nodes["toasts"])
         # The page starts with these states in index.html; tell the cache so writes stay minimal.
@@ -145,7 +145,7 @@ class App:
             "sport_id": self.sport_id,
             "games": len(self.store.games),
             "rows": len(self.games_view.rows) if hasattr(self, "games_view") else 0,
-            "flash_marks": len(self.flashes.book),
+            "flash_marks": len(self.flasher),
             "pending_jobs": len(self.batcher),
             "decode_errors": self.decode_errors,
             "parser": self.parser.debug_state(),
@@ -286,9 +286,6 @@ class App:
         if self.toaster is not None:
             self.toaster.show(f"{source}: {message or 'stream error'}", "error", topic=source,
                               throttle_ms=ERROR_TOAST_THROTTLE_MS)
-
-    def _on_flashes_ended(self, keys: Any) -> None:
-        self.games_view.end_flashes(keys)
 
     # ---------------------------------------------------------------- hierarchy
 

@@ -43,7 +43,7 @@ def test_every_module_but_the_browser_adapter_imports_without_js():
     import oddsui
 
     names = [m.name for m in pkgutil.iter_modules(oddsui.__path__)]
-    assert {"scope", "streams", "backoff", "store", "odds", "render", "tree", "app", "browser"} <= set(names)
+    assert {"scope", "streams", "backoff", "machine", "flash", "store", "odds", "render", "tree", "app", "browser"} <= set(names)
     for name in names:
         if name != "browser":
             importlib.import_module(f"oddsui.{name}")
