@@ -93,7 +93,7 @@ def test_live_prices_flash_and_switching_sport_does_not_grow_listeners(ui):
         assert counts["open_sources"] == 2, counts
 
     # Python's own accounting agrees: one sport stream, nothing piling up in the frame queue.
-    state = ui.python("from oddsui.app import current; current().app.debug_state()")
+    state = ui.python("page.app.debug_state()")
     assert state["sport_id"] == busiest["id"] and state["sport_stream"]["state"] in ("open", "connecting")
     assert state["decode_errors"] == 0
 
@@ -116,7 +116,7 @@ def test_pagehide_closes_every_stream(ui):
         after = ui.listener_counts()
     assert after["open_sources"] == 0 and after["eventsource"] == 0, after
     assert after["window"] == before["window"]  # the page's own pagehide/pageshow listeners stay
-    held = ui.python("from oddsui.app import current; current().scope.live_count()")
+    held = ui.python("page.scope.live_count()")
     assert held == 2  # pagehide + pageshow
     # and a back/forward-cache restore brings the app back
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")

@@ -48,7 +48,7 @@ from pyodide.ffi import to_js
 
 
 def parser_state(ui) -> dict:
-    return ui.python("from oddsui.app import current; current().app.debug_state()['parser']")
+    return ui.python("page.app.debug_state()['parser']")
 
 
 def wait_for(page, predicate, timeout_s: float, what: str):
@@ -87,9 +87,8 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
     t0 = page.evaluate("performance.now()")
     page.click(f".sport-item[data-sport-id='{busiest['id']}']")
     page.wait_for_function(
-        """() => { const v = window.__oddsui.pyodide.runPython(
-                     "from oddsui.app import current; s = current().app.debug_state(); (s['games'], s['rows'], s['pending_jobs'])");
-                   const [games, rows, jobs] = v.toJs(); v.destroy();
+        """() => { const [games, rows, jobs] = window.__e2ePython(
+                     "(lambda s: (s['games'], s['rows'], s['pending_jobs']))(page.app.debug_state())");
                    return games > 0 && rows === games && jobs === 0 &&
                           document.querySelectorAll('.game-row[data-game-id]').length === games; }""",
         timeout=ROWS_TIMEOUT_MS,
@@ -134,7 +133,7 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
     worker.on("close", lambda _w: closed.append(True))
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
     wait_for(page, lambda: closed or not page.workers, 10, "the parse worker to be terminated")
-    assert ui.python("from oddsui.app import current; current().scope.live_count()") == 2
+    assert ui.python("page.scope.live_count()") == 2
     ui.assert_no_errors()
 
 

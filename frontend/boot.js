@@ -7,7 +7,8 @@
 //   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
 //   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
 //   app                  {module, function}                   (called with manifest.json's text once
-//                                                              everything is installed)
+//                                                              everything is installed; returns the
+//                                                              running Page, kept on window.__oddsui.page)
 //   worker               {url, pyodide, packages, parse}      (the parse worker; the app starts it and
 //                                                              posts it this section, see worker/worker.mjs)
 // Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
@@ -166,13 +167,14 @@ _oddsui_installed_versions
   if (typeof entry !== "function") {
     throw new BootError(`${manifest.app.module}.${manifest.app.function} is not callable`);
   }
-  await entry(JSON.stringify(manifest));
+  // The running Page (a PyProxy): its one owner is window.__oddsui, for the document's lifetime.
+  const page = entry(JSON.stringify(manifest));
   entry.destroy();
   appModule.destroy();
 
   const bootMs = Math.round(performance.now() - BOOT_START);
   document.documentElement.dataset.bootMs = String(bootMs);
-  window.__oddsui = { pyodide, bootMs, manifest };
+  window.__oddsui = { pyodide, page, bootMs, manifest };
   setBootState("ready", "");
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }

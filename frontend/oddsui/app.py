@@ -21,7 +21,9 @@ Closing a stream closes its channel, so what an old stream still had queued is d
 cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode closes the sport
 stream's scope before the next one opens, so listeners never pile up.
 
-Only ``main()`` imports the browser adapter; ``App`` and ``Page`` run under CPython with fakes.
+Only ``main()`` imports the browser adapter; ``App``, ``Page`` and ``start_page()`` run under CPython
+with fakes. The module holds no state: the running ``Page`` is owned by whoever started it (boot.js
+keeps the one ``main()`` returns on ``window.__oddsui.page``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
 from .streams import EventStream, StreamState
 
-__all__ = ["App", "Page", "current", "main"]
+__all__ = ["App", "Page", "main", "start_page", "worker_config_of"]
 
 HIERARCHY_URL = "/api/hierarchy"
 COUNTS_URL = "/api/counts-stream"
@@ -411,14 +413,6 @@ class Page:
         self.scope.close()
 
 
-_PAGE: Page | None = None
-
-
-def current() -> Page | None:
-    """The running page (for debugging from the console and for the e2e tests)."""
-    return _PAGE
-
-
 def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
     """The parse worker's section of manifest.json (None if the build has no worker)."""
     if not manifest_json:
@@ -427,17 +421,24 @@ def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
     return section if isinstance(section, dict) and section.get("url") else None
 
 
-def main(manifest_json: str = "") -> None:
-    """Entry point called by boot.js once the packages are installed, with manifest.json's text."""
-    global _PAGE
-    from .browser import BrowserDom, BrowserPlatform, window
-
-    if _PAGE is not None:
-        _PAGE.close()
-    platform = BrowserPlatform()
+def start_page(platform: Platform, dom: DomPort, window: Any, manifest_json: str = "") -> Page:
+    """Start the UI on a document and return its ``Page``. The caller owns the page: it is the only
+    handle on the running app (``page.app``) and ``page.close()`` ends it. Nothing else keeps it."""
     config = worker_config_of(manifest_json)
     if config is None:
         platform.report_error(LookupError("manifest.json has no parse worker; rebuild the assets"),
                               "starting the app (large payloads are parsed on the main thread)")
-    _PAGE = Page(platform, BrowserDom(), window, worker_config=config)
-    _PAGE.start()
+    page = Page(platform, dom, window, worker_config=config)
+    page.start()
+    return page
+
+
+def main(manifest_json: str = "") -> Page:
+    """Entry point called by boot.js once the packages are installed, with manifest.json's text.
+
+    Returns the running ``Page``; boot.js keeps it as ``window.__oddsui.page`` (the console and the
+    e2e tests reach the app through it) for the document's lifetime.
+    """
+    from .browser import BrowserDom, BrowserPlatform, window
+
+    return start_page(BrowserPlatform(), BrowserDom(), window, manifest_json)
