@@ -157,3 +157,29 @@ def test_a_worker_that_cannot_boot_fails_loudly_and_the_list_is_parsed_on_the_ma
     assert state["last_main"]["games"]["chars"] > WORKER_THRESHOLD and state["fallback_parsed"] >= 1, state
     page.wait_for_timeout(200)
     assert page.workers == []  # terminated
+
+
+def test_a_package_the_worker_cannot_load_fails_loudly_and_the_page_parses_itself(ui):
+    """The worker loads its packages through the same loader as the page: one it cannot load must
+    break the worker loudly (reported, terminated), and the app goes on parsing on the main thread."""
+    page = ui.page
+
+    def manifest_with_a_missing_worker_package(route):
+        manifest = route.fetch().json()
+        manifest["worker"]["packages"] = [*manifest["worker"]["packages"], "no_such_package"]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(manifest))
+
+    page.route("**/manifest.json", manifest_with_a_missing_worker_package)
+    ui.boot()
+    page.click("#tab-prematch")
+    state = wait_for(page, lambda: (s := parser_state(ui))["state"] not in ("idle", "starting") and s,
+                     WORKER_READY_TIMEOUT_S, "the parse worker to fail")
+    assert state["state"] == "broken", state
+    reason = state["broken_reason"]
+    assert "boot failed: loadPackage failed for [" in reason and "no_such_package" in reason, state
+    assert any("parse worker" in message for message in ui.console_errors), ui.console_errors
+    page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
+    page.click(".sport-item[data-sport-id='1']")
+    page.wait_for_function("document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
+    page.wait_for_timeout(200)
+    assert page.workers == []  # terminated

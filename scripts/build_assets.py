@@ -9,6 +9,7 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
         micropip-<v>-py3-none-any.whl                                             (PyPI, pure)
         msgspec-<v>-cp314-cp314-pyemscripten_<abi>_wasm32.whl                      (PyPI, wasm build)
         pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
+        pyodide_loader.<hash>.mjs   frontend/pyodide_loader.mjs: how the page and the worker load Pyodide
       wheels/                       served at /wheels/
         oddsui-<base>+<srchash>-py3-none-any.whl                                  (built here from frontend/oddsui)
       worker/                       served at /worker/ (immutable: the names carry a content hash)
@@ -24,8 +25,9 @@ so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real h
 Each step first checks whether its output is already present and correct, so a second run is a quick
 no-op. Our own wheel's version carries a hash of the package sources (``0.1.0+<hash>``), so it is
 rebuilt exactly when ``frontend/oddsui`` changes and every build has a unique, cacheable URL. The
-parse worker's two files get the same treatment: their names carry a hash of their bytes, and the
-manifest's ``worker`` section names them, with the SRI integrity the worker checks parse.py against.
+parse worker's two files and the shared Pyodide loader get the same treatment: their names carry a
+hash of their bytes, and the manifest names them (``loader``; the ``worker`` section, with the SRI
+integrity the worker checks parse.py against). The loader sits next to the Pyodide core it loads.
 
 Run with any Python >= 3.11 (stdlib only): ``python3 scripts/build_assets.py`` or
 ``uv run python scripts/build_assets.py``. Needs ``npm`` and a Python with ``pip`` (for
@@ -55,6 +57,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND_PACKAGE_DIR = ROOT / "frontend" / "oddsui"
+LOADER_SOURCE = ROOT / "frontend" / "pyodide_loader.mjs"
 WORKER_SOURCE_DIR = ROOT / "worker"
 BUILD_DIR = ROOT / "build"
 STATIC_DIR = BUILD_DIR / "static"
@@ -479,18 +482,19 @@ def ensure_app_wheel(force: bool) -> AppWheel:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 5: the parse worker's files, content-hashed
+# Step 5: the parse worker's files and the shared Pyodide loader, content-hashed
 
 
 @dataclass(frozen=True)
-class WorkerFile:
-    source: str  # name in worker/
-    file_name: str  # name under build/static/worker/ (hash in the name)
+class HashedFile:
+    source: str  # name in worker/ or frontend/
+    file_name: str  # name under build/static/<folder>/ (hash in the name)
     sha256: str
+    folder: str = "worker"  # build/static/<folder>/, served at /<folder>/
 
     @property
     def url(self) -> str:
-        return f"/worker/{self.file_name}"
+        return f"/{self.folder}/{self.file_name}"
 
     @property
     def integrity(self) -> str:
@@ -503,10 +507,10 @@ def hashed_name(source: str, data: bytes) -> str:
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}{dot}{suffix}"
 
 
-def ensure_worker_files() -> dict[str, WorkerFile]:
+def ensure_worker_files() -> dict[str, HashedFile]:
     """Copy worker/worker.mjs and worker/parse.py to build/static/worker/ under hashed names."""
     WORKER_DIR.mkdir(parents=True, exist_ok=True)
-    built: dict[str, WorkerFile] = {}
+    built: dict[str, HashedFile] = {}
     for source in WORKER_FILES:
         path = WORKER_SOURCE_DIR / source
         if not path.is_file():
@@ -515,7 +519,7 @@ def ensure_worker_files() -> dict[str, WorkerFile]:
         file_name = hashed_name(source, data)
         changed = write_if_changed(WORKER_DIR / file_name, data)
         log(f"worker/{file_name}: {'written' if changed else 'up to date'}")
-        built[source] = WorkerFile(source=source, file_name=file_name, sha256=hashlib.sha256(data).hexdigest())
+        built[source] = HashedFile(source=source, file_name=file_name, sha256=hashlib.sha256(data).hexdigest())
     keep = {item.file_name for item in built.values()}
     for stale in WORKER_DIR.iterdir():
         if stale.is_file() and stale.name not in keep:
@@ -524,11 +528,31 @@ def ensure_worker_files() -> dict[str, WorkerFile]:
     return built
 
 
+LOADER_STEM = "pyodide_loader"
+
+
+def ensure_loader() -> HashedFile:
+    """Copy frontend/pyodide_loader.mjs next to the Pyodide core, under a content-hashed name."""
+    if not LOADER_SOURCE.is_file():
+        raise BuildError(f"{LOADER_SOURCE} is missing")
+    data = LOADER_SOURCE.read_bytes()
+    file_name = hashed_name(LOADER_SOURCE.name, data)
+    changed = write_if_changed(PYODIDE_DIR / file_name, data)
+    log(f"pyodide/{file_name}: {'written' if changed else 'up to date'}")
+    for stale in PYODIDE_DIR.glob(f"{LOADER_STEM}.*.mjs"):
+        if stale.name != file_name:
+            stale.unlink()
+            log(f"removed stale pyodide/{stale.name}")
+    return HashedFile(source=LOADER_SOURCE.name, file_name=file_name, sha256=hashlib.sha256(data).hexdigest(),
+                      folder="pyodide")
+
+
 # --------------------------------------------------------------------------------------------------
 # Step 6: the manifest boot.js reads
 
 
-def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] | None = None) -> bytes:
+def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
+                   worker: dict[str, HashedFile] | None = None) -> bytes:
     wheels = [
         {
             "name": wheel.name,
@@ -550,6 +574,7 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
         "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
     }
     manifest = {
+        "loader": {"url": loader.url},
         "pyodide": pyodide,
         "packages": list(LOCK_LOADED_PACKAGES),
         "wheels": wheels,
@@ -559,6 +584,7 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
         # What the page hands the parse worker in its init message (worker/worker.mjs documents it).
         manifest["worker"] = {
             "url": worker["worker.mjs"].url,
+            "loader": {"url": loader.url},
             "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
             "packages": list(WORKER_PACKAGES),
             "parse": {
@@ -570,8 +596,8 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
-def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile]) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, worker))
+def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -596,7 +622,8 @@ def build(force: bool = False) -> None:
         lock_sha = ensure_local_lock()
         app = ensure_app_wheel(force)
         worker = ensure_worker_files()
-        ensure_manifest(lock_sha, app, worker)
+        loader = ensure_loader()
+        ensure_manifest(lock_sha, app, worker, loader)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 

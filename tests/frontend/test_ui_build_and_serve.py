@@ -105,9 +105,14 @@ def test_the_built_wheel_imports_as_a_zip(build_assets, tmp_path):
     assert out.stdout.strip() == "1.850"
 
 
+def a_loader(build_assets):
+    return build_assets.HashedFile("pyodide_loader.mjs", "pyodide_loader.333333333333.mjs", "3" * 64, "pyodide")
+
+
 def test_manifest_names_every_url_boot_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app))
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets)))
+    assert manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
     assert manifest["pyodide"]["indexURL"] == "/pyodide/"
     assert manifest["pyodide"]["module"] == "/pyodide/pyodide.mjs"
     assert manifest["pyodide"]["lockFileURL"].startswith("/pyodide/pyodide-lock.local.json?v=")
@@ -209,6 +214,21 @@ def test_worker_files_are_copied_under_content_hashed_names(build_assets, tmp_pa
     assert build_assets.ensure_worker_files() == built  # idempotent
 
 
+def test_the_shared_loader_is_copied_next_to_pyodide_under_a_content_hashed_name(build_assets, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(build_assets, "PYODIDE_DIR", tmp_path / "pyodide")
+    (tmp_path / "pyodide").mkdir()
+    (tmp_path / "pyodide" / "pyodide_loader.000000000000.mjs").write_text("stale")
+    (tmp_path / "pyodide" / "pyodide.mjs").write_text("export {}")  # the core is left alone
+    data = (ROOT / "frontend" / "pyodide_loader.mjs").read_bytes()
+    loader = build_assets.ensure_loader()
+    assert loader.file_name == build_assets.hashed_name("pyodide_loader.mjs", data)
+    assert loader.url == f"/pyodide/{loader.file_name}" and loader.sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "pyodide" / loader.file_name).read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "pyodide").iterdir()) == sorted([loader.file_name, "pyodide.mjs"])
+    assert build_assets.ensure_loader() == loader  # idempotent
+
+
 def test_a_changed_worker_file_gets_a_new_name(build_assets):
     assert build_assets.hashed_name("parse.py", b"a") != build_assets.hashed_name("parse.py", b"b")
     assert build_assets.hashed_name("worker.mjs", b"a").endswith(".mjs")
@@ -217,12 +237,13 @@ def test_a_changed_worker_file_gets_a_new_name(build_assets):
 def test_manifest_worker_section_has_what_the_worker_init_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
     worker = {
-        "worker.mjs": build_assets.WorkerFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
-        "parse.py": build_assets.WorkerFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
+        "worker.mjs": build_assets.HashedFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
+        "parse.py": build_assets.HashedFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
     }
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, worker))
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets), worker))
     section = manifest["worker"]
     assert section["url"] == "/worker/worker.111111111111.mjs"
+    assert section["loader"] == manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
     assert section["pyodide"] == {k: manifest["pyodide"][k] for k in ("module", "indexURL", "lockFileURL")}
     assert section["packages"] == ["msgspec"]
     assert section["parse"] == {
