@@ -40,7 +40,7 @@ from .messages import DecodeError, decode
 from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
 from .render import GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
-from .scope import Handle, Scope
+from .scope import Scope
 from .store import LIVE, PREMATCH, Store
 from .streams import EventStream, StreamState
 
@@ -81,7 +81,6 @@ class App:
         self.decode_errors = 0
         self._reported_decode: set[str] = set()
         self._refresh_rows: set[str] = set()
-        self._hierarchy_retry: Handle | None = None
         self._hierarchy_backoff = Backoff(base_ms=2000.0, cap_ms=30000.0, floor_ms=1000.0)
         self.cache = NodeCache(dom)
         self.batcher = FrameBatcher(scope.child("frames"))
@@ -305,7 +304,7 @@ class App:
             if self.toaster is not None:
                 self.toaster.show(f"Could not load sports ({exc}); retrying", "error", topic="hierarchy",
                                   throttle_ms=ERROR_TOAST_THROTTLE_MS)
-            self._hierarchy_retry = self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
+            self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
             return
         self._hierarchy_backoff.reset()
         self._schedule_chrome()
@@ -314,7 +313,6 @@ class App:
             self._open_sport_stream()
 
     def _retry_hierarchy(self) -> None:
-        self._hierarchy_retry = None
         if not self.scope.closed:
             self.scope.task(self._load_hierarchy(), label="hierarchy")
 

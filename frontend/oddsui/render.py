@@ -104,13 +104,6 @@ class NodeCache:
         return len(self._values)
 
 
-def _el(dom: DomPort, created: list[Any], tag: str, cls: str = "", text: str | None = None,
-        attrs: dict[str, str] | None = None) -> Any:
-    node = dom.element(tag, cls, text, attrs)
-    created.append(node)
-    return node
-
-
 def _reconcile(dom: DomPort, parent: Any, old: list[Hashable], new: list[Hashable],
                node_of: Callable[[Hashable], Any], remove: bool) -> None:
     """Make ``parent``'s keyed children follow ``new``.
@@ -175,10 +168,9 @@ class SidebarView:
     def _node(self, item: SidebarItem) -> _SportNode:
         entry = self._nodes.get(item.id)
         if entry is None:
-            created: list[Any] = []
-            node = _el(self.dom, created, "li", "sport-item", None, {"data-sport-id": item.id, "title": item.name})
-            name = _el(self.dom, created, "span", "sport-name", item.name)
-            count = _el(self.dom, created, "span", "sport-count", "")
+            node = self.dom.element("li", "sport-item", None, {"data-sport-id": item.id, "title": item.name})
+            name = self.dom.element("span", "sport-name", item.name)
+            count = self.dom.element("span", "sport-count", "")
             self.dom.append(node, name)
             self.dom.append(node, count)
             entry = self._nodes[item.id] = _SportNode(node, name, count)
@@ -247,15 +239,14 @@ class GamesView:
         self._sport_name_hint: str | None = None
 
     def _group(self, kind: str, key: str, name: str, extra: dict[str, str] | None = None) -> _Group:
-        created: list[Any] = []
         attrs = {"data-group-key": key}
         attrs.update(extra or {})
-        node = _el(self.dom, created, "section" if kind == "region" else "div", kind, None, attrs)
-        head = _el(self.dom, created, "div", f"{kind}-head", None, {"data-toggle-group": key})
-        chevron = _el(self.dom, created, "span", "chevron", "\u25be")
-        title = _el(self.dom, created, "span", f"{kind}-name", name)
-        count = _el(self.dom, created, "span", "group-count", "")
-        body = _el(self.dom, created, "div", f"{kind}-body")
+        node = self.dom.element("section" if kind == "region" else "div", kind, None, attrs)
+        head = self.dom.element("div", f"{kind}-head", None, {"data-toggle-group": key})
+        chevron = self.dom.element("span", "chevron", "\u25be")
+        title = self.dom.element("span", f"{kind}-name", name)
+        count = self.dom.element("span", "group-count", "")
+        body = self.dom.element("div", f"{kind}-body")
         for child in (chevron, title, count):
             self.dom.append(head, child)
         self.dom.append(node, head)
