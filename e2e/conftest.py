@@ -7,7 +7,8 @@
                     then SIGKILL) afterwards. Set ``E2E_BASE_URL`` to test an already running server.
 * ``browser``       Chromium from ``/usr/bin/chromium`` (never downloaded); skips if it is missing.
 * ``ui``            a fresh context and page with every console error, page error and failed
-                    response recorded, plus helpers: ``boot()``, ``listener_counts()`` (CDP).
+                    response recorded, plus helpers: ``boot()``, ``python()`` (Python in the page, with
+                    ``page`` bound to the running Page), ``listener_counts()`` (CDP).
 """
 
 from __future__ import annotations
@@ -51,6 +52,25 @@ TRACK_EVENT_SOURCES = """
   }
   Object.defineProperty(window, "__e2eEventSources", { value: created });
   window.EventSource = TrackedEventSource;
+})();
+"""
+# Test instrumentation: evaluate a Python expression in the page's Pyodide with ``page`` bound to the
+# running Page (the one boot.js keeps on window.__oddsui.page); returns it converted to plain JS data.
+PYTHON_EVAL = """
+(() => {
+  Object.defineProperty(window, "__e2ePython", { value: (expression) => {
+    const { pyodide, page } = window.__oddsui;
+    const scope = pyodide.toPy({});
+    try {
+      scope.set("page", page);
+      const value = pyodide.runPython(expression, { globals: scope });
+      const out = value && value.toJs ? value.toJs({ dict_converter: Object.fromEntries }) : value;
+      if (value && value.destroy) value.destroy();
+      return out;
+    } finally {
+      scope.destroy();
+    }
+  } });
 })();
 """
 SERVER_START_TIMEOUT_S = 60.0
@@ -174,16 +194,9 @@ class UI:
         return int(self.page.evaluate("document.documentElement.dataset.bootMs"))
 
     def python(self, expression: str) -> Any:
-        """Evaluate a Python expression in the page's Pyodide; returns it converted to JSON-able data."""
-        return self.page.evaluate(
-            """(expr) => {
-                const value = window.__oddsui.pyodide.runPython(expr);
-                const out = value && value.toJs ? value.toJs({dict_converter: Object.fromEntries}) : value;
-                if (value && value.destroy) value.destroy();
-                return out;
-            }""",
-            expression,
-        )
+        """Evaluate a Python expression in the page's Pyodide, with ``page`` bound to the running Page
+        (boot.js keeps it on ``window.__oddsui.page``); returns it converted to JSON-able data."""
+        return self.page.evaluate("(expr) => window.__e2ePython(expr)", expression)
 
     @property
     def cdp(self) -> Any:
@@ -223,6 +236,7 @@ class UI:
 def ui(browser: Any, server: str) -> Iterator[UI]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_init_script(TRACK_EVENT_SOURCES)
+    context.add_init_script(PYTHON_EVAL)
     page = context.new_page()
     recorder = UI(page=page, base_url=server)
     page.on("console", lambda msg: recorder.console_errors.append(msg.text) if msg.type == "error" else None)

@@ -8,6 +8,7 @@ not grow the listener count on window or on the EventSources (the browser's own 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -93,7 +94,7 @@ def test_live_prices_flash_and_switching_sport_does_not_grow_listeners(ui):
         assert counts["open_sources"] == 2, counts
 
     # Python's own accounting agrees: one sport stream, nothing piling up in the frame queue.
-    state = ui.python("from oddsui.app import current; current().app.debug_state()")
+    state = ui.python("page.app.debug_state()")
     assert state["sport_id"] == busiest["id"] and state["sport_stream"]["state"] in ("open", "connecting")
     assert state["decode_errors"] == 0
 
@@ -116,7 +117,7 @@ def test_pagehide_closes_every_stream(ui):
         after = ui.listener_counts()
     assert after["open_sources"] == 0 and after["eventsource"] == 0, after
     assert after["window"] == before["window"]  # the page's own pagehide/pageshow listeners stay
-    held = ui.python("from oddsui.app import current; current().scope.live_count()")
+    held = ui.python("page.scope.live_count()")
     assert held == 2  # pagehide + pageshow
     # and a back/forward-cache restore brings the app back
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
@@ -133,4 +134,21 @@ def test_a_missing_asset_fails_loudly_on_the_page(ui):
     assert ui.page.is_visible("#boot-error")
     text = ui.page.text_content("#boot-error .boot-error-text")
     assert "micropip could not install" in text and "/wheels/" in text
+    assert any("[boot] failed" in message for message in ui.console_errors)
+
+
+def test_a_package_missing_from_the_lock_fails_loudly_on_the_page(ui):
+    """The shared loader checks what loadPackage loaded (Pyodide itself only warns): no micropip in the
+    local lock must stop the boot with a visible error, not a blank page."""
+    def lock_without_micropip(route):
+        lock = route.fetch().json()
+        lock["packages"].pop("micropip")
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(lock))
+
+    ui.page.route("**/pyodide/pyodide-lock.local.json*", lock_without_micropip)
+    ui.page.goto(f"{ui.base_url}/")
+    ui.page.wait_for_function("document.documentElement.dataset.boot === 'error'", timeout=90_000)
+    assert ui.page.is_visible("#boot-error")
+    text = ui.page.text_content("#boot-error .boot-error-text")
+    assert "loadPackage failed for [micropip]" in text, text
     assert any("[boot] failed" in message for message in ui.console_errors)

@@ -48,7 +48,7 @@ from pyodide.ffi import to_js
 
 
 def parser_state(ui) -> dict:
-    return ui.python("from oddsui.app import current; current().app.debug_state()['parser']")
+    return ui.python("page.app.debug_state()['parser']")
 
 
 def wait_for(page, predicate, timeout_s: float, what: str):
@@ -87,9 +87,8 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
     t0 = page.evaluate("performance.now()")
     page.click(f".sport-item[data-sport-id='{busiest['id']}']")
     page.wait_for_function(
-        """() => { const v = window.__oddsui.pyodide.runPython(
-                     "from oddsui.app import current; s = current().app.debug_state(); (s['games'], s['rows'], s['pending_jobs'])");
-                   const [games, rows, jobs] = v.toJs(); v.destroy();
+        """() => { const [games, rows, jobs] = window.__e2ePython(
+                     "(lambda s: (s['games'], s['rows'], s['pending_jobs']))(page.app.debug_state())");
                    return games > 0 && rows === games && jobs === 0 &&
                           document.querySelectorAll('.game-row[data-game-id]').length === games; }""",
         timeout=ROWS_TIMEOUT_MS,
@@ -134,7 +133,7 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
     worker.on("close", lambda _w: closed.append(True))
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
     wait_for(page, lambda: closed or not page.workers, 10, "the parse worker to be terminated")
-    assert ui.python("from oddsui.app import current; current().scope.live_count()") == 2
+    assert ui.python("page.scope.live_count()") == 2
     ui.assert_no_errors()
 
 
@@ -156,5 +155,31 @@ def test_a_worker_that_cannot_boot_fails_loudly_and_the_list_is_parsed_on_the_ma
     page.wait_for_function("document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
     state = parser_state(ui)
     assert state["last_main"]["games"]["chars"] > WORKER_THRESHOLD and state["fallback_parsed"] >= 1, state
+    page.wait_for_timeout(200)
+    assert page.workers == []  # terminated
+
+
+def test_a_package_the_worker_cannot_load_fails_loudly_and_the_page_parses_itself(ui):
+    """The worker loads its packages through the same loader as the page: one it cannot load must
+    break the worker loudly (reported, terminated), and the app goes on parsing on the main thread."""
+    page = ui.page
+
+    def manifest_with_a_missing_worker_package(route):
+        manifest = route.fetch().json()
+        manifest["worker"]["packages"] = [*manifest["worker"]["packages"], "no_such_package"]
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(manifest))
+
+    page.route("**/manifest.json", manifest_with_a_missing_worker_package)
+    ui.boot()
+    page.click("#tab-prematch")
+    state = wait_for(page, lambda: (s := parser_state(ui))["state"] not in ("idle", "starting") and s,
+                     WORKER_READY_TIMEOUT_S, "the parse worker to fail")
+    assert state["state"] == "broken", state
+    reason = state["broken_reason"]
+    assert "boot failed: loadPackage failed for [" in reason and "no_such_package" in reason, state
+    assert any("parse worker" in message for message in ui.console_errors), ui.console_errors
+    page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
+    page.click(".sport-item[data-sport-id='1']")
+    page.wait_for_function("document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
     page.wait_for_timeout(200)
     assert page.workers == []  # terminated

@@ -1,14 +1,18 @@
-// The only JavaScript of the UI: load Pyodide, install our packages, start the Python app.
+// The page's JavaScript: load Pyodide and our packages (through the shared loader), start the Python app.
 //
 // Every URL comes from /manifest.json (written by scripts/build_assets.py):
-//   pyodide.module       /pyodide/pyodide.mjs                 (dynamic import, so a 404 is caught)
+//   loader               {url}                                (frontend/pyodide_loader.mjs, content-hashed:
+//                                                              the one copy of the load-Pyodide, loadPackage
+//                                                              and micropip logic, shared with the worker)
+//   pyodide.module       /pyodide/pyodide.mjs                 (imported by the loader, so a 404 is caught)
 //   pyodide.indexURL     /pyodide/                            (core: asm.wasm, stdlib)
 //   pyodide.lockFileURL  /pyodide/pyodide-lock.local.json?v=  (local lock with the real wheel hashes)
 //   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
 //   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
 //   app                  {module, function}                   (called with manifest.json's text once
-//                                                              everything is installed)
-//   worker               {url, pyodide, packages, parse}      (the parse worker; the app starts it and
+//                                                              everything is installed; returns the
+//                                                              running Page, kept on window.__oddsui.page)
+//   worker               {url, loader, pyodide, packages, parse}  (the parse worker; the app starts it and
 //                                                              posts it this section, see worker/worker.mjs)
 // Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
 // text in JavaScript, so a large SSE payload reaches the parse worker without becoming a Python string.
@@ -63,11 +67,6 @@ const ffiHelpers = {
   postText: (worker, id, event) => worker.postMessage({ id, text: event.data }),
 };
 
-function absolute(url) {
-  // Pyodide rejects relative base URLs ("Invalid base URL"), so resolve everything here.
-  return new URL(url, window.location.origin).href;
-}
-
 async function fetchManifest() {
   let response;
   try {
@@ -85,7 +84,7 @@ async function fetchManifest() {
     throw new BootError(`/manifest.json answered HTTP ${response.status}${detail ? ": " + detail : ""}`);
   }
   const manifest = await response.json();
-  for (const key of ["pyodide", "packages", "wheels", "app"]) {
+  for (const key of ["loader", "pyodide", "packages", "wheels", "app"]) {
     if (!(key in manifest)) throw new BootError(`/manifest.json lacks "${key}"`);
   }
   return manifest;
@@ -95,69 +94,19 @@ async function boot() {
   setBootState("loading", "Loading manifest…");
   const manifest = await fetchManifest();
 
-  setBootState("loading", `Loading Python (Pyodide ${manifest.pyodide.version})…`);
-  let loadPyodide;
+  let loader;
   try {
-    ({ loadPyodide } = await import(absolute(manifest.pyodide.module)));
+    loader = await import(new URL(manifest.loader.url, window.location.origin).href);
   } catch (err) {
-    throw new BootError(`cannot import ${manifest.pyodide.module}: ${err}`);
+    throw new BootError(`cannot import ${manifest.loader.url}: ${err}`);
   }
-  const pyodide = await loadPyodide({
-    indexURL: absolute(manifest.pyodide.indexURL),
-    lockFileURL: absolute(manifest.pyodide.lockFileURL),
-    fullStdLib: false,
-  });
+
+  setBootState("loading", `Loading Python (Pyodide ${manifest.pyodide.version})…`);
+  const pyodide = await loader.startPyodide(manifest.pyodide);
 
   setBootState("loading", "Installing packages…");
-  const packageErrors = [];
-  const loaded = await pyodide.loadPackage(manifest.packages, {
-    messageCallback: () => {},
-    errorCallback: (message) => packageErrors.push(message),
-    checkIntegrity: true,
-  });
-  const loadedNames = new Set((loaded || []).map((pkg) => pkg.name));
-  const notLoaded = manifest.packages.filter((name) => !loadedNames.has(name));
-  if (packageErrors.length || notLoaded.length) {
-    throw new BootError(
-      `loadPackage failed for [${notLoaded.join(", ")}]: ${packageErrors.join("; ") || "not in the lock file"}`,
-    );
-  }
-
-  const micropip = pyodide.pyimport("micropip");
-  const urls = pyodide.toPy(manifest.wheels.map((wheel) => absolute(wheel.url)));
-  try {
-    await micropip.install.callKwargs(urls, { deps: false });
-  } catch (err) {
-    throw new BootError(`micropip could not install ${manifest.wheels.map((w) => w.url).join(", ")}: ${err}`);
-  } finally {
-    urls.destroy();
-    micropip.destroy();
-  }
-
-  // The installed versions must be the ones the manifest names (a stale cache would show here).
-  const checkVersions = pyodide.runPython(`
-def _oddsui_installed_versions(names):
-    from importlib.metadata import version, PackageNotFoundError
-    found = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
-_oddsui_installed_versions
-`);
-  const names = pyodide.toPy(manifest.wheels.map((wheel) => wheel.name));
-  const found = checkVersions(names);
-  const installed = found.toJs({ dict_converter: Object.fromEntries });
-  found.destroy();
-  names.destroy();
-  checkVersions.destroy();
-  for (const wheel of manifest.wheels) {
-    if (installed[wheel.name] !== wheel.version) {
-      throw new BootError(`${wheel.name}: installed ${installed[wheel.name]}, manifest says ${wheel.version}`);
-    }
-  }
+  await loader.loadPackages(pyodide, manifest.packages);
+  await loader.installWheels(pyodide, manifest.wheels);
 
   setBootState("loading", "Starting…");
   pyodide.registerJsModule("oddsui_ffi", ffiHelpers);
@@ -166,19 +115,22 @@ _oddsui_installed_versions
   if (typeof entry !== "function") {
     throw new BootError(`${manifest.app.module}.${manifest.app.function} is not callable`);
   }
-  await entry(JSON.stringify(manifest));
+  // The running Page (a PyProxy): its one owner is window.__oddsui, for the document's lifetime.
+  const page = entry(JSON.stringify(manifest));
   entry.destroy();
   appModule.destroy();
 
   const bootMs = Math.round(performance.now() - BOOT_START);
   document.documentElement.dataset.bootMs = String(bootMs);
-  window.__oddsui = { pyodide, bootMs, manifest };
+  window.__oddsui = { pyodide, page, bootMs, manifest };
   setBootState("ready", "");
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }
 
 boot().catch((err) => {
-  const message = err instanceof BootError ? err.message : `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}`;
+  // Our own errors (BootError here, LoadError from the loader) already say what failed.
+  const ours = err instanceof BootError || (err && err.name === "LoadError");
+  const message = ours ? err.message : `${err && err.name ? err.name + ": " : ""}${err && err.message ? err.message : err}`;
   console.error(`[boot] failed: ${message}`);
   showFatal(message);
 });

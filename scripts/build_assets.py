@@ -9,8 +9,9 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
         micropip-<v>-py3-none-any.whl                                             (PyPI, pure)
         msgspec-<v>-cp314-cp314-pyemscripten_<abi>_wasm32.whl                      (PyPI, wasm build)
         pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
+        pyodide_loader.<hash>.mjs   frontend/pyodide_loader.mjs: how the page and the worker load Pyodide
       wheels/                       served at /wheels/
-        oddsui-<base>+<srchash>-py3-none-any.whl                                  (built here from frontend/oddsui)
+        oddsui-<base>+<srchash>-py3-none-any.whl                                  (uv build + hatchling, frontend/)
       worker/                       served at /worker/ (immutable: the names carry a content hash)
         worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
       manifest.json                 served at /manifest.json; boot.js reads every URL from it
@@ -22,14 +23,19 @@ against the lock (SRI). PyPI's micropip/msgspec wheels are not byte-identical to
 so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real hashes instead.
 
 Each step first checks whether its output is already present and correct, so a second run is a quick
-no-op. Our own wheel's version carries a hash of the package sources (``0.1.0+<hash>``), so it is
-rebuilt exactly when ``frontend/oddsui`` changes and every build has a unique, cacheable URL. The
-parse worker's two files get the same treatment: their names carry a hash of their bytes, and the
-manifest's ``worker`` section names them, with the SRI integrity the worker checks parse.py against.
+no-op. Our own wheel is built by a standard build backend (``uv build --wheel frontend``: hatchling,
+pinned in ``frontend/pyproject.toml``) with a fixed ``SOURCE_DATE_EPOCH``, so the same sources give
+the same bytes. Its version carries a hash of what it is built from (``0.1.0+<hash>``, computed by
+``frontend/wheel_version.py`` for hatchling and for this script alike), so it is rebuilt exactly when
+``frontend/oddsui`` (or its build configuration) changes and every build has a unique, cacheable URL. The
+parse worker's two files and the shared Pyodide loader get the same treatment: their names carry a
+hash of their bytes, and the manifest names them (``loader``; the ``worker`` section, with the SRI
+integrity the worker checks parse.py against). The loader sits next to the Pyodide core it loads.
 
 Run with any Python >= 3.11 (stdlib only): ``python3 scripts/build_assets.py`` or
-``uv run python scripts/build_assets.py``. Needs ``npm`` and a Python with ``pip`` (for
-``pip download``); ``--force`` rebuilds everything. Any failure exits non-zero with a message.
+``uv run python scripts/build_assets.py``. Needs ``npm``, a Python with ``pip`` (for
+``pip download``) and ``uv`` (``$UV``, on PATH, or ``python3 -m uv``; it fetches hatchling from PyPI
+the first time); ``--force`` rebuilds everything. Any failure exits non-zero with a message.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import contextlib
 import csv
 import fcntl
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -54,7 +61,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FRONTEND_PACKAGE_DIR = ROOT / "frontend" / "oddsui"
+FRONTEND_DIR = ROOT / "frontend"  # the wheel's project: pyproject.toml, wheel_version.py, oddsui/
+LOADER_SOURCE = ROOT / "frontend" / "pyodide_loader.mjs"
 WORKER_SOURCE_DIR = ROOT / "worker"
 BUILD_DIR = ROOT / "build"
 STATIC_DIR = BUILD_DIR / "static"
@@ -75,19 +83,17 @@ PYODIDE_MARKER = ".pyodide-version"
 PYODIDE_UNSERVED_SUFFIXES = (".html", ".d.ts", "README.md", "package.json")
 LOCAL_LOCK_NAME = "pyodide-lock.local.json"
 
-# Our package: pure py3 wheel. Bump WHEEL_BUILDER_REVISION when the builder's output format changes.
+# Our package: a pure py3 wheel built from frontend/ (pyproject.toml there has its metadata).
 APP_DIST_NAME = "oddsui"
-APP_BASE_VERSION = "0.1.0"
-APP_SUMMARY = "Pyodide UI of the live sports-odds browser"
-APP_REQUIRES = ("msgspec>=0.20",)
 APP_ENTRY = {"module": "oddsui.app", "function": "main"}
-WHEEL_BUILDER_REVISION = "1"
+# The wheel's zip timestamps (hatchling reads SOURCE_DATE_EPOCH): fixed, so the bytes depend only on
+# the sources, not on when or where they were built. 1980-01-01, the earliest a zip entry can carry.
+WHEEL_SOURCE_DATE_EPOCH = 315532800
 # The parse worker (R10): worker/worker.mjs boots its own Pyodide, loads these packages from the local
 # lock and imports worker/parse.py under this module name.
 WORKER_FILES = ("worker.mjs", "parse.py")
 WORKER_PACKAGES = ("msgspec",)
 WORKER_PARSE_MODULE = "oddsworker_parse"
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: identical sources give identical wheel bytes
 
 
 @dataclass(frozen=True)
@@ -158,10 +164,10 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def run(cmd: list[str], *, cwd: Path | None = None) -> str:
+def run(cmd: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run a command, return its stdout; raise BuildError with its output if it fails."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
         raise BuildError(f"command not found: {cmd[0]} ({exc})") from exc
     if proc.returncode != 0:
@@ -358,78 +364,49 @@ def ensure_local_lock() -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 4: our own pure wheel
+# Step 4: our own pure wheel, built by a standard build backend
+#
+# Measured before switching (this machine): the hand-written zip writer it replaces took about 7 ms,
+# `uv build --wheel` with hatchling about 0.6-0.9 s (hatchling cached by uv). Both give reproducible
+# bytes, and a rebuild only happens when the sources change (the no-op check below costs the same
+# either way), so the hand-written writer bought nothing worth its upkeep.
 
 
-def package_sources() -> list[tuple[str, bytes]]:
-    """(archive path, bytes) of every source file of the front-end package, sorted."""
-    if not (FRONTEND_PACKAGE_DIR / "__init__.py").is_file():
-        raise BuildError(f"{FRONTEND_PACKAGE_DIR} is not a Python package (no __init__.py)")
-    files = []
-    for path in sorted(FRONTEND_PACKAGE_DIR.rglob("*")):
-        rel = path.relative_to(FRONTEND_PACKAGE_DIR.parent)
-        if not path.is_file() or "__pycache__" in rel.parts or path.suffix in {".pyc", ".pyo"}:
-            continue
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        files.append((rel.as_posix(), path.read_bytes()))
-    return files
+def load_wheel_version(project: Path = FRONTEND_DIR):
+    """frontend/wheel_version.py, the one definition of the wheel's version (hatchling runs it too)."""
+    path = project / "wheel_version.py"
+    if not path.is_file():
+        raise BuildError(f"{path} is missing")
+    spec = importlib.util.spec_from_file_location("oddsui_wheel_version", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def source_hash(files: list[tuple[str, bytes]]) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"builder:{WHEEL_BUILDER_REVISION}|{APP_BASE_VERSION}|{APP_REQUIRES}\n".encode())
-    for name, data in files:
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return digest.hexdigest()
+def uv_command() -> list[str]:
+    """How to run uv: ``$UV`` (set by ``uv run``), ``uv`` on PATH, or ``python -m uv`` (scripts/setup)."""
+    for candidate in (os.environ.get("UV"), shutil.which("uv")):
+        if candidate and Path(candidate).exists():
+            return [candidate]
+    for python in (sys.executable, getattr(sys, "_base_executable", None), shutil.which("python3")):
+        if python and subprocess.run([python, "-m", "uv", "--version"], capture_output=True).returncode == 0:
+            return [python, "-m", "uv"]
+    raise BuildError("uv is needed to build the front-end wheel (scripts/setup installs it: pip install uv)")
+
+
+def build_app_wheel(out_dir: Path, project: Path = FRONTEND_DIR) -> Path:
+    """``uv build --wheel`` of ``project`` into ``out_dir`` (empty or new); returns the wheel's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(WHEEL_SOURCE_DATE_EPOCH)}
+    run([*uv_command(), "build", "--wheel", "--quiet", "--out-dir", str(out_dir), str(project)], env=env)
+    built = sorted(out_dir.glob(f"{APP_DIST_NAME}-*.whl"))
+    if len(built) != 1:
+        raise BuildError(f"uv build produced {[p.name for p in built]} in {out_dir}, expected one {APP_DIST_NAME} wheel")
+    return built[0]
 
 
 def record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
-def build_wheel_bytes(version: str, files: list[tuple[str, bytes]]) -> bytes:
-    """A PEP 427 wheel: the sources plus METADATA, WHEEL and RECORD (with sha256 and sizes)."""
-    dist_info = f"{APP_DIST_NAME}-{version}.dist-info"
-    metadata = "\n".join(
-        [
-            "Metadata-Version: 2.1",
-            f"Name: {APP_DIST_NAME}",
-            f"Version: {version}",
-            f"Summary: {APP_SUMMARY}",
-            "Requires-Python: >=3.11",
-            *(f"Requires-Dist: {req}" for req in APP_REQUIRES),
-            "",
-        ]
-    )
-    wheel_meta = "\n".join(
-        [
-            "Wheel-Version: 1.0",
-            f"Generator: oddsbrowser-build-assets ({WHEEL_BUILDER_REVISION})",
-            "Root-Is-Purelib: true",
-            "Tag: py3-none-any",
-            "",
-        ]
-    )
-    entries = list(files)
-    entries.append((f"{dist_info}/METADATA", metadata.encode()))
-    entries.append((f"{dist_info}/WHEEL", wheel_meta.encode()))
-    entries.append((f"{dist_info}/top_level.txt", f"{APP_DIST_NAME}\n".encode()))
-    record_io = io.StringIO()
-    writer = csv.writer(record_io, lineterminator="\n")
-    for name, data in entries:
-        writer.writerow([name, record_hash(data), len(data)])
-    writer.writerow([f"{dist_info}/RECORD", "", ""])
-    entries.append((f"{dist_info}/RECORD", record_io.getvalue().encode()))
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries:
-            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    return buffer.getvalue()
 
 
 def verify_wheel(data: bytes) -> None:
@@ -451,6 +428,21 @@ def verify_wheel(data: bytes) -> None:
                 raise BuildError(f"RECORD mismatch for {name}")
 
 
+def verify_contents(data: bytes, version: str, files: list[tuple[str, bytes]]) -> None:
+    """The wheel carries exactly ``files`` (what its version was hashed from) and says ``version``."""
+    metadata_name = f"{APP_DIST_NAME}-{version}.dist-info/METADATA"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        packed = {name: zf.read(name) for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
+        metadata = zf.read(metadata_name).decode() if metadata_name in names else ""
+    if packed != dict(files):
+        differ = sorted(set(packed) ^ {name for name, _ in files}) or sorted(
+            name for name, content in files if packed.get(name) != content)
+        raise BuildError(f"the wheel's files are not the sources its version was computed from: {differ}")
+    if f"\nVersion: {version}\n" not in metadata:
+        raise BuildError(f"the wheel's METADATA does not say Version: {version}")
+
+
 @dataclass(frozen=True)
 class AppWheel:
     file_name: str
@@ -459,16 +451,27 @@ class AppWheel:
 
 
 def ensure_app_wheel(force: bool) -> AppWheel:
-    files = package_sources()
-    version = f"{APP_BASE_VERSION}+{source_hash(files)[:12]}"
+    wheel_version = load_wheel_version()
+    try:
+        files = wheel_version.package_sources()
+    except FileNotFoundError as exc:
+        raise BuildError(str(exc)) from exc
+    version = wheel_version.version()
     file_name = f"{APP_DIST_NAME}-{version}-py3-none-any.whl"
     target = WHEELS_DIR / file_name
     WHEELS_DIR.mkdir(parents=True, exist_ok=True)
     if force or not target.is_file():
-        data = build_wheel_bytes(version, files)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=".wheel-", dir=BUILD_DIR) as out:
+            built = build_app_wheel(Path(out))
+            if built.name != file_name:
+                raise BuildError(f"uv build made {built.name}, expected {file_name}")
+            data = built.read_bytes()
         verify_wheel(data)
+        verify_contents(data, version, files)
         write_if_changed(target, data)
-        log(f"{file_name}: built ({len(files)} source files, {len(data)} bytes)")
+        log(f"{file_name}: built ({len(files)} source files, {len(data)} bytes, "
+            f"{time.monotonic() - started:.2f} s)")
     else:
         log(f"{file_name}: up to date")
     for stale in WHEELS_DIR.glob(f"{APP_DIST_NAME}-*.whl"):
@@ -479,18 +482,19 @@ def ensure_app_wheel(force: bool) -> AppWheel:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 5: the parse worker's files, content-hashed
+# Step 5: the parse worker's files and the shared Pyodide loader, content-hashed
 
 
 @dataclass(frozen=True)
-class WorkerFile:
-    source: str  # name in worker/
-    file_name: str  # name under build/static/worker/ (hash in the name)
+class HashedFile:
+    source: str  # name in worker/ or frontend/
+    file_name: str  # name under build/static/<folder>/ (hash in the name)
     sha256: str
+    folder: str = "worker"  # build/static/<folder>/, served at /<folder>/
 
     @property
     def url(self) -> str:
-        return f"/worker/{self.file_name}"
+        return f"/{self.folder}/{self.file_name}"
 
     @property
     def integrity(self) -> str:
@@ -503,10 +507,10 @@ def hashed_name(source: str, data: bytes) -> str:
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:12]}{dot}{suffix}"
 
 
-def ensure_worker_files() -> dict[str, WorkerFile]:
+def ensure_worker_files() -> dict[str, HashedFile]:
     """Copy worker/worker.mjs and worker/parse.py to build/static/worker/ under hashed names."""
     WORKER_DIR.mkdir(parents=True, exist_ok=True)
-    built: dict[str, WorkerFile] = {}
+    built: dict[str, HashedFile] = {}
     for source in WORKER_FILES:
         path = WORKER_SOURCE_DIR / source
         if not path.is_file():
@@ -515,7 +519,7 @@ def ensure_worker_files() -> dict[str, WorkerFile]:
         file_name = hashed_name(source, data)
         changed = write_if_changed(WORKER_DIR / file_name, data)
         log(f"worker/{file_name}: {'written' if changed else 'up to date'}")
-        built[source] = WorkerFile(source=source, file_name=file_name, sha256=hashlib.sha256(data).hexdigest())
+        built[source] = HashedFile(source=source, file_name=file_name, sha256=hashlib.sha256(data).hexdigest())
     keep = {item.file_name for item in built.values()}
     for stale in WORKER_DIR.iterdir():
         if stale.is_file() and stale.name not in keep:
@@ -524,11 +528,31 @@ def ensure_worker_files() -> dict[str, WorkerFile]:
     return built
 
 
+LOADER_STEM = "pyodide_loader"
+
+
+def ensure_loader() -> HashedFile:
+    """Copy frontend/pyodide_loader.mjs next to the Pyodide core, under a content-hashed name."""
+    if not LOADER_SOURCE.is_file():
+        raise BuildError(f"{LOADER_SOURCE} is missing")
+    data = LOADER_SOURCE.read_bytes()
+    file_name = hashed_name(LOADER_SOURCE.name, data)
+    changed = write_if_changed(PYODIDE_DIR / file_name, data)
+    log(f"pyodide/{file_name}: {'written' if changed else 'up to date'}")
+    for stale in PYODIDE_DIR.glob(f"{LOADER_STEM}.*.mjs"):
+        if stale.name != file_name:
+            stale.unlink()
+            log(f"removed stale pyodide/{stale.name}")
+    return HashedFile(source=LOADER_SOURCE.name, file_name=file_name, sha256=hashlib.sha256(data).hexdigest(),
+                      folder="pyodide")
+
+
 # --------------------------------------------------------------------------------------------------
 # Step 6: the manifest boot.js reads
 
 
-def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] | None = None) -> bytes:
+def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
+                   worker: dict[str, HashedFile] | None = None) -> bytes:
     wheels = [
         {
             "name": wheel.name,
@@ -550,6 +574,7 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
         "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
     }
     manifest = {
+        "loader": {"url": loader.url},
         "pyodide": pyodide,
         "packages": list(LOCK_LOADED_PACKAGES),
         "wheels": wheels,
@@ -559,6 +584,7 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
         # What the page hands the parse worker in its init message (worker/worker.mjs documents it).
         manifest["worker"] = {
             "url": worker["worker.mjs"].url,
+            "loader": {"url": loader.url},
             "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
             "packages": list(WORKER_PACKAGES),
             "parse": {
@@ -570,8 +596,8 @@ def manifest_bytes(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile] |
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
-def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, WorkerFile]) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, worker))
+def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -596,7 +622,8 @@ def build(force: bool = False) -> None:
         lock_sha = ensure_local_lock()
         app = ensure_app_wheel(force)
         worker = ensure_worker_files()
-        ensure_manifest(lock_sha, app, worker)
+        loader = ensure_loader()
+        ensure_manifest(lock_sha, app, worker, loader)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 

@@ -3,8 +3,8 @@
 //
 // Protocol (every message is plain, structured-clonable data):
 //   in   {type: "init", config}   first message; config = manifest.json's "worker" section:
-//                                  {pyodide: {module, indexURL, lockFileURL}, packages: ["msgspec"],
-//                                   parse: {url, integrity, module}}
+//                                  {loader: {url}, pyodide: {module, indexURL, lockFileURL},
+//                                   packages: ["msgspec"], parse: {url, integrity, module}}
 //   in   {id, text}               parse `text`; answered exactly once, in the order received
 //   out  {type: "ready", bootMs}  Pyodide, msgspec and parse.py are loaded
 //   out  {type: "fatal", error}   the worker cannot work (boot failed, or a message it cannot read);
@@ -14,16 +14,12 @@
 //                                  fault "unsupported": valid JSON msgpack cannot carry (the page
 //                                  parses it itself); fault "internal": parse.py raised (our bug)
 // Requests that arrive before the boot finished wait for it; replies keep the order of requests.
-// Failures are loud: console.error here, and a message the page reports.
+// Pyodide and msgspec are loaded by the loader the page uses too (frontend/pyodide_loader.mjs, at the
+// URL config.loader.url names). Failures are loud: console.error here, and a message the page reports.
 
 let parseEntry = null; // the Python function parse.parse_or_error, once booted
 let booting = null; // Promise of the boot, set by the init message
 let dead = false;
-
-function absolute(url) {
-  // Pyodide rejects relative base URLs ("Invalid base URL"), so resolve everything here.
-  return new URL(url, self.location.origin).href;
-}
 
 function fatal(message) {
   if (dead) return;
@@ -34,38 +30,22 @@ function fatal(message) {
 
 async function boot(config) {
   const started = performance.now();
-  for (const key of ["pyodide", "packages", "parse"]) {
+  for (const key of ["loader", "pyodide", "packages", "parse"]) {
     if (!config || !(key in config)) throw new Error(`worker config lacks "${key}"`);
   }
-  let loadPyodide;
+  let loader;
   try {
-    ({ loadPyodide } = await import(absolute(config.pyodide.module)));
+    loader = await import(new URL(config.loader.url, self.location.origin).href);
   } catch (err) {
-    throw new Error(`cannot import ${config.pyodide.module}: ${err}`);
+    throw new Error(`cannot import ${config.loader.url}: ${err}`);
   }
-  const pyodide = await loadPyodide({
-    indexURL: absolute(config.pyodide.indexURL),
-    lockFileURL: absolute(config.pyodide.lockFileURL),
-    fullStdLib: false,
-  });
-
-  // A missing package resolves to [] with only a warning: check what was loaded.
-  const packageErrors = [];
-  const loaded = await pyodide.loadPackage(config.packages, {
-    messageCallback: () => {},
-    errorCallback: (message) => packageErrors.push(message),
-    checkIntegrity: true,
-  });
-  const loadedNames = new Set((loaded || []).map((pkg) => pkg.name));
-  const notLoaded = config.packages.filter((name) => !loadedNames.has(name));
-  if (packageErrors.length || notLoaded.length) {
-    throw new Error(`loadPackage failed for [${notLoaded.join(", ")}]: ${packageErrors.join("; ") || "not in the lock file"}`);
-  }
+  const pyodide = await loader.startPyodide(config.pyodide);
+  await loader.loadPackages(pyodide, config.packages);
 
   // parse.py: fetched with its manifest hash (SRI), written into Pyodide's file system, imported.
   let response;
   try {
-    response = await fetch(absolute(config.parse.url), { integrity: config.parse.integrity, cache: "default" });
+    response = await fetch(loader.absolute(config.parse.url), { integrity: config.parse.integrity, cache: "default" });
   } catch (err) {
     throw new Error(`cannot fetch ${config.parse.url}: ${err}`);
   }

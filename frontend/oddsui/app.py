@@ -6,21 +6,24 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
     └── app                   delegated DOM listeners (sidebar, tabs, search, group toggles),
         │                     hierarchy task and retry timer, toasts
         ├── frames            the one pending requestAnimationFrame of the FrameBatcher
-        ├── flashes           the one flash-expiry timer
+        ├── flashes           the Flasher: every flash mark and the one flash-expiry timer
         ├── parser            ParserService: the pending parse requests, the worker's watchdog
         │   └── worker        the parse Worker and its message/error/messageerror listeners (lazy)
-        ├── stream:counts     /api/counts-stream  (EventStream: connection scope, reconnect timer)
-        └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport
-    (and on app, one ParseChannel per stream: its queue of messages not applied yet)
+        ├── stream:counts     /api/counts-stream  (EventStream: its ParseChannel, connection scope,
+        │                     reconnect timer)
+        └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport (the same)
 
-Every stream message goes through its stream's ``ParseChannel`` (R10): more than 100 KB of text is
-parsed in the parse worker, less here, and the results are applied in arrival order per stream.
+Every stream message goes through its stream's own ``ParseChannel`` (R10): more than 100 KB of text
+is parsed in the parse worker, less here, and the results are applied in arrival order per stream.
+Closing a stream closes its channel, so what an old stream still had queued is dropped with it.
 
 ``pagehide`` closes the app scope (R1: one central cleanup); a page restored from the back/forward
 cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode closes the sport
 stream's scope before the next one opens, so listeners never pile up.
 
-Only ``main()`` imports the browser adapter; ``App`` and ``Page`` run under CPython with fakes.
+Only ``main()`` imports the browser adapter; ``App``, ``Page`` and ``start_page()`` run under CPython
+with fakes. The module holds no state: the running ``Page`` is owned by whoever started it (boot.js
+keeps the one ``main()`` returns on ``window.__oddsui.page``).
 """
 
 from __future__ import annotations
@@ -30,17 +33,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .backoff import Backoff
+from .flash import Flasher
 from .frames import FrameBatcher
 from .messages import DecodeError, decode
-from .odds import FlashBook
-from .parsing import ParseChannel, ParserService
+from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
-from .render import FlashTimer, GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
-from .scope import Handle, Scope
+from .render import GamesView, ModeTabsView, NodeCache, SidebarView, Toaster, sidebar_items
+from .scope import Scope
 from .store import LIVE, PREMATCH, Store
-from .streams import Backoff, EventStream, StreamState
+from .streams import EventStream, StreamState
 
-__all__ = ["App", "Page", "current", "main"]
+__all__ = ["App", "Page", "main", "start_page", "worker_config_of"]
 
 HIERARCHY_URL = "/api/hierarchy"
 COUNTS_URL = "/api/counts-stream"
@@ -77,13 +81,11 @@ class App:
         self.decode_errors = 0
         self._reported_decode: set[str] = set()
         self._refresh_rows: set[str] = set()
-        self._hierarchy_retry: Handle | None = None
         self._hierarchy_backoff = Backoff(base_ms=2000.0, cap_ms=30000.0, floor_ms=1000.0)
         self.cache = NodeCache(dom)
         self.batcher = FrameBatcher(scope.child("frames"))
-        self.flashes = FlashTimer(scope.child("flashes"), FlashBook(), self._on_flashes_ended)
+        self.flasher = Flasher(scope.child("flashes"), dom)
         self.parser = ParserService(scope.child("parser"), worker_config)
-        self._sport_channel: ParseChannel | None = None
         self.toaster: Toaster | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -105,7 +107,7 @@ class App:
             dom, {LIVE: nodes["tab-live"], PREMATCH: nodes["tab-prematch"]},
             {LIVE: nodes["count-live"], PREMATCH: nodes["count-prematch"]}, self.cache,
         )
-        self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flashes,
+        self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flasher,
                                     self.platform.utc_offset_minutes)
         self.toaster = Toaster(self.scope, dom, nodes["toasts"])
         # The page starts with these states in index.html; tell the cache so writes stay minimal.
@@ -119,16 +121,12 @@ class App:
         self.scope.listen(nodes["games"], "click", self._on_games_click, label="games")
 
         self.scope.task(self._load_hierarchy(), label="hierarchy")
-        counts = self.parser.channel(self.scope, "counts")
         self.counts_stream = EventStream(
             self.scope,
             COUNTS_URL,
-            {
-                "live_counts": self._counts_handler(counts, LIVE),
-                "prematch_counts": self._counts_handler(counts, PREMATCH),
-            },
+            {"live_counts": self._counts_handler(LIVE), "prematch_counts": self._counts_handler(PREMATCH)},
+            parser=self.parser,
             name="counts",
-            raw_events=True,
             backoff=Backoff(base_ms=COUNTS_BACKOFF_MS, cap_ms=60000.0, floor_ms=COUNTS_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error("counts", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
@@ -148,7 +146,7 @@ class App:
             "sport_id": self.sport_id,
             "games": len(self.store.games),
             "rows": len(self.games_view.rows) if hasattr(self, "games_view") else 0,
-            "flash_marks": len(self.flashes.book),
+            "flash_marks": len(self.flasher),
             "pending_jobs": len(self.batcher),
             "decode_errors": self.decode_errors,
             "parser": self.parser.debug_state(),
@@ -199,11 +197,8 @@ class App:
 
     def _open_sport_stream(self) -> None:
         if self.sport_stream is not None:
-            self.sport_stream.close()
+            self.sport_stream.close()  # its channel too: what it still had queued is dropped
             self.sport_stream = None
-        if self._sport_channel is not None:
-            self._sport_channel.close()  # what the old stream still had queued is dropped
-            self._sport_channel = None
         self.batcher.cancel("games")
         self._refresh_rows.clear()
         self.store.clear_games()
@@ -216,26 +211,24 @@ class App:
         sport = self.store.sports_by_id.get(sport_id)
         if mode == PREMATCH and sport is not None:
             url += f"&sportName={quote(sport.name, safe='')}"
-        channel = self.parser.channel(self.scope, f"{mode}:{sport_id}")
-        self._sport_channel = channel
-        handlers: dict[str, Callable[[Any], None]] = {
-            "games": channel.handler("games", lambda payload: self._on_games(mode, sport_id, payload),
-                                     self._decode_failed("games")),
-            "odds": channel.handler("odds", lambda payload: self._on_odds(mode, sport_id, payload),
-                                    self._decode_failed("odds")),
+        handlers = {
+            "games": Decoded("games", lambda payload: self._on_games(mode, sport_id, payload),
+                             self._decode_failed("games")),
+            "odds": Decoded("odds", lambda payload: self._on_odds(mode, sport_id, payload),
+                            self._decode_failed("odds")),
         }
         if mode == LIVE:
-            handlers["counts"] = self._counts_handler(channel, LIVE)
-            handlers["prematch_counts"] = self._counts_handler(channel, PREMATCH)
+            handlers["counts"] = self._counts_handler(LIVE)
+            handlers["prematch_counts"] = self._counts_handler(PREMATCH)
         self.sport_stream = EventStream(
             self.scope,
             url,
             handlers,
+            parser=self.parser,
             name=f"{mode}:{sport_id}",
             backoff=Backoff(base_ms=SPORT_BACKOFF_MS, cap_ms=30000.0, floor_ms=SPORT_BACKOFF_MS / 2),
             on_server_error=lambda data: self._on_server_error(f"{mode} stream", data),
             on_state=lambda state: self._schedule("conn", self._render_conn),
-            raw_events=True,
         )
         self.sport_stream.open()
 
@@ -255,9 +248,8 @@ class App:
 
         return on_error
 
-    def _counts_handler(self, channel: ParseChannel, mode: str) -> Callable[[Any], None]:
-        return channel.handler("counts", lambda payload: self._on_counts(mode, payload),
-                               self._decode_failed(f"{mode} counts"))
+    def _counts_handler(self, mode: str) -> Decoded:
+        return Decoded("counts", lambda payload: self._on_counts(mode, payload), self._decode_failed(f"{mode} counts"))
 
     def _current(self, mode: str, sport_id: str, payload_sport: Any) -> bool:
         # WIRE B2: events count only in their mode and when String(payload.sportId) matches.
@@ -296,9 +288,6 @@ class App:
             self.toaster.show(f"{source}: {message or 'stream error'}", "error", topic=source,
                               throttle_ms=ERROR_TOAST_THROTTLE_MS)
 
-    def _on_flashes_ended(self, keys: Any) -> None:
-        self.games_view.end_flashes(keys)
-
     # ---------------------------------------------------------------- hierarchy
 
     async def _load_hierarchy(self) -> None:
@@ -315,7 +304,7 @@ class App:
             if self.toaster is not None:
                 self.toaster.show(f"Could not load sports ({exc}); retrying", "error", topic="hierarchy",
                                   throttle_ms=ERROR_TOAST_THROTTLE_MS)
-            self._hierarchy_retry = self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
+            self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
             return
         self._hierarchy_backoff.reset()
         self._schedule_chrome()
@@ -324,7 +313,6 @@ class App:
             self._open_sport_stream()
 
     def _retry_hierarchy(self) -> None:
-        self._hierarchy_retry = None
         if not self.scope.closed:
             self.scope.task(self._load_hierarchy(), label="hierarchy")
 
@@ -423,14 +411,6 @@ class Page:
         self.scope.close()
 
 
-_PAGE: Page | None = None
-
-
-def current() -> Page | None:
-    """The running page (for debugging from the console and for the e2e tests)."""
-    return _PAGE
-
-
 def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
     """The parse worker's section of manifest.json (None if the build has no worker)."""
     if not manifest_json:
@@ -439,17 +419,24 @@ def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
     return section if isinstance(section, dict) and section.get("url") else None
 
 
-def main(manifest_json: str = "") -> None:
-    """Entry point called by boot.js once the packages are installed, with manifest.json's text."""
-    global _PAGE
-    from .browser import BrowserDom, BrowserPlatform, window
-
-    if _PAGE is not None:
-        _PAGE.close()
-    platform = BrowserPlatform()
+def start_page(platform: Platform, dom: DomPort, window: Any, manifest_json: str = "") -> Page:
+    """Start the UI on a document and return its ``Page``. The caller owns the page: it is the only
+    handle on the running app (``page.app``) and ``page.close()`` ends it. Nothing else keeps it."""
     config = worker_config_of(manifest_json)
     if config is None:
         platform.report_error(LookupError("manifest.json has no parse worker; rebuild the assets"),
                               "starting the app (large payloads are parsed on the main thread)")
-    _PAGE = Page(platform, BrowserDom(), window, worker_config=config)
-    _PAGE.start()
+    page = Page(platform, dom, window, worker_config=config)
+    page.start()
+    return page
+
+
+def main(manifest_json: str = "") -> Page:
+    """Entry point called by boot.js once the packages are installed, with manifest.json's text.
+
+    Returns the running ``Page``; boot.js keeps it as ``window.__oddsui.page`` (the console and the
+    e2e tests reach the app through it) for the document's lifetime.
+    """
+    from .browser import BrowserDom, BrowserPlatform, window
+
+    return start_page(BrowserPlatform(), BrowserDom(), window, manifest_json)

@@ -4,7 +4,8 @@
 ``message``/``error``/``messageerror`` listeners, the stall watchdog and the map of pending requests.
 Closing the scope (pagehide closes the app's scope) removes the listeners, terminates the worker and
 clears the map. ``ParseChannel`` is the per-stream queue; ``ParserService.channel(owner, name)``
-makes one owned by ``owner``.
+makes one owned by ``owner`` (each ``streams.EventStream`` given a parser makes its own, held by the
+stream's scope). ``Decoded`` says what a stream does with one event name's messages.
 
 Routing. A message whose text is more than ``WORKER_THRESHOLD_BYTES`` (100 * 1024) bytes of UTF-8 is
 parsed in the worker; a smaller one is decoded here at once (``messages.decode``). The size is
@@ -33,7 +34,11 @@ on every payload is parsed here. A worker reply with ``fault == "internal"`` (a 
 also reported and that payload is re-parsed here; ``fault == "unsupported"`` (an integer msgpack
 cannot carry) is re-parsed here without a report.
 
-Worker state: idle -> starting -> ready; starting/ready -> broken; any -> closed (final).
+The worker's state follows ``WORKER_TABLE`` (a ``machine.Table``; an illegal move raises)::
+
+    idle --start--> starting --ready--> ready
+    starting / ready --broke--> broken       (reported once; every payload is parsed here from then on)
+    any --close--> closed                    (final: the service's scope closed)
 """
 
 from __future__ import annotations
@@ -44,11 +49,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .machine import Machine, Table
 from .messages import DecodeError, decode, decode_packed
 from .ports import Platform, WorkerReply
 from .scope import Handle, Scope
 
 __all__ = [
+    "WORKER_TABLE",
+    "Decoded",
     "WORKER_THRESHOLD_BYTES",
     "ParseChannel",
     "ParseJob",
@@ -85,7 +93,31 @@ class WorkerState:
     CLOSED = "closed"
 
 
+_W = WorkerState
+WORKER_TABLE = Table(
+    name="parse worker",
+    initial=_W.IDLE,
+    final=_W.CLOSED,
+    rows={
+        (_W.IDLE, "start"): _W.STARTING,
+        (_W.STARTING, "ready"): _W.READY,
+        (_W.STARTING, "broke"): _W.BROKEN,
+        (_W.READY, "broke"): _W.BROKEN,
+    },
+)
+
+
 PENDING, DONE, FAILED, DROPPED = "pending", "done", "failed", "dropped"
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What to do with the messages of one event name: decode each as ``kind`` (``messages.decode``),
+    then ``apply(payload)`` in arrival order; a message that does not decode goes to ``on_error``."""
+
+    kind: str
+    apply: Callable[[Any], None]
+    on_error: Callable[[BaseException], None]
 
 
 @dataclass(eq=False)
@@ -124,8 +156,9 @@ class ParserStats:
 class ParseChannel:
     """The messages of one stream, applied strictly in arrival order.
 
-    ``handler(kind, apply, on_error)`` gives the EventStream entry point for one event name (it takes
-    the raw event). ``close()`` drops everything still queued; answers that arrive later are ignored.
+    ``receive(kind, event, apply, on_error)`` takes one raw event (the EventStream that owns the
+    channel calls it). ``close()`` drops everything still queued; answers that arrive later are
+    ignored.
     """
 
     def __init__(self, service: ParserService, name: str) -> None:
@@ -139,13 +172,6 @@ class ParseChannel:
 
     def __len__(self) -> int:
         return len(self._queue)
-
-    def handler(self, kind: str, apply: Callable[[Any], None],
-                on_error: Callable[[BaseException], None]) -> Callable[[Any], None]:
-        def on_event(event: Any) -> None:
-            self.receive(kind, event, apply, on_error)
-
-        return on_event
 
     def receive(self, kind: str, event: Any, apply: Callable[[Any], None],
                 on_error: Callable[[BaseException], None]) -> None:
@@ -222,7 +248,7 @@ class ParserService:
         self.threshold = threshold
         self.stall_ms = stall_ms
         self.stats = ParserStats()
-        self.state = WorkerState.IDLE
+        self._machine = Machine(WORKER_TABLE)
         self.broken_reason: str | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, ParseJob] = {}
@@ -239,6 +265,11 @@ class ParserService:
         channel = ParseChannel(self, name)
         channel.handle = owner.defer(channel.close, kind="parse-channel", label=name)
         return channel
+
+    @property
+    def state(self) -> str:
+        """The worker's state (``WorkerState``), as ``WORKER_TABLE`` moves it."""
+        return self._machine.state
 
     @property
     def pending(self) -> int:
@@ -311,7 +342,7 @@ class ParserService:
         assert self.config is not None
         worker_scope = self.scope.child("worker")
         self._worker_scope = worker_scope
-        self.state = WorkerState.STARTING
+        self._machine.fire("start")
         try:
             worker = self.platform.open_worker(str(self.config["url"]))
             worker_scope.defer(worker.terminate, kind="worker", label="parse worker")
@@ -341,7 +372,10 @@ class ParserService:
             return
         reply = self.platform.read_worker_message(event)
         if reply.type == "ready":
-            self.state = WorkerState.READY
+            if self.state != WorkerState.STARTING:
+                self._break("the parse worker said ready twice")
+                return
+            self._machine.fire("ready")
             self.stats.boot_ms = reply.boot_ms
             self._arm_watchdog()
             return
@@ -410,7 +444,7 @@ class ParserService:
         """The worker cannot be used: report once, end it, parse what it held here, in order."""
         if self.state in (WorkerState.BROKEN, WorkerState.CLOSED):
             return
-        self.state = WorkerState.BROKEN
+        self._machine.fire("broke")
         self.broken_reason = reason
         self.platform.report_error(RuntimeError(reason), "parse worker (large payloads are parsed on the main thread now)")
         worker, self._worker = self._worker, None
@@ -446,7 +480,7 @@ class ParserService:
             self._watchdog = None
 
     def _on_scope_closed(self) -> None:
-        self.state = WorkerState.CLOSED
+        self._machine.fire("close")
         self._pending.clear()
         self._worker = None
         self._worker_scope = None

@@ -5,7 +5,8 @@ only what changed since their last write (``NodeCache`` for the chrome, the row 
 ``rows.RowView`` for game rows), so a re-render of an unchanged list does no DOM work and rows,
 scroll position and flashes survive a ``games`` event. New rows are built from HTML in chunks of
 ``MAX_NEW_ROWS_PER_PASS`` per frame. Views never schedule anything themselves except through the
-``FlashTimer`` and the ``Toaster``, which own their timers through a ``Scope``.
+``flash.Flasher`` (the games view hands it the buttons whose price moved, and tells it which rows
+left the page) and the ``Toaster``, which own their timers through a ``Scope``.
 
 Attributes the tests rely on:
   sidebar   ``li.sport-item[data-sport-id]`` > ``.sport-name``, ``.sport-count[data-count]``
@@ -22,8 +23,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .flash import Flasher
 from .messages import Game
-from .odds import FlashBook, FlashMark
 from .ports import DomPort
 from .rows import LOCK, RowView, row_html, row_model
 from .scope import Handle, Scope
@@ -31,7 +32,6 @@ from .store import MODES, Store
 from .tree import group_games, plan_children
 
 __all__ = [
-    "FlashTimer",
     "GamesView",
     "ModeTabsView",
     "LOCK",
@@ -104,13 +104,6 @@ class NodeCache:
         return len(self._values)
 
 
-def _el(dom: DomPort, created: list[Any], tag: str, cls: str = "", text: str | None = None,
-        attrs: dict[str, str] | None = None) -> Any:
-    node = dom.element(tag, cls, text, attrs)
-    created.append(node)
-    return node
-
-
 def _reconcile(dom: DomPort, parent: Any, old: list[Hashable], new: list[Hashable],
                node_of: Callable[[Hashable], Any], remove: bool) -> None:
     """Make ``parent``'s keyed children follow ``new``.
@@ -124,59 +117,6 @@ def _reconcile(dom: DomPort, parent: Any, old: list[Hashable], new: list[Hashabl
                 dom.remove(node_of(key))
         else:
             dom.insert_before(parent, node_of(key), None if before is None else node_of(before))
-
-
-# ------------------------------------------------------------------------------------------------
-# flashes
-
-
-class FlashTimer:
-    """Drives a ``FlashBook`` with one scope-owned timer for every flash on the page (R2)."""
-
-    def __init__(self, scope: Scope, book: FlashBook, on_expired: Callable[[list[tuple[Hashable, Hashable]]], None]):
-        self._scope = scope
-        self._platform = scope.platform
-        self.book = book
-        self._on_expired = on_expired
-        self._timer: Handle | None = None
-        self._timer_deadline: float | None = None
-        scope.defer(book.clear, kind="flashbook", label="flash marks")
-
-    @property
-    def timer_pending(self) -> bool:
-        return self._timer is not None and not self._timer.released
-
-    def flash(self, key: tuple[Hashable, Hashable], direction: str) -> FlashMark:
-        mark = self.book.mark(key, direction, self._platform.now_ms())
-        self._ensure_timer()
-        return mark
-
-    def forget_game(self, game_key: Hashable) -> None:
-        self.book.forget_game(game_key)
-
-    def _ensure_timer(self) -> None:
-        if self._scope.closed:
-            return
-        deadline = self.book.next_deadline()
-        if deadline is None:
-            return
-        if self.timer_pending and self._timer_deadline is not None and self._timer_deadline <= deadline:
-            return
-        if self._timer is not None:
-            self._timer.release()
-        delay = max(0.0, deadline - self._platform.now_ms())
-        self._timer_deadline = deadline
-        self._timer = self._scope.timeout(self._fire, delay, label="flash expiry")
-
-    def _fire(self) -> None:
-        self._timer = None
-        self._timer_deadline = None
-        due = self.book.pop_due(self._platform.now_ms())
-        try:
-            if due:
-                self._on_expired(due)
-        finally:
-            self._ensure_timer()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -228,10 +168,9 @@ class SidebarView:
     def _node(self, item: SidebarItem) -> _SportNode:
         entry = self._nodes.get(item.id)
         if entry is None:
-            created: list[Any] = []
-            node = _el(self.dom, created, "li", "sport-item", None, {"data-sport-id": item.id, "title": item.name})
-            name = _el(self.dom, created, "span", "sport-name", item.name)
-            count = _el(self.dom, created, "span", "sport-count", "")
+            node = self.dom.element("li", "sport-item", None, {"data-sport-id": item.id, "title": item.name})
+            name = self.dom.element("span", "sport-name", item.name)
+            count = self.dom.element("span", "sport-count", "")
             self.dom.append(node, name)
             self.dom.append(node, count)
             entry = self._nodes[item.id] = _SportNode(node, name, count)
@@ -285,12 +224,12 @@ class GamesView:
     """The region -> competition -> row tree of the current sport."""
 
     def __init__(self, dom: DomPort, container: Any, empty_node: Any, cache: NodeCache,
-                 flashes: FlashTimer, utc_offset: Callable[[float], int]) -> None:
+                 flasher: Flasher, utc_offset: Callable[[float], int]) -> None:
         self.dom = dom
         self.container = container
         self.empty_node = empty_node
         self.cache = cache
-        self.flashes = flashes
+        self.flasher = flasher
         self.utc_offset = utc_offset
         self.rows: dict[str, RowView] = {}
         self.regions: dict[str, _Group] = {}
@@ -300,15 +239,14 @@ class GamesView:
         self._sport_name_hint: str | None = None
 
     def _group(self, kind: str, key: str, name: str, extra: dict[str, str] | None = None) -> _Group:
-        created: list[Any] = []
         attrs = {"data-group-key": key}
         attrs.update(extra or {})
-        node = _el(self.dom, created, "section" if kind == "region" else "div", kind, None, attrs)
-        head = _el(self.dom, created, "div", f"{kind}-head", None, {"data-toggle-group": key})
-        chevron = _el(self.dom, created, "span", "chevron", "\u25be")
-        title = _el(self.dom, created, "span", f"{kind}-name", name)
-        count = _el(self.dom, created, "span", "group-count", "")
-        body = _el(self.dom, created, "div", f"{kind}-body")
+        node = self.dom.element("section" if kind == "region" else "div", kind, None, attrs)
+        head = self.dom.element("div", f"{kind}-head", None, {"data-toggle-group": key})
+        chevron = self.dom.element("span", "chevron", "\u25be")
+        title = self.dom.element("span", f"{kind}-name", name)
+        count = self.dom.element("span", "group-count", "")
+        body = self.dom.element("div", f"{kind}-body")
         for child in (chevron, title, count):
             self.dom.append(head, child)
         self.dom.append(node, head)
@@ -397,7 +335,7 @@ class GamesView:
         model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset)
         flashed = []
         for index, direction in row.apply(model, prices):
-            row.show_flash(index, self.flashes.flash((key, index), direction))
+            self.flasher.flash((key, index), row.button(index), row.arrow(index), direction)
             flashed.append(index)
         return flashed
 
@@ -406,7 +344,7 @@ class GamesView:
         for key in [k for k in self.rows if k not in rows]:
             row = self.rows.pop(key)
             self.dom.remove(row.node)
-            self.flashes.forget_game(key)
+            self.flasher.forget(key)
         for mapping, wanted in ((self.competitions, comps), (self.regions, regions)):
             for key in [k for k in mapping if k not in wanted]:
                 group = mapping.pop(key)
@@ -422,12 +360,6 @@ class GamesView:
             return []  # not rendered (yet): it will be built with the current odds
         return self._refresh_row(store, key, self._sport_name_hint)
 
-    def end_flashes(self, keys: list[tuple[Hashable, Hashable]]) -> None:
-        for game_key, index in keys:
-            row = self.rows.get(str(game_key))
-            if row is not None and isinstance(index, int):
-                row.end_flash(index)
-
     def clear(self) -> None:
         """Remove every node (sport or mode change)."""
         for key in list(self._region_order):
@@ -435,8 +367,7 @@ class GamesView:
         gone: list[Any] = []
         for group in [*self.regions.values(), *self.competitions.values()]:
             gone.extend((group.node, group.title, group.count, group.body))
-        for row in self.rows.values():
-            self.flashes.forget_game(row.key)
+        self.flasher.clear()
         self.rows.clear()
         self.regions.clear()
         self.competitions.clear()

@@ -8,8 +8,9 @@ instead of thousands of DOM calls; ``RowView.apply`` diffs a new model against t
 and touches only what changed. Child nodes are looked up lazily (``[data-s=slot]``) the first time
 they need a write, so a row that never changes never costs a lookup.
 
-Flash classes (``odd-up``/``odd-down``/``flash-alt``) and arrows are not part of the model: the
-flash timer owns them (``show_flash`` / ``end_flash``).
+Flash classes (``odd-up``/``odd-down``/``flash-alt``) and arrows are not part of the model: they
+belong to ``flash.Flasher``. ``RowView.apply`` only reports which buttons' prices moved (through the
+row's ``flash.PriceTrail``); ``button()``/``arrow()`` give the nodes a flash is shown on.
 """
 
 from __future__ import annotations
@@ -28,17 +29,16 @@ from .display import (
     start_text,
     team_names,
 )
+from .flash import PriceTrail
 from .messages import Game
-from .odds import FlashMark, flash_direction, format_price, is_blocked, markets_pill_text
+from .odds import format_price, is_blocked, markets_pill_text
 from .ports import DomPort
 from .store import GameOdds
 
-__all__ = ["ARROWS", "DEFAULT_LABELS", "LOCK", "RowModel", "RowView", "row_html", "row_model"]
+__all__ = ["DEFAULT_LABELS", "LOCK", "RowModel", "RowView", "row_html", "row_model"]
 
 DEFAULT_LABELS = ("1", "X", "2")
 LOCK = "\U0001f512"
-ARROWS = {"up": "\u25b2", "down": "\u25bc"}
-FLASH_CLASSES = ("odd-up", "odd-down", "flash-alt")
 
 Prop = tuple[str, str]
 RowModel = dict[Prop, Any]
@@ -175,18 +175,24 @@ def row_html(key: str, m: RowModel) -> str:
 class RowView:
     """A rendered row: its root node, the model last written, and lazily found child nodes."""
 
-    __slots__ = ("_nodes", "dom", "flash", "key", "labels", "model", "node", "prices", "writes")
+    __slots__ = ("_nodes", "dom", "key", "model", "node", "trail", "writes")
 
     def __init__(self, dom: DomPort, key: str, node: Any, model: RowModel, prices: list[Any]) -> None:
         self.dom = dom
         self.key = key
         self.node = node
         self.model = dict(model)
-        self.prices = list(prices)
-        self.labels = [model.get((f"b{i}", "attr:data-odd-label")) for i in range(3)]
+        self.trail = PriceTrail(_labels(model), prices)
         self._nodes: dict[str, Any] = {"row": node}
-        self.flash: dict[int, tuple[str, bool]] = {}
         self.writes = 0
+
+    def button(self, index: int) -> Any:
+        """The node of odds button ``index`` (what a flash animates)."""
+        return self._slot(f"b{index}")
+
+    def arrow(self, index: int) -> Any:
+        """The arrow node inside odds button ``index``."""
+        return self._slot(f"a{index}")
 
     def _slot(self, slot: str) -> Any:
         node = self._nodes.get(slot)
@@ -221,35 +227,9 @@ class RowView:
             if current.get(prop_key) != value:
                 self._write(prop_key[0], prop_key[1], value)
                 current[prop_key] = value
-        moves: list[tuple[int, str]] = []
-        for index, price in enumerate(prices):
-            label = model.get((f"b{index}", "attr:data-odd-label"))
-            if label != self.labels[index]:
-                self.labels[index] = label
-                self.prices[index] = None  # another outcome: never flash across labels
-            direction = flash_direction(self.prices[index], price)
-            if direction is not None:
-                moves.append((index, direction))
-            if price is not None or model.get((f"b{index}", "class:odd-empty")):
-                self.prices[index] = price
-        return moves
+        empty = [bool(model.get((f"b{i}", "class:odd-empty"))) for i in range(len(prices))]
+        return self.trail.moves(_labels(model), prices, empty)
 
-    def show_flash(self, index: int, mark: FlashMark) -> None:
-        up = mark.direction == "up"
-        previous = self.flash.get(index)
-        button = self._slot(f"b{index}")
-        if previous is None or previous[0] != mark.direction:
-            self.dom.toggle_class(button, "odd-up", up)
-            self.dom.toggle_class(button, "odd-down", not up)
-            self.dom.set_text(self._slot(f"a{index}"), ARROWS[mark.direction])
-        if previous is None or previous[1] != mark.alt:
-            self.dom.toggle_class(button, "flash-alt", mark.alt)
-        self.flash[index] = (mark.direction, mark.alt)
 
-    def end_flash(self, index: int) -> None:
-        if self.flash.pop(index, None) is None:
-            return
-        button = self._slot(f"b{index}")
-        for name in FLASH_CLASSES:
-            self.dom.toggle_class(button, name, False)
-        self.dom.set_text(self._slot(f"a{index}"), "")
+def _labels(model: RowModel) -> list[Any]:
+    return [model.get((f"b{i}", "attr:data-odd-label")) for i in range(3)]

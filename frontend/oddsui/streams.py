@@ -1,6 +1,11 @@
-"""EventSource streams with owned listeners and a backed-off reconnect (R1, R2).
+"""EventSource streams with owned listeners, their own parse channel and a backed-off reconnect (R1, R2).
 
-An ``EventStream`` owns one child scope. Each connection attempt gets its own grandchild scope
+An ``EventStream`` owns one child scope, and in it everything the stream holds: its
+``parsing.ParseChannel`` (when it was given a parser: the queue of its messages not applied yet),
+its reconnect timer, and its connection. Closing the stream, or any scope above it, releases all of
+it; nobody else has to close the channel. The delays come from ``backoff.Backoff``.
+
+Each connection attempt gets its own grandchild scope
 holding the EventSource (closed last), one listener per named event, and the ``open`` and ``error``
 listeners. Nothing is ever added to an EventSource except through that connection scope, and a new
 connection is only made after the previous connection scope was closed, so listeners can never be
@@ -14,9 +19,18 @@ EventSource is closed at once and one reconnect timer is scheduled on the stream
 full-jitter exponential backoff. The failed connection's scope is released when that timer
 fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
 most one reconnect timer exists at any time. The backoff resets after the first message of a
-connection.
+connection. The parse channel belongs to the stream, not to a connection: messages keep their
+arrival order across reconnects.
 
-State transitions: idle -> connecting -> open -> retrying -> connecting ... ; any -> closed (final).
+The stream's state follows ``STREAM_TABLE`` (a ``machine.Table``; an illegal move raises)::
+
+    idle --connect--> connecting --opened--> open            (``open`` event, or any message)
+    connecting / open / retrying --dropped--> retrying       (the browser re-opens it itself)
+    connecting / open / retrying --failed--> retrying        (closed by us; one reconnect timer)
+    retrying --connect--> connecting                         (the reconnect timer fired)
+    retrying --opened--> open                                (the browser's own reconnect worked)
+    open --opened--> open                                    (another message)
+    any --close--> closed                                    (final)
 """
 
 from __future__ import annotations
@@ -25,10 +39,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backoff import Backoff
+from .machine import Machine, Table
+from .parsing import Decoded, ParseChannel, ParserService
 from .ports import Platform
 from .scope import Handle, Scope
 
-__all__ = ["Backoff", "EventStream", "StreamState"]
+__all__ = ["STREAM_TABLE", "EventStream", "StreamState"]
 
 
 READY_CONNECTING, READY_OPEN, READY_CLOSED = 0, 1, 2  # EventSource.readyState
@@ -42,22 +59,25 @@ class StreamState:
     CLOSED = "closed"
 
 
-@dataclass
-class Backoff:
-    """Full-jitter exponential backoff: delay = max(floor, U(0,1) * min(cap, base * 2**attempt))."""
-
-    base_ms: float = 2000.0
-    cap_ms: float = 30000.0
-    floor_ms: float = 500.0
-    attempt: int = 0
-
-    def next_delay(self, uniform: float) -> float:
-        ceiling = min(self.cap_ms, self.base_ms * (2 ** min(self.attempt, 30)))
-        self.attempt += 1
-        return max(self.floor_ms, uniform * ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
+_S = StreamState
+STREAM_TABLE = Table(
+    name="event stream",
+    initial=_S.IDLE,
+    final=_S.CLOSED,
+    rows={
+        (_S.IDLE, "connect"): _S.CONNECTING,
+        (_S.RETRYING, "connect"): _S.CONNECTING,
+        (_S.CONNECTING, "opened"): _S.OPEN,
+        (_S.RETRYING, "opened"): _S.OPEN,
+        (_S.OPEN, "opened"): _S.OPEN,
+        (_S.CONNECTING, "dropped"): _S.RETRYING,
+        (_S.OPEN, "dropped"): _S.RETRYING,
+        (_S.RETRYING, "dropped"): _S.RETRYING,
+        (_S.CONNECTING, "failed"): _S.RETRYING,
+        (_S.OPEN, "failed"): _S.RETRYING,
+        (_S.RETRYING, "failed"): _S.RETRYING,
+    },
+)
 
 
 @dataclass
@@ -72,42 +92,51 @@ class StreamStats:
 
 
 class EventStream:
-    """One logical SSE stream: reconnecting EventSource, owned listeners.
+    """One logical SSE stream: reconnecting EventSource, owned listeners, its own parse channel.
 
-    ``handlers`` maps event names to callables taking the event's ``data`` text, or, with
-    ``raw_events=True``, the event itself (a ``parsing.ParseChannel`` reads its text through the
-    platform, so a large text can go to the parse worker without becoming a Python string).
-    ``on_server_error`` receives the data of a server-sent ``error`` event (before the reconnect).
-    ``on_state`` is told every state change. Call ``open()`` once; ``close()`` (or closing the parent
-    scope) ends it.
+    ``handlers`` maps event names to what handles them. Without ``parser``: callables taking the
+    event's ``data`` text. With ``parser``: ``parsing.Decoded(kind, apply, on_error)`` specs; the
+    stream then makes its own ``ParseChannel`` (``self.channel``, held by the stream's scope), hands
+    it each event itself (its text is read through the platform, so a large one goes to the parse
+    worker without becoming a Python string) and the channel calls ``apply(payload)`` in arrival
+    order. ``on_server_error`` receives the data of a server-sent ``error`` event (before the
+    reconnect). ``on_state`` is told every state change. Call ``open()`` once; ``close()`` (or
+    closing the parent scope) ends it, channel included.
     """
 
     def __init__(
         self,
         parent: Scope,
         url: str,
-        handlers: Mapping[str, Callable[[str], None]],
+        handlers: Mapping[str, Callable[[str], None]] | Mapping[str, Decoded],
         *,
+        parser: ParserService | None = None,
         name: str = "stream",
         backoff: Backoff | None = None,
         on_server_error: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
-        raw_events: bool = False,
     ) -> None:
         if "error" in handlers or "open" in handlers:
             raise ValueError("'error' and 'open' are handled by EventStream itself; use on_server_error")
+        decoded = [isinstance(handler, Decoded) for handler in handlers.values()]
+        if parser is not None and not all(decoded):
+            raise TypeError("with a parser, every handler is a parsing.Decoded")
+        if parser is None and any(decoded):
+            raise TypeError("parsing.Decoded handlers need a parser")
         self.url = url
         self.name = name
         self.platform: Platform = parent.platform
         self.scope = parent.child(f"stream:{name}")
         self.scope.defer(self._mark_closed, kind="state", label="closed")
+        # Held by the stream's scope (after the state handle, so released before it): closing the
+        # stream drops what its channel still has queued and forgets its worker requests.
+        self.channel: ParseChannel | None = None if parser is None else parser.channel(self.scope, name)
         self.backoff = backoff if backoff is not None else Backoff()
         self.stats = StreamStats()
         self._handlers = dict(handlers)
-        self._raw_events = raw_events
         self._on_server_error = on_server_error
         self._on_state = on_state
-        self._state = StreamState.IDLE
+        self._machine = Machine(STREAM_TABLE, self._state_changed)
         self._conn: Scope | None = None
         self._source: Any = None
         self._retry: Handle | None = None
@@ -115,15 +144,15 @@ class EventStream:
 
     @property
     def state(self) -> str:
-        return self._state
+        return self._machine.state
 
     @property
     def closed(self) -> bool:
-        return self._state == StreamState.CLOSED
+        return self._machine.final
 
     def open(self) -> None:
         """Start connecting (no-op if already connecting, open, waiting to retry, or closed)."""
-        if self._state != StreamState.IDLE:
+        if self._machine.state != StreamState.IDLE:
             return
         self._connect()
 
@@ -133,13 +162,10 @@ class EventStream:
 
     # ---------------------------------------------------------------- internals
 
-    def _set_state(self, state: str) -> None:
-        if state == self._state:
-            return
-        self._state = state
+    def _state_changed(self, _old: str, new: str, _event: str) -> None:
         if self._on_state is not None:
             try:
-                self._on_state(state)
+                self._on_state(new)
             except Exception as exc:
                 self.platform.report_error(exc, f"stream {self.name} state callback")
 
@@ -147,7 +173,7 @@ class EventStream:
         self._conn = None
         self._source = None
         self._retry = None
-        self._set_state(StreamState.CLOSED)
+        self._machine.fire("close")
 
     def _connect(self) -> None:
         if self.closed or self.scope.closed:
@@ -165,27 +191,29 @@ class EventStream:
         self._source = source
         self._got_message = False
         self.stats.connects += 1
-        self._set_state(StreamState.CONNECTING)
+        self._machine.fire("connect")
 
     def _release_connection(self) -> None:
         conn, self._conn, self._source = self._conn, None, None
         if conn is not None:
             conn.close()
 
-    def _message_listener(self, event_name: str, handler: Callable[[str], None]) -> Callable[[Any], None]:
+    def _message_listener(self, event_name: str, handler: Callable[[str], None] | Decoded) -> Callable[[Any], None]:
+        channel = self.channel
+
         def on_message(event: Any) -> None:
             if self._source is None:
                 return  # a late event from a connection already given up
             if not self._got_message:
                 self._got_message = True
                 self.backoff.reset()
-            if self._state != StreamState.OPEN:
-                self._set_state(StreamState.OPEN)
+            self._machine.fire("opened")
             self.stats.messages += 1
             self.stats.by_event[event_name] = self.stats.by_event.get(event_name, 0) + 1
             try:
-                if self._raw_events:
-                    handler(event)
+                if isinstance(handler, Decoded):
+                    assert channel is not None
+                    channel.receive(handler.kind, event, handler.apply, handler.on_error)
                 else:
                     data = getattr(event, "data", None)
                     handler("" if data is None else str(data))
@@ -197,7 +225,7 @@ class EventStream:
 
     def _on_open(self, _event: Any) -> None:
         if self._source is not None:
-            self._set_state(StreamState.OPEN)
+            self._machine.fire("opened")
 
     def _on_error(self, event: Any) -> None:
         source = self._source
@@ -218,7 +246,7 @@ class EventStream:
             # A dropped connection the browser is already re-opening on the same EventSource, with
             # Last-Event-ID, so the server resumes exactly where we were (WIRE H). Same listeners.
             self.stats.native_retries += 1
-            self._set_state(StreamState.RETRYING)
+            self._machine.fire("dropped")
             return
         # The browser gave up (HTTP error, wrong type) or the server reported an error: close it now
         # (stops any native retry); its listeners are removed when the reconnect timer fires.
@@ -235,7 +263,7 @@ class EventStream:
             return  # one pending reconnect at most
         delay = self.backoff.next_delay(self.platform.random())
         self._retry = self.scope.timeout(self._reconnect, delay, label=f"reconnect {self.name}")
-        self._set_state(StreamState.RETRYING)
+        self._machine.fire("failed")
 
     def _reconnect(self) -> None:
         self._retry = None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from types import SimpleNamespace
 
-from oddsui.app import COUNTS_URL, HIERARCHY_URL, Page
+import oddsui.app
+from oddsui.app import COUNTS_URL, HIERARCHY_URL, Page, start_page
 from oddsui.store import LIVE, PREMATCH
-from ui_fakes import FakeDom, FakeEventTarget, FakePlatform, click
+from ui_fakes import ROOT, FakeDom, FakeEventTarget, FakePlatform, click
 
 HIERARCHY = {"sport": {
     "1": {"id": 1, "name": "Football", "alias": "Soccer", "order": 1},
@@ -248,3 +250,34 @@ def test_a_long_game_list_is_built_over_several_frames():
         frames += 1
     assert len(w.rows()) == 450
     assert frames >= 450 // 100  # MAX_NEW_ROWS_PER_PASS rows per frame at most
+
+
+def test_start_page_returns_the_running_page_and_the_module_keeps_nothing():
+    worker = {"url": "/worker/worker.abc.mjs", "pyodide": {}, "packages": ["msgspec"], "parse": {}}
+    pages = []
+    for _ in range(2):
+        platform = FakePlatform()
+        platform.responses[HIERARCHY_URL] = (200, json.dumps(HIERARCHY))
+        window = FakeEventTarget()
+        page = start_page(platform, FakeDom(), window, json.dumps({"app": {}, "worker": worker}))
+        assert isinstance(page, Page) and page.app is not None and page.apps_started == 1
+        assert page.app.parser.config == worker and platform.errors == []
+        assert window.listener_count() == 2 and len(platform.open_sources()) == 1  # pagehide/pageshow, counts
+        pages.append((page, platform))
+    assert pages[0][0] is not pages[1][0] and pages[0][0].app is not pages[1][0].app
+    # no module-level registry: the caller (boot.js) is the page's only owner
+    assert not [name for name, value in vars(oddsui.app).items() if isinstance(value, (Page, oddsui.app.App))]
+    tree = ast.parse((ROOT / "frontend" / "oddsui" / "app.py").read_text())
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Global)]
+    for page, platform in pages:
+        page.close()
+        assert platform.live_proxies() == 0 and platform.open_sources() == []
+
+
+def test_start_page_without_a_worker_in_the_manifest_says_so_and_parses_here():
+    platform = FakePlatform()
+    platform.responses[HIERARCHY_URL] = (200, json.dumps(HIERARCHY))
+    page = start_page(platform, FakeDom(), FakeEventTarget(), json.dumps({"app": {}}))
+    assert page.app.parser.config is None
+    assert [context for _exc, context in platform.errors] == [
+        "starting the app (large payloads are parsed on the main thread)"]

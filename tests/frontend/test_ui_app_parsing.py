@@ -95,7 +95,10 @@ def test_a_list_still_in_the_worker_when_the_sport_changes_is_dropped():
     w.click_mode(PREMATCH)
     w.click_sport(1)
     w.source("/api/prematch-stream").emit("games", BIG_LIST)
+    old = w.app.sport_stream
     w.click_sport(2)
+    assert old.closed and old.channel.closed and len(old.channel) == 0  # the stream took its channel along
+    assert w.app.sport_stream.channel is not old.channel and w.app.parser.pending == 0
     w.source("/api/prematch-stream").emit("games", games(2, [7], type_=0))
     w.frames()
     assert w.rows() == ["7"]

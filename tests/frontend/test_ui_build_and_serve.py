@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import pkgutil
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,7 +44,7 @@ def test_every_module_but_the_browser_adapter_imports_without_js():
     import oddsui
 
     names = [m.name for m in pkgutil.iter_modules(oddsui.__path__)]
-    assert {"scope", "streams", "store", "odds", "render", "tree", "app", "browser"} <= set(names)
+    assert {"scope", "streams", "backoff", "machine", "flash", "store", "odds", "render", "tree", "app", "browser"} <= set(names)
     for name in names:
         if name != "browser":
             importlib.import_module(f"oddsui.{name}")
@@ -56,30 +57,55 @@ def test_browser_adapter_is_valid_python_311():
 
 
 # ------------------------------------------------------------------------------------------------
-# wheel builder
+# the wheel: uv build + hatchling (frontend/pyproject.toml), version from frontend/wheel_version.py
 
 
-def test_wheel_is_deterministic_and_its_record_is_correct(build_assets):
-    files = build_assets.package_sources()
+@pytest.fixture(scope="module")
+def wheel_version(build_assets):
+    return build_assets.load_wheel_version()
+
+
+@pytest.fixture(scope="module")
+def built_wheel(build_assets, tmp_path_factory):
+    return build_assets.build_app_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+def copy_project(destination: Path) -> Path:
+    """frontend/'s wheel inputs, copied to another place (no caches)."""
+    project = destination / "somewhere" / "else"
+    (project).mkdir(parents=True)
+    for name in ("pyproject.toml", "wheel_version.py"):
+        (project / name).write_bytes((ROOT / "frontend" / name).read_bytes())
+    shutil.copytree(ROOT / "frontend" / "oddsui", project / "oddsui",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return project
+
+
+def test_wheel_is_deterministic_and_its_record_is_correct(build_assets, wheel_version, built_wheel, tmp_path):
+    files = wheel_version.package_sources()
     assert any(name == "oddsui/__init__.py" for name, _ in files)
     assert not any("__pycache__" in name for name, _ in files)
-    version = build_assets.APP_BASE_VERSION + "+" + build_assets.source_hash(files)[:12]
-    first = build_assets.build_wheel_bytes(version, files)
-    second = build_assets.build_wheel_bytes(version, files)
+    version = wheel_version.version()
+    assert version.startswith(wheel_version.BASE_VERSION + "+") and len(version.split("+")[1]) == 12
+    assert built_wheel.name == f"oddsui-{version}-py3-none-any.whl"
+    first = built_wheel.read_bytes()
+    # the same sources, built again from another directory (another absolute path): the same bytes
+    second = build_assets.build_app_wheel(tmp_path / "out", copy_project(tmp_path)).read_bytes()
     assert first == second
     build_assets.verify_wheel(first)
+    build_assets.verify_contents(first, version, files)
     with zipfile.ZipFile(io.BytesIO(first)) as zf:
         meta = zf.read(f"oddsui-{version}.dist-info/METADATA").decode()
         wheel = zf.read(f"oddsui-{version}.dist-info/WHEEL").decode()
+        stamps = {info.date_time for info in zf.infolist()}
     assert f"Version: {version}" in meta and "Requires-Dist: msgspec" in meta
     assert "Tag: py3-none-any" in wheel and "Root-Is-Purelib: true" in wheel
+    assert stamps == {(1980, 1, 1, 0, 0, 0)}  # SOURCE_DATE_EPOCH, not the build's clock
 
 
-def test_a_tampered_wheel_fails_verification(build_assets):
-    files = [("oddsui/__init__.py", b"x = 1\n")]
-    data = build_assets.build_wheel_bytes("0.1.0+test", files)
+def test_a_tampered_wheel_fails_verification(build_assets, wheel_version, built_wheel):
     buffer = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buffer, "w") as dst:
+    with zipfile.ZipFile(built_wheel) as src, zipfile.ZipFile(buffer, "w") as dst:
         for item in src.infolist():
             content = src.read(item.filename)
             if item.filename == "oddsui/__init__.py":
@@ -89,25 +115,54 @@ def test_a_tampered_wheel_fails_verification(build_assets):
         build_assets.verify_wheel(buffer.getvalue())
 
 
-def test_source_hash_changes_with_any_source_byte(build_assets):
+def test_a_wheel_that_is_not_its_sources_fails_verification(build_assets, wheel_version, built_wheel):
+    files = wheel_version.package_sources()
+    version = wheel_version.version()
+    data = built_wheel.read_bytes()
+    with pytest.raises(build_assets.BuildError, match="oddsui/extra.py"):
+        build_assets.verify_contents(data, version, [*files, ("oddsui/extra.py", b"")])
+    changed = [(name, content + b"#" if name == "oddsui/app.py" else content) for name, content in files]
+    with pytest.raises(build_assets.BuildError, match="oddsui/app.py"):
+        build_assets.verify_contents(data, version, changed)
+    with pytest.raises(build_assets.BuildError, match="METADATA"):
+        build_assets.verify_contents(data, "0.1.0+000000000000", files)
+
+
+def test_source_hash_changes_with_any_source_byte(wheel_version):
     files = [("oddsui/a.py", b"a"), ("oddsui/b.py", b"b")]
-    assert build_assets.source_hash(files) != build_assets.source_hash([("oddsui/a.py", b"a"), ("oddsui/b.py", b"c")])
-    assert build_assets.source_hash(files) != build_assets.source_hash([("oddsui/a2.py", b"a"), ("oddsui/b.py", b"b")])
+    assert wheel_version.source_hash(files) != wheel_version.source_hash([("oddsui/a.py", b"a"), ("oddsui/b.py", b"c")])
+    assert wheel_version.source_hash(files) != wheel_version.source_hash([("oddsui/a2.py", b"a"), ("oddsui/b.py", b"b")])
+    # and with the build configuration (pyproject.toml: metadata, the pinned backend)
+    assert wheel_version.source_hash(files, [b"x"]) != wheel_version.source_hash(files, [b"y"])
 
 
-def test_the_built_wheel_imports_as_a_zip(build_assets, tmp_path):
-    files = build_assets.package_sources()
-    wheel = tmp_path / "oddsui-0.1.0+t-py3-none-any.whl"
-    wheel.write_bytes(build_assets.build_wheel_bytes("0.1.0+t", files))
+def test_the_version_follows_the_projects_files(wheel_version, tmp_path):
+    project = copy_project(tmp_path)
+    before = wheel_version.version(project)
+    assert before == wheel_version.version()  # where the project lives does not matter
+    (project / "oddsui" / "__pycache__").mkdir()
+    (project / "oddsui" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"junk")
+    assert wheel_version.version(project) == before  # caches are not sources
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("hatchling==", "hatchling>="))
+    assert wheel_version.version(project) != before
+
+
+def test_the_built_wheel_imports_as_a_zip(built_wheel):
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import oddsui.store, oddsui.app, oddsui.odds; "
             "print(oddsui.odds.format_price(1.85))")
-    out = subprocess.run([sys.executable, "-c", code, str(wheel)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(built_wheel)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1.850"
+
+
+def a_loader(build_assets):
+    return build_assets.HashedFile("pyodide_loader.mjs", "pyodide_loader.333333333333.mjs", "3" * 64, "pyodide")
 
 
 def test_manifest_names_every_url_boot_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app))
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets)))
+    assert manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
     assert manifest["pyodide"]["indexURL"] == "/pyodide/"
     assert manifest["pyodide"]["module"] == "/pyodide/pyodide.mjs"
     assert manifest["pyodide"]["lockFileURL"].startswith("/pyodide/pyodide-lock.local.json?v=")
@@ -209,6 +264,21 @@ def test_worker_files_are_copied_under_content_hashed_names(build_assets, tmp_pa
     assert build_assets.ensure_worker_files() == built  # idempotent
 
 
+def test_the_shared_loader_is_copied_next_to_pyodide_under_a_content_hashed_name(build_assets, tmp_path,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(build_assets, "PYODIDE_DIR", tmp_path / "pyodide")
+    (tmp_path / "pyodide").mkdir()
+    (tmp_path / "pyodide" / "pyodide_loader.000000000000.mjs").write_text("stale")
+    (tmp_path / "pyodide" / "pyodide.mjs").write_text("export {}")  # the core is left alone
+    data = (ROOT / "frontend" / "pyodide_loader.mjs").read_bytes()
+    loader = build_assets.ensure_loader()
+    assert loader.file_name == build_assets.hashed_name("pyodide_loader.mjs", data)
+    assert loader.url == f"/pyodide/{loader.file_name}" and loader.sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "pyodide" / loader.file_name).read_bytes() == data
+    assert sorted(p.name for p in (tmp_path / "pyodide").iterdir()) == sorted([loader.file_name, "pyodide.mjs"])
+    assert build_assets.ensure_loader() == loader  # idempotent
+
+
 def test_a_changed_worker_file_gets_a_new_name(build_assets):
     assert build_assets.hashed_name("parse.py", b"a") != build_assets.hashed_name("parse.py", b"b")
     assert build_assets.hashed_name("worker.mjs", b"a").endswith(".mjs")
@@ -217,12 +287,13 @@ def test_a_changed_worker_file_gets_a_new_name(build_assets):
 def test_manifest_worker_section_has_what_the_worker_init_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
     worker = {
-        "worker.mjs": build_assets.WorkerFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
-        "parse.py": build_assets.WorkerFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
+        "worker.mjs": build_assets.HashedFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
+        "parse.py": build_assets.HashedFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
     }
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, worker))
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets), worker))
     section = manifest["worker"]
     assert section["url"] == "/worker/worker.111111111111.mjs"
+    assert section["loader"] == manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
     assert section["pyodide"] == {k: manifest["pyodide"][k] for k in ("module", "indexURL", "lockFileURL")}
     assert section["packages"] == ["msgspec"]
     assert section["parse"] == {

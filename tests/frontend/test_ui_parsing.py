@@ -14,8 +14,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from oddsui.machine import IllegalTransition
 from oddsui.messages import DecodeError, decode, decode_packed
-from oddsui.parsing import WORKER_THRESHOLD_BYTES, ParserService, WorkerState, needs_worker
+from oddsui.parsing import WORKER_TABLE, WORKER_THRESHOLD_BYTES, ParserService, WorkerState, needs_worker
 from oddsui.scope import Scope
 from ui_fakes import ROOT, FakePlatform, load_worker_parse
 
@@ -290,6 +291,11 @@ class OrderMachine(RuleBasedStateMachine):
             assert applied == self.sent[ch.name][: len(applied)]
 
     @invariant()
+    def the_worker_state_is_legal_and_no_move_was_illegal(self):
+        assert self.h.service.state in WORKER_TABLE.states - {WorkerState.CLOSED}
+        assert not any(isinstance(exc, IllegalTransition) for exc, _context in self.h.platform.errors)
+
+    @invariant()
     def nothing_waits_without_a_pending_request(self):
         if self.h.service.pending == 0:
             assert all(len(ch) == 0 for ch in self.channels)
@@ -305,6 +311,7 @@ class OrderMachine(RuleBasedStateMachine):
             assert self.h.markers(ch.name) == self.sent[ch.name]
         assert self.h.service.pending == 0
         self.h.root.close()
+        assert self.h.service.state == WorkerState.CLOSED
         assert self.h.root.live_count() == 0
         assert self.h.platform.live_proxies() == 0 and self.h.platform.timers == {}
         assert all(w.listener_count() == 0 and w.terminated >= 1 for w in self.h.platform.workers)
@@ -334,6 +341,18 @@ def test_a_fatal_worker_is_reported_once_and_what_it_held_is_parsed_here_in_orde
     h.send(ch, 4, big=True)  # from now on, here
     assert h.markers()[-1] == ("ok", 4) and len(h.platform.workers) == 1
     assert h.service.stats.fallback_parsed == 3 and len(h.platform.errors) == 1
+
+
+def test_a_second_ready_message_breaks_the_worker_loudly():
+    h = Harness()
+    ch = h.channel()
+    h.send(ch, 1, big=True)
+    h.worker.ready()
+    assert h.service.state == WorkerState.READY
+    h.worker.ready()
+    assert h.service.state == WorkerState.BROKEN and "ready twice" in h.service.broken_reason
+    assert h.markers() == [("ok", 1)]  # what it held is parsed here
+    assert [e for e in h.platform.errors if "parse worker" in e[1]]
 
 
 def test_an_error_event_breaks_the_worker_too():
@@ -485,5 +504,7 @@ def test_worker_parse_is_pure_and_valid_python_311():
 
 
 def test_the_pure_modules_are_valid_python_311():
-    for name in ("parsing.py", "messages.py", "streams.py", "app.py", "ports.py"):
+    names = sorted(path.name for path in (ROOT / "frontend" / "oddsui").glob("*.py"))
+    assert {"parsing.py", "messages.py", "streams.py", "backoff.py", "app.py", "ports.py"} <= set(names)
+    for name in names:
         ast.parse((ROOT / "frontend" / "oddsui" / name).read_text(), feature_version=(3, 11))

@@ -1,4 +1,4 @@
-"""Views on the fake DOM: rows, odds buttons, flashes (one timer for all), minimal writes."""
+"""Views on the fake DOM: rows, odds buttons, flashes through the Flasher (one timer for all), minimal writes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oddsui.flash import FLASH_MS, Flasher
 from oddsui.messages import decode
-from oddsui.odds import FLASH_MS, FlashBook
 from oddsui.render import (
     LOCK,
-    FlashTimer,
     GamesView,
     NodeCache,
     SidebarView,
@@ -52,8 +51,8 @@ class Harness:
         self.scope = Scope(self.platform)
         self.cache = NodeCache(self.dom)
         self.container = self.dom.by_id("games")
-        self.flashes = FlashTimer(self.scope.child("flashes"), FlashBook(), lambda keys: self.view.end_flashes(keys))
-        self.view = GamesView(self.dom, self.container, self.dom.by_id("games-empty"), self.cache, self.flashes,
+        self.flasher = Flasher(self.scope.child("flashes"), self.dom)
+        self.view = GamesView(self.dom, self.container, self.dom.by_id("games-empty"), self.cache, self.flasher,
                               lambda ts: 60)
         self.store = Store()
 
@@ -133,7 +132,24 @@ def test_price_moves_flash_up_and_down_and_expire_with_one_timer():
     assert "odd-up" in h.buttons(2)[0].classes
     h.platform.advance(FLASH_MS)
     assert not ({"odd-up", "odd-down"} & h.buttons(2)[0].classes)
-    assert h.platform.timers == {} and len(h.flashes.book) == 0
+    assert h.platform.timers == {} and len(h.flasher) == 0
+
+
+def test_re_rendering_keeps_a_showing_flash_on_its_button_with_its_one_timer():
+    h = Harness()
+    set_games(h.store, [game(1), game(2)])
+    set_odds(h.store, [{"gameId": 1, "odds": outcomes(1.5, 3, 4)}])
+    h.render()
+    set_odds(h.store, [{"gameId": 1, "odds": outcomes(1.6, 3, 4)}])
+    h.view.update_odds(h.store, "1")
+    button = h.buttons(1)[0]
+    for _ in range(5):  # games events re-render every row
+        set_games(h.store, [game(1), game(2)])
+        h.render()
+        assert h.buttons(1)[0] is button and "odd-up" in button.classes
+        assert len(h.platform.timers) == 1 and len(h.flasher) == 1
+    h.platform.advance(FLASH_MS)
+    assert "odd-up" not in button.classes and h.platform.timers == {}
 
 
 def test_same_direction_again_restarts_the_animation():
@@ -201,11 +217,12 @@ def test_removed_games_leave_the_dom_and_their_flashes_are_forgotten():
     h.render()
     set_odds(h.store, [{"gameId": 2, "odds": outcomes(1.6, 3, 4)}])
     h.view.update_odds(h.store, "2")
-    assert len(h.flashes.book) == 1
+    assert len(h.flasher) == 1 and len(h.platform.timers) == 1
     set_games(h.store, [game(1)])
     h.render()
     assert [r.attrs["data-game-id"] for r in h.container.find_all(cls="game-row")] == ["1"]
-    assert len(h.flashes.book) == 0 and "2" not in h.view.rows
+    assert len(h.flasher) == 0 and "2" not in h.view.rows
+    assert h.platform.timers == {}  # the removed row's flash left no timer behind
     assert h.dom_order() == [("England", [("Premier League", ["1"])])]
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oddsui.backoff import Backoff
+from oddsui.parsing import Decoded, ParserService
 from oddsui.scope import Scope
-from oddsui.streams import Backoff, EventStream, StreamState
+from oddsui.streams import STREAM_TABLE, EventStream, StreamState
+from test_ui_parsing import CONFIG
 from ui_fakes import FakePlatform
 
 HANDLERS = ("games", "odds", "counts")
@@ -134,11 +140,6 @@ def test_backoff_grows_caps_and_resets_after_a_message(platform):
     assert round(due - platform.now) == 999
 
 
-def test_floor_prevents_a_hot_reconnect_loop():
-    backoff = Backoff(base_ms=1000, cap_ms=8000, floor_ms=250)
-    assert backoff.next_delay(0.0) == 250
-
-
 def test_close_while_waiting_to_reconnect_cancels_the_timer(platform):
     root, stream = make_stream(platform)
     stream.open()
@@ -220,20 +221,124 @@ def test_no_sequence_of_errors_and_reconnects_duplicates_a_listener(actions, jit
         assert sum(1 for s in platform.event_sources if s.listener_count()) <= 1
         assert len(platform.timers) <= 1
         assert platform.total_es_listeners() <= len(HANDLERS) + 2
+        # Every move was legal (an IllegalTransition in a listener would be reported here), and the
+        # state agrees with what is held: a pending reconnect means retrying, open means a live source.
+        assert platform.errors == []
+        assert stream.state in STREAM_TABLE.states - {StreamState.IDLE, StreamState.CLOSED}
+        if platform.timers:
+            assert stream.state == StreamState.RETRYING and newest.closed
+        if stream.state == StreamState.OPEN:
+            assert not newest.closed
 
     stream.close()
+    assert stream.state == StreamState.CLOSED
     assert all(s.closed and s.listener_count() == 0 for s in platform.event_sources)
     assert platform.timers == {} and platform.live_proxies() == 0 and root.live_count() == 0
+    stream.open()  # closed is final
+    assert stream.state == StreamState.CLOSED and platform.errors == []
 
 
-def test_raw_events_hand_the_event_itself_to_the_handler(platform):
+# ------------------------------------------------------------------------------------------------
+# the stream's own parse channel
+
+
+def counts_json(marker, pad=0):
+    return json.dumps({"sports": [{"name": "s", "count": marker}], "total_games": marker}) + " " * pad
+
+
+class Parsed:
+    """A stream with a parser: its messages are decoded (big ones in the fake worker), applied in order."""
+
+    THRESHOLD = 300
+
+    def __init__(self, platform):
+        self.platform = platform
+        self.root = Scope(platform, name="app")
+        self.parser = ParserService(self.root.child("parser"), CONFIG, threshold=self.THRESHOLD)
+        self.applied = []
+        self.failed = []
+        self.stream = EventStream(
+            self.root, "/api/live-stream?sportId=1",
+            {name: Decoded("counts", lambda payload, name=name: self.applied.append((name, payload.total_games)),
+                           self.failed.append)
+             for name in ("counts", "prematch_counts")},
+            parser=self.parser, name="live:1", backoff=Backoff(base_ms=1000, cap_ms=8000, floor_ms=100),
+        )
+        self.stream.open()
+
+    @property
+    def source(self):
+        return self.platform.event_sources[-1]
+
+    def send(self, marker, big=False, event="counts"):
+        self.source.emit(event, counts_json(marker, self.THRESHOLD + 1 if big else 0))
+
+
+def test_a_stream_with_a_parser_applies_decoded_payloads_through_its_own_channel(platform):
+    p = Parsed(platform)
+    assert p.stream.channel is not None and not p.stream.channel.closed
+    p.send(1)
+    p.send(2, event="prematch_counts")
+    assert p.applied == [("counts", 1), ("prematch_counts", 2)]
+    assert p.stream.stats.by_event == {"counts": 1, "prematch_counts": 1}
+    p.source.emit("counts", "{not json")
+    assert len(p.failed) == 1 and p.stream.stats.handler_errors == 0
+    # a big text goes to the worker as the event itself, never read into a Python string here
+    reads = platform.text_reads
+    p.send(3, big=True)
+    assert p.parser.pending == 1 and platform.text_reads == reads
+    platform.workers[0].ready()
+    platform.workers[0].answer()
+    assert p.applied[-1] == ("counts", 3)
+    p.root.close()
+    assert platform.live_proxies() == 0 and p.root.live_count() == 0
+
+
+def test_closing_the_stream_releases_its_channel_and_what_it_had_queued(platform):
+    p = Parsed(platform)
+    channel = p.stream.channel
+    p.send(1, big=True)  # in the worker
+    p.send(2)  # waits behind it (arrival order)
+    assert p.parser.pending == 1 and len(channel) == 2
+    held_by_stream = p.stream.scope.live_count()
+    p.stream.close()
+    assert channel.closed and len(channel) == 0 and p.parser.pending == 0
+    assert held_by_stream > 0 and p.stream.scope.live_count() == 0
+    platform.workers[0].ready()
+    platform.workers[0].answer()  # a late answer for the closed channel is dropped
+    assert p.applied == [] and p.parser.stats.stale_replies == 1
+    assert p.root.live_count() == p.parser.scope.live_count() + 1  # only the parser is left
+    assert platform.timers == {}  # nothing waits for the dropped request (no watchdog)
+
+
+def test_closing_the_parent_scope_releases_the_streams_channel(platform):
+    p = Parsed(platform)
+    channel = p.stream.channel
+    p.send(1, big=True)
+    p.root.close()
+    assert channel.closed and p.parser.pending == 0
+    assert platform.live_proxies() == 0 and p.root.live_count() == 0 and platform.timers == {}
+
+
+def test_the_channel_belongs_to_the_stream_not_to_a_connection(platform):
+    p = Parsed(platform)
+    channel = p.stream.channel
+    p.send(1, big=True)  # still in the worker when the connection fails
+    p.source.fail()
+    platform.advance(10_000)  # reconnect: a new EventSource
+    assert len(platform.event_sources) == 2 and p.stream.channel is channel and not channel.closed
+    p.send(2)  # arrived later, on the new connection: applied after 1
+    assert p.applied == []
+    platform.workers[0].ready()
+    platform.workers[0].answer()
+    assert p.applied == [("counts", 1), ("counts", 2)]
+
+
+def test_handlers_must_match_whether_there_is_a_parser(platform):
     root = Scope(platform)
-    received = []
-    stream = EventStream(root, "/api/prematch-stream?sportId=1", {"games": received.append}, raw_events=True)
-    stream.open()
-    source = platform.event_sources[0]
-    source.emit("games", '{"data": []}')
-    assert len(received) == 1 and received[0].data == '{"data": []}' and received[0].type == "games"
-    assert stream.stats.by_event == {"games": 1}
-    root.close()
-    assert platform.live_proxies() == 0
+    parser = ParserService(root.child("parser"), None)
+    with pytest.raises(TypeError):
+        EventStream(root, "/s", {"odds": print}, parser=parser)
+    with pytest.raises(TypeError):
+        EventStream(root, "/s", {"odds": Decoded("odds", print, print)})
+    assert platform.event_sources == []
