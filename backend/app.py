@@ -16,6 +16,7 @@ from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
+from backend import apidoc
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
 from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
@@ -74,12 +75,9 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         async with AsyncExitStack() as stack:
             url = settings.swarm_ws_url
             if settings.uses_simulator:
-                from backend.simulator import SimulatorConfig, SwarmSimulator
+                from backend.simulator import SwarmSimulator
 
-                sim = await stack.enter_async_context(SwarmSimulator(SimulatorConfig(
-                    host=settings.sim_host, port=settings.sim_port, seed=settings.sim_seed,
-                    live_games=settings.sim_live_games, prematch_games=settings.sim_prematch_games,
-                    price_changes_per_second=settings.sim_price_changes_per_second), clock))
+                sim = await stack.enter_async_context(SwarmSimulator(settings.simulator_config(), clock))
                 app.state.simulator = sim
                 url = sim.url
                 log.info("embedded Swarm simulator at %s", url)
@@ -87,12 +85,13 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             yield
 
     app = OddsApp(
-        route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *web_routes(settings.static_dir)],
+        route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *apidoc.routes(),
+                        *web_routes(settings.static_dir)],
         lifespan=[services],
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},
         cors_allow_origins=settings.cors_allow_origins,
-        openapi_config=None,
+        openapi_config=None,  # the document is built from typed stubs instead (backend/apidoc.py)
         logging_config=None,  # logging is configured above, once
     )
     return app

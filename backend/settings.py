@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
+
+if TYPE_CHECKING:
+    from backend.simulator.config import SimulatorConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,18 +47,20 @@ class Settings:
     max_subscriptions: int = 1_000
     """Upstream subscriptions open at once. Groups are refused (429) before this is reached."""
 
-    sim_host: str = "127.0.0.1"
-    """Interface of the embedded simulator."""
-    sim_port: int = 0
-    """Port of the embedded simulator; 0 picks a free one."""
-    sim_seed: int = 7
+    # The embedded simulator's settings; unset ones keep the simulator's own defaults
+    # (backend/simulator/config.py, the one place they are written down).
+    sim_host: str | None = None
+    """Interface of the embedded simulator (default 127.0.0.1)."""
+    sim_port: int | None = None
+    """Port of the embedded simulator (default 0: a free one)."""
+    sim_seed: int | None = None
     """Seed of the simulated world: the same seed gives the same world."""
-    sim_live_games: int = 300
-    """Live games in the simulated world."""
-    sim_prematch_games: int = 3000
-    """Prematch games in the simulated world."""
-    sim_price_changes_per_second: float = 300.0
-    """Total price changes per second across the simulated world."""
+    sim_live_games: int | None = None
+    """Live games in the simulated world (default 300)."""
+    sim_prematch_games: int | None = None
+    """Prematch games in the simulated world (default 3,000)."""
+    sim_price_changes_per_second: float | None = None
+    """Total price changes per second across the simulated world (default 300)."""
 
     group_grace: float = 5.0
     """Seconds a group with no clients is kept (and its upstream subscriptions) before teardown."""
@@ -117,8 +122,21 @@ class Settings:
     def uses_simulator(self) -> bool:
         return not self.swarm_ws_url
 
+    def simulator_config(self) -> SimulatorConfig:
+        """The embedded simulator's configuration: its defaults, with the ``SIM_*`` settings given."""
+        from backend.simulator.config import SimulatorConfig
+
+        given = {name: value for name, value in (
+            ("host", self.sim_host), ("port", self.sim_port), ("seed", self.sim_seed),
+            ("live_games", self.sim_live_games), ("prematch_games", self.sim_prematch_games),
+            ("price_changes_per_second", self.sim_price_changes_per_second)) if value is not None}
+        return SimulatorConfig(**given)
+
 
 def _parse(name: str, kind: Any, raw: str) -> Any:
+    args = [a for a in get_args(kind) if a is not type(None)]
+    if len(args) == 1 and type(None) in get_args(kind):  # "X | None": unset when empty
+        return None if raw.strip() == "" else _parse(name, args[0], raw)
     try:
         if kind is bool:
             if raw.strip().lower() in ("1", "true", "yes", "on"):

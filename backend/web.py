@@ -5,12 +5,13 @@
 URL map (everything outside ``/api/``)::
 
     GET /                 frontend/index.html
-    GET /boot.js          frontend/boot.js          (the only JavaScript we write)
+    GET /boot.js          frontend/boot.js          (boot.js and pyodide_loader.mjs are all the JavaScript we write)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
     GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)
     GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
+    GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
 
 Caching: the wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
 in their names and are served as immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
@@ -135,4 +136,5 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
         _static_router("/pyodide", static_dir / "pyodide", "ui:pyodide", NO_CACHE),
         _static_router("/wheels", static_dir / "wheels", "ui:wheels", IMMUTABLE),
         _static_router("/worker", static_dir / "worker", "ui:worker", IMMUTABLE),
+        _static_router("/apidocs", static_dir / "apidocs", "ui:apidocs", NO_CACHE),
     ]

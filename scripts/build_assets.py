@@ -14,8 +14,9 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
         oddsui-<base>+<srchash>-py3-none-any.whl                                  (uv build + hatchling, frontend/)
       worker/                       served at /worker/ (immutable: the names carry a content hash)
         worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
+      apidocs/rapidoc-min.js        served at /apidocs/: the UI of /schema                    (npm: rapidoc@RAPIDOC_VERSION)
       manifest.json                 served at /manifest.json; boot.js reads every URL from it
-    build/npm/                      cache of the npm tarball
+    build/npm/                      cache of the npm tarballs
     build/pip/                      cache of the PyPI downloads
 
 Why a local lock: Pyodide fetches packages from the lock file's folder and checks each file's sha256
@@ -67,6 +68,7 @@ WORKER_SOURCE_DIR = ROOT / "worker"
 BUILD_DIR = ROOT / "build"
 STATIC_DIR = BUILD_DIR / "static"
 PYODIDE_DIR = STATIC_DIR / "pyodide"
+APIDOCS_DIR = STATIC_DIR / "apidocs"
 WHEELS_DIR = STATIC_DIR / "wheels"
 WORKER_DIR = STATIC_DIR / "worker"
 MANIFEST_PATH = STATIC_DIR / "manifest.json"
@@ -76,6 +78,9 @@ PIP_CACHE = BUILD_DIR / "pip"
 PYODIDE_VERSION = "314.0.7"
 # npm's dist.integrity for pyodide@314.0.7 (``npm view pyodide@314.0.7 dist.integrity``).
 PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+HbE5uyuGD82LN7y2q+SNvi/6V5JEsOlD2R1A=="
+# The UI of /schema (npm: ``npm view rapidoc@9.3.8 dist.integrity``).
+RAPIDOC_VERSION = "9.3.8"
+RAPIDOC_INTEGRITY = "sha512-eCYEbr1Xr8OJZvVCw8SXl9zBCRoLJbhNGuG5IZTHq/RWAOq/O4MafUCuFEyZHsrhLrlUcGZMa64pyhpib8fQKQ=="
 # Files boot needs from the core; their absence means the extraction is broken.
 PYODIDE_REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 PYODIDE_MARKER = ".pyodide-version"
@@ -189,19 +194,16 @@ def pyodide_core_present() -> bool:
     return all((PYODIDE_DIR / name).is_file() and (PYODIDE_DIR / name).stat().st_size > 0 for name in PYODIDE_REQUIRED)
 
 
-def npm_tarball() -> Path:
-    """Return the verified npm tarball of pyodide, fetching it with ``npm pack`` if not cached."""
+def npm_tarball(name: str = "pyodide", version: str = PYODIDE_VERSION, integrity: str = PYODIDE_INTEGRITY) -> Path:
+    """Return the verified npm tarball of ``name@version``, fetching it with ``npm pack`` if not cached."""
     NPM_CACHE.mkdir(parents=True, exist_ok=True)
-    tarball = NPM_CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
-    if tarball.is_file() and integrity_of(tarball) == PYODIDE_INTEGRITY:
+    tarball = NPM_CACHE / f"{name}-{version}.tgz"
+    if tarball.is_file() and integrity_of(tarball) == integrity:
         return tarball
     if shutil.which("npm") is None:
-        raise BuildError("npm is not on PATH; it is needed to fetch the pyodide core (npm pack)")
-    log(f"npm pack pyodide@{PYODIDE_VERSION}")
-    out = run(
-        ["npm", "pack", f"pyodide@{PYODIDE_VERSION}", "--pack-destination", str(NPM_CACHE), "--json"],
-        cwd=NPM_CACHE,
-    )
+        raise BuildError(f"npm is not on PATH; it is needed to fetch {name} (npm pack)")
+    log(f"npm pack {name}@{version}")
+    out = run(["npm", "pack", f"{name}@{version}", "--pack-destination", str(NPM_CACHE), "--json"], cwd=NPM_CACHE)
     try:
         produced = json.loads(out)[0]["filename"]
     except (ValueError, LookupError, TypeError) as exc:
@@ -210,9 +212,9 @@ def npm_tarball() -> Path:
     if produced_path != tarball:
         os.replace(produced_path, tarball)
     actual = integrity_of(tarball)
-    if actual != PYODIDE_INTEGRITY:
+    if actual != integrity:
         tarball.unlink(missing_ok=True)
-        raise BuildError(f"pyodide tarball integrity mismatch: expected {PYODIDE_INTEGRITY}, got {actual}")
+        raise BuildError(f"{name} tarball integrity mismatch: expected {integrity}, got {actual}")
     return tarball
 
 
@@ -270,6 +272,26 @@ def ensure_pyodide_core(force: bool) -> bool:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log(f"pyodide core {PYODIDE_VERSION}: extracted to {PYODIDE_DIR.relative_to(ROOT)}")
+    return True
+
+
+def ensure_apidocs_ui() -> bool:
+    """RapiDoc, the UI of /schema (backend/apidoc.py), from npm into ``<static>/apidocs``."""
+    target = APIDOCS_DIR / "rapidoc-min.js"
+    marker = APIDOCS_DIR / ".version"
+    if target.is_file() and marker.is_file() and marker.read_text().strip() == RAPIDOC_VERSION:
+        log(f"rapidoc {RAPIDOC_VERSION}: up to date")
+        return False
+    tarball = npm_tarball("rapidoc", RAPIDOC_VERSION, RAPIDOC_INTEGRITY)
+    APIDOCS_DIR.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as tar:
+        source = tar.extractfile("package/dist/rapidoc-min.js")
+        if source is None:
+            raise BuildError(f"{tarball.name} lacks package/dist/rapidoc-min.js")
+        with source:
+            write_if_changed(target, source.read())
+    marker.write_text(RAPIDOC_VERSION + "\n")
+    log(f"rapidoc {RAPIDOC_VERSION}: extracted to {APIDOCS_DIR.relative_to(ROOT)}")
     return True
 
 
@@ -617,6 +639,7 @@ def build(force: bool = False) -> None:
     started = time.monotonic()
     with build_lock():
         ensure_pyodide_core(force)
+        ensure_apidocs_ui()
         for wheel in PYPI_WHEELS:
             ensure_pypi_wheel(wheel, force)
         lock_sha = ensure_local_lock()

@@ -40,14 +40,13 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from litestar import Response, get
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
-from backend.clock import Clock
+from backend.clock import Clock, iso_utc
 from backend.http import json_response, query_params
 from backend.settings import Settings
 from backend.swarm.session import SwarmRequestError
@@ -111,13 +110,6 @@ def json_number(value: float) -> Number:
 def utc_midnight(epoch: float) -> int:
     """The start of the UTC day containing ``epoch`` (Unix time has no leap seconds)."""
     return math.floor(epoch / DAY) * DAY
-
-
-def iso_timestamp(epoch: float) -> str:
-    """``new Date(epoch * 1000).toISOString()``: UTC, millisecond precision, ``Z`` suffix."""
-    ms = math.floor(epoch * 1000)
-    seconds, millis = divmod(ms, 1000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{millis:03d}Z"
 
 
 def results_window(from_text: str | None, to_text: str | None, now: float) -> tuple[Number, Number]:
@@ -258,7 +250,7 @@ async def _competitions(source: ResultsSource, query: Mapping[str, str]) -> Repl
     ok, data = await _ask(source, "get_active_competitions", {"from_date": start, "to_date": end})
     if not ok:
         return _failed(data)
-    return Reply(200, {"success": True, "data": data, "timestamp": iso_timestamp(source.clock.time())})
+    return Reply(200, {"success": True, "data": data, "timestamp": iso_utc(source.clock.time())})
 
 
 async def _games(source: ResultsSource, segment: str, query: Mapping[str, str]) -> Reply:
@@ -270,7 +262,7 @@ async def _games(source: ResultsSource, segment: str, query: Mapping[str, str]) 
         return _failed(data)
     games = result_games(data)
     return Reply(200, {"success": True, "sportId": sport_id, "count": len(games), "games": games,
-                       "timestamp": iso_timestamp(source.clock.time())})
+                       "timestamp": iso_utc(source.clock.time())})
 
 
 async def _game(source: ResultsSource, game_id: str) -> Reply:
@@ -280,7 +272,7 @@ async def _game(source: ResultsSource, game_id: str) -> Reply:
     if not ok:
         return _failed(data)
     return Reply(200, {"success": True, "gameId": game_id, "settlements": settlements(data), "raw": data,
-                       "timestamp": iso_timestamp(source.clock.time())})
+                       "timestamp": iso_utc(source.clock.time())})
 
 
 # -- ASGI adapter -----------------------------------------------------------------------------------

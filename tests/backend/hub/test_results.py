@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.clock import FakeClock
+from backend.clock import FakeClock, iso_utc
 from backend.hub import results as r
 from backend.settings import Settings
 from backend.swarm.session import SwarmRequestError
@@ -70,11 +70,11 @@ def test_json_number_keeps_fractions():
 
 # -- dates -------------------------------------------------------------------------------------------
 
-def test_utc_midnight_and_iso_timestamp_examples():
+def test_utc_midnight_and_iso_utc_examples():
     assert r.utc_midnight(NOON) == MIDNIGHT
-    assert r.iso_timestamp(NOON) == "2026-01-06T12:00:00.000Z"
-    assert r.iso_timestamp(NOON + 0.0456) == "2026-01-06T12:00:00.045Z"
-    assert r.iso_timestamp(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_utc(NOON) == "2026-01-06T12:00:00.000Z"
+    assert iso_utc(NOON + 0.0456) == "2026-01-06T12:00:00.045Z"
+    assert iso_utc(0) == "1970-01-01T00:00:00.000Z"
 
 
 @given(EPOCHS)
@@ -89,8 +89,8 @@ def test_utc_midnight_is_the_start_of_the_utc_day(now):
 
 
 @given(EPOCHS)
-def test_iso_timestamp_is_javascript_to_iso_string(now):
-    text = r.iso_timestamp(now)
+def test_iso_utc_is_javascript_to_iso_string(now):
+    text = iso_utc(now)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text)
     parsed = datetime.fromisoformat(text)
     assert round(parsed.timestamp() * 1000) == math.floor(now * 1000)
