@@ -22,7 +22,7 @@ from backend.health.routes import ROUTES as HEALTH_ROUTES
 from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
 from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
-from backend.hub.routes import STREAMS, serve_stream
+from backend.hub.routes import STREAMS, serve_hub_stream
 from backend.hub.service import OddsHub
 from backend.settings import Settings
 from backend.web import web_routes
@@ -57,7 +57,7 @@ class OddsApp(Litestar):
         scope[RAW_SEND_KEY] = send
         scope[CORS_HEADERS_KEY] = cors = self._cors.headers_for(scope)
         if scope["method"] == "GET":
-            await serve_stream(scope, receive, parse)
+            await serve_hub_stream(scope, receive, parse)
         elif scope["method"] == "OPTIONS":
             await self._cors(scope, receive, send)
         else:  # the original's hub routes answer any other method with a JSON 404 (WIRE.md 0)

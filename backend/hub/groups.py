@@ -11,9 +11,9 @@ group                  key                                  upstream
 :class:`CompetitionGroup` ``("competition", "mode:id")``    one main-odds subscription
 =====================  ===================================  ===========================================
 
-A group talks to the hub only through a :class:`GroupContext` (the clock, the random source, the
-settings, subscribe, a paced poll, the sport lookups, the counts feed, a channel, a share of the
-memory budget, and ``group_failed``); it never sees the hub itself. A group is built from its typed
+Every group is a :class:`~.base.BaseGroup` (channel, owned tasks, failing, closing); an odds group
+talks to the hub only through a :class:`GroupContext` (the base's host plus the random source, the
+settings, subscribe, a paced poll, the sport lookups and the counts feed); it never sees the hub itself. A group is built from its typed
 spec (``specs.py``) when its first client arrives; ``start()`` returns at once and the upstream
 work runs in tasks the group owns. ``close()`` cancels those tasks and unsubscribes, each step in
 its own ``try`` so one failure never stops the rest (R9).
@@ -33,14 +33,15 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol
 
 from backend.backoff import Backoff
-from backend.clock import Clock, iso_utc, within
+from backend.clock import within
 from backend.settings import Settings
 from backend.swarm.connection import OnData, OnFailed, SubscriptionHandle
 from backend.swarm.session import SwarmError, SwarmRequestError
 
 from . import payloads, queries
+from .base import BaseGroup, GroupHost
 from .changes import GamesFingerprint, touched_games
-from .fanout import Channel, Retained, encode_json, sse_event
+from .fanout import encode_json, sse_event
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,9 @@ class CountsFeed(Protocol):
     def release(self) -> None: ...
 
 
-class GroupContext(Protocol):
-    """What a group may ask of the hub (``OddsHub`` provides it)."""
+class GroupContext(GroupHost, Protocol):
+    """What an odds group may ask of the hub (``OddsHub`` provides it)."""
 
-    clock: Clock
     rng: random.Random
     settings: Settings
 
@@ -78,87 +78,24 @@ class GroupContext(Protocol):
 
     def hold_counts(self, listener: CountsListener) -> CountsFeed: ...
 
-    def new_channel(self, name: str) -> Channel: ...
 
-    def retained(self) -> Retained: ...
+class Group(BaseGroup):
+    """An odds group: its upstream is Swarm subscriptions (and polls)."""
 
-    def group_failed(self, group: Group, message: str) -> None: ...
-
-
-class Group:
-    kind = "group"
+    expected_errors = (SwarmError,)
 
     def __init__(self, ctx: GroupContext, key: Hashable) -> None:
-        self.ctx = ctx
-        self.key = key
-        self.channel: Channel = ctx.new_channel(repr(key))
-        self.retained = ctx.retained()  # the bytes of our cached payloads, against the hub's budget
-        self._tasks: set[asyncio.Task[Any]] = set()
+        super().__init__(ctx, key)
+        self.ctx: GroupContext = ctx
         self._subs: list[SubscriptionHandle] = []
-        self.closed = False
-        self.failed: str | None = None
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> None:
-        self.spawn(self.run(), f"{self.kind}-run")
-
-    async def run(self) -> None:
-        """The group's upstream work; override."""
-
-    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled() or task.exception() is None:
-            return
-        exc = task.exception()
-        if isinstance(exc, SwarmError):
-            self.fail(str(exc))
-        else:
-            log.error("group %r task %s failed", self.key, task.get_name(), exc_info=exc)
-            self.fail("internal error")
-
-    async def close(self) -> None:
-        """Release everything; every step runs even if an earlier one raised."""
-        self.closed = True
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except BaseException as exc:
-                if not isinstance(exc, (asyncio.CancelledError, Exception)):
-                    raise
-        self._release_subscriptions()
-        try:
-            self.channel.release()
-        finally:
-            self.retained.release()
-
-    def _release_subscriptions(self) -> None:
+    def release_upstream(self) -> None:
         subs, self._subs = self._subs, []
         for sub in subs:
             try:
                 sub.close()
             except Exception:
                 log.exception("group %r: unsubscribe failed; continuing", self.key)
-
-    def fail(self, message: str) -> None:
-        """The group cannot serve: send ``error``, end every client's stream, let the hub free the key."""
-        if self.closed or self.failed is not None:
-            return
-        self.failed = message
-        log.warning("group %r failed: %s", self.key, message)
-        self.emit_error(message)
-        self._release_subscriptions()
-        self.channel.close_all("group failed")
-        self.ctx.group_failed(self, message)
 
     def subscribe(self, query: queries.Query, on_data: OnData,
                   on_failed: OnFailed | None = None) -> SubscriptionHandle:
@@ -171,24 +108,6 @@ class Group:
     @property
     def subscription_count(self) -> int:
         return sum(1 for s in self._subs if not s.closed)
-
-    # -- emission ---------------------------------------------------------------------------------
-    def late_joiner_frames(self) -> list[bytes]:
-        if self.failed is not None:
-            return [sse_event("error", encode_json({"error": self.failed}))]
-        return []
-
-    def emit(self, event: str, payload: Any) -> bytes:
-        """Publish ``payload`` as ``event``; returns its JSON bytes (to cache for late joiners)."""
-        data = encode_json(payload)
-        self.channel.publish_raw(event, data)
-        return data
-
-    def emit_error(self, message: str) -> None:
-        self.emit("error", {"error": message})
-
-    def now_iso(self) -> str:
-        return iso_utc(self.ctx.clock.time())
 
 
 class CountsGroup(Group):

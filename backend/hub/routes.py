@@ -13,34 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.types import Receive, Scope, Send
+from litestar.types import Receive, Scope
 
-from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, json_response, query_params
 from backend.swarm.session import SwarmRequestError
 
 from . import specs
+from .base import serve_stream
 from .caches import HierarchyError
 from .fanout import PADDING, sse_comment
-from .registry import LimitExceeded
 from .service import OddsHub
 from .specs import StreamSpec
 
 log = logging.getLogger(__name__)
-
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"connection", b"keep-alive"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-def _last_event_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"last-event-id":
-            return value.decode("latin-1")
-    return None
-
 
 def _preamble(hub: OddsHub) -> bytes:
     return b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
@@ -59,33 +43,11 @@ STREAMS: dict[str, Callable[[dict[str, str]], StreamSpec | str]] = {
 LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # WIRE B5's order of checks
 
 
-async def serve_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:
-    """Serve one SSE request from start to end (errors as JSON 400/429 before the stream opens).
-
-    The group's channel owns the client from the response start on (``Channel.serve``); the lease on
-    the group is given back in a ``finally`` that runs whatever happens -- a disconnect, a dropped
-    client, a failed group, shutdown.
-    """
+async def serve_hub_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:
+    """One odds-hub SSE request (``base.serve_stream`` with the hub's preamble and order of checks)."""
     hub: OddsHub = scope["app"].state.hub
-    send: Send = scope[RAW_SEND_KEY]
-    cors = scope.get(CORS_HEADERS_KEY, [])
-    try:
-        if scope["path"] in LIMIT_BEFORE_VALIDATION:
-            hub.registry.check_client_limit()
-        spec = parse(query_params(scope))
-        if isinstance(spec, str):
-            await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
-            return
-        lease, group = hub.acquire(spec)
-    except LimitExceeded as exc:
-        await json_response(send, 429, {"error": str(exc)},
-                            [(b"retry-after", str(exc.retry_after).encode()), *NO_STORE, *cors])
-        return
-    try:
-        await group.channel.serve(send, receive, [*SSE_HEADERS, *cors], _preamble(hub), _last_event_id(scope),
-                                  group.late_joiner_frames)
-    finally:
-        hub.release(lease)
+    await serve_stream(hub, scope, receive, parse, lambda: _preamble(hub),
+                       limit_first=scope["path"] in LIMIT_BEFORE_VALIDATION)
 
 
 @get("/api/hierarchy")

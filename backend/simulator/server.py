@@ -2,7 +2,9 @@
 
 :class:`SwarmSimulator` owns the listening socket, one :class:`~.protocol.SwarmProtocol` per
 client, and a supervised task that ticks the :class:`~.world.World` every ``push_interval`` and
-sends each client its subscription deltas. All time comes from the injected :class:`Clock`.
+sends each client its subscription deltas. All time comes from the injected :class:`Clock`. The same
+server, at ``/tracker``, is the live-tracker feed (:class:`_TrackerFeed`, frames of
+``oddsui.tracker_feed`` from :class:`~.tracker.MatchTracker`).
 
 Each client has a bounded outgoing queue drained by its own writer task, so replies and pushes
 keep their order and a slow client never stalls the others; a client whose queue overflows is
@@ -17,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Callable
 from typing import Self
 
+from oddsui.tracker_feed import FeedError, encode_frame
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -27,6 +32,7 @@ from backend.clock import SYSTEM_CLOCK, Clock
 
 from .config import SimulatorConfig
 from .protocol import ChangeIndex, IdSource, SwarmProtocol
+from .tracker import MatchTracker
 from .world import World
 
 log = logging.getLogger(__name__)
@@ -38,9 +44,9 @@ HOOK_TIMEOUT = 1.0  # seconds the async fault hooks wait for their effect
 class _Client:
     """One connected client: its protocol state and its ordered, bounded outgoing queue."""
 
-    def __init__(self, ws: ServerConnection, protocol: SwarmProtocol, limit: int) -> None:
+    def __init__(self, ws: ServerConnection, protocol: SwarmProtocol | None, limit: int) -> None:
         self.ws = ws
-        self.protocol = protocol
+        self.protocol = protocol  # None for a tracker-feed client
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
         self.writer: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()  # set once the connection handler has finished
@@ -57,6 +63,9 @@ class _Client:
         while True:
             frame = await self.queue.get()
             try:
+                if frame == _CLOSE:
+                    await self.ws.close(1000, "game over")
+                    return
                 await self.ws.send(frame)
             finally:
                 self.queue.task_done()
@@ -65,6 +74,104 @@ class _Client:
         transport = self.ws.transport
         if transport is not None:
             transport.abort()
+
+
+TRACKER_PATH = "/tracker"
+TRACKER_KEEP = 120.0  # seconds a game's tracker outlives its last client (a reconnect continues it)
+TRACKER_REQUEST_TIMEOUT = 30.0  # seconds a tracker client may take to send its subscription
+
+
+class _TrackerFeed:
+    """The live-tracker feed: one :class:`~.tracker.MatchTracker` per followed game, shared by its
+    clients, so every client of a game sees the same frames.
+
+    A client connects to ``/tracker`` and sends the subscription (``{"request": {"arg": {"submatch":
+    {"id": "<gameId>", ...}}}}``); it gets the game's :class:`MatchState`, then every frame. A game that
+    is not live gets a ``FeedError`` and the connection is closed. When the game ends, its clients get
+    the ``MatchEnd`` and are closed.
+    """
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self._games: dict[int, tuple[MatchTracker, set[_Client]]] = {}
+        self._idle_since: dict[int, float] = {}
+
+    @property
+    def peers(self) -> list[_Client]:
+        return [peer for _, peers in self._games.values() for peer in peers]
+
+    @property
+    def connection_count(self) -> int:
+        return len(self.peers)
+
+    async def serve(self, ws: ServerConnection, world: World, now: float) -> None:
+        peer = _Client(ws, None, self.config.send_queue_limit)
+        peer.writer = asyncio.create_task(peer.write_loop(), name="tracker-feed-writer")
+        gid: int | None = None
+        try:
+            try:
+                message = await asyncio.wait_for(ws.recv(), TRACKER_REQUEST_TIMEOUT)
+            except TimeoutError:
+                return
+            gid = _requested_game(message)
+            view = world.live_view(gid) if gid is not None else None
+            if view is None:
+                peer.offer(encode_frame(FeedError(message=f"game {gid} is not live")).decode())
+                await peer.queue.join()
+                await ws.close(1008, "not a live game")
+                return
+            entry = self._games.get(gid)
+            if entry is None:
+                entry = self._games[gid] = (MatchTracker(gid, view, now, self.config.seed), set())
+            tracker, peers = entry
+            peers.add(peer)
+            self._idle_since.pop(gid, None)
+            peer.offer(encode_frame(tracker.state).decode())
+            async for _ in ws:  # nothing more is expected; wait for the close
+                pass
+        except ConnectionClosed:
+            pass
+        finally:
+            peer.writer.cancel()
+            await asyncio.gather(peer.writer, return_exceptions=True)
+            entry = self._games.get(gid) if gid is not None else None
+            if entry is not None:
+                entry[1].discard(peer)
+            peer.closed.set()
+
+    def step(self, world: World, now: float, deliver: Callable[[_Client, str], None]) -> None:
+        """Advance every followed game's tracker and send its frames; forget idle or ended games."""
+        for gid, (tracker, peers) in list(self._games.items()):
+            frames = tracker.step(world.live_view(gid), now)
+            if frames:
+                texts = [encode_frame(frame).decode() for frame in frames]
+                for peer in list(peers):
+                    if not peer.stalled:
+                        for text in texts:
+                            deliver(peer, text)
+            if tracker.ended:
+                for peer in list(peers):
+                    peer.offer(_CLOSE)
+                del self._games[gid]
+                self._idle_since.pop(gid, None)
+            elif not peers:
+                since = self._idle_since.setdefault(gid, now)
+                if now - since >= TRACKER_KEEP:
+                    del self._games[gid]
+                    del self._idle_since[gid]
+
+
+_CLOSE = "\x00close"  # queued after a game's last frame: the writer closes the connection there
+
+
+def _requested_game(message: str | bytes) -> int | None:
+    try:
+        request = json.loads(message)
+        game = request["request"]["arg"]["submatch"]["id"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    text = str(game)
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 15 else None
 
 
 class SwarmSimulator:
@@ -82,6 +189,7 @@ class SwarmSimulator:
         self._server: Server | None = None
         self._port: int | None = None
         self._clients: set[_Client] = set()
+        self._tracker = _TrackerFeed(self.config)
         self._loop: asyncio.Task[None] | None = None
         self.ticks = 0
         self.pushes_sent = 0
@@ -116,6 +224,15 @@ class SwarmSimulator:
         if ":" in host:
             host = f"[{host}]"
         return f"ws://{host}:{self.port}/"
+
+    @property
+    def tracker_url(self) -> str:
+        """The live-tracker feed: ``ws://127.0.0.1:<port>/tracker`` (same server, its own path)."""
+        return self.url + TRACKER_PATH.lstrip("/")
+
+    @property
+    def tracker_connections(self) -> int:
+        return self._tracker.connection_count
 
     @property
     def running(self) -> bool:
@@ -190,12 +307,14 @@ class SwarmSimulator:
         world.tick(now)
         self.ticks += 1
         changes = world.drain_changes()
+        self._tracker.step(world, now, self._deliver)
         if not self._clients:
             return
         index = ChangeIndex.of(world, changes)
         for client in list(self._clients):
             if client.stalled:
                 continue
+            assert client.protocol is not None
             frame = client.protocol.collect_pushes(index, now)
             if frame is not None:
                 self._deliver(client, frame)
@@ -204,6 +323,9 @@ class SwarmSimulator:
     # ------------------------------------------------------------------ clients
 
     async def _serve_client(self, ws: ServerConnection) -> None:
+        if ws.request is not None and ws.request.path.split("?", 1)[0] == TRACKER_PATH:
+            await self._tracker.serve(ws, self.world, self._clock.time())
+            return
         protocol = SwarmProtocol(self.world, self._ids, max_subscriptions=self.config.max_subscriptions_per_session)
         client = _Client(ws, protocol, self.config.send_queue_limit)
         client.writer = asyncio.create_task(client.write_loop(), name="swarm-simulator-writer")
@@ -232,8 +354,8 @@ class SwarmSimulator:
     # ------------------------------------------------------------------ fault hooks
 
     async def drop_connections(self) -> int:
-        """Cut every client socket without a closing handshake; returns how many were cut."""
-        clients = list(self._clients)
+        """Cut every client socket (tracker feed included) without a closing handshake; returns how many."""
+        clients = [*self._clients, *self._tracker.peers]
         for client in clients:
             client.abort()
         if clients:
@@ -243,7 +365,7 @@ class SwarmSimulator:
     def stall_connections(self) -> int:
         """Make every current connection go silent (open, but nothing answered or pushed), as a
         stalled network path would; new connections are served normally. Returns how many."""
-        clients = list(self._clients)
+        clients = [*self._clients, *self._tracker.peers]
         for client in clients:
             client.stalled = True
         return len(clients)

@@ -137,6 +137,18 @@ class LiveSets:
     current: tuple[int, int]
 
 
+@dataclass(frozen=True, slots=True)
+class LiveView:
+    """A read-only look at one live game: its sport, Swarm node, live state and team strengths.
+
+    The objects are the world's own; callers read them and never change them."""
+
+    profile: SportProfile
+    node: Mapping[str, Any]
+    live: LiveTimed | LiveSets
+    strength: tuple[float, float]
+
+
 @dataclass(slots=True)
 class GameState:
     """One game: its public Swarm node plus everything needed to price and play it."""
@@ -1007,6 +1019,13 @@ class World:
     def game(self, game_id: int) -> Mapping[str, Any] | None:
         state = self._games.get(game_id)
         return state.node if state is not None else None
+
+    def live_view(self, game_id: int) -> LiveView | None:
+        """How a live game stands (for the tracker feed), or None if it is not live (or gone)."""
+        state = self._games.get(game_id)
+        if state is None or state.live is None:
+            return None
+        return LiveView(state.profile, state.node, state.live, state.strength)
 
     def book(self, game_id: int) -> GameBook | None:
         """The game's markets (views computed on access), or None if the game is gone."""
