@@ -1,7 +1,7 @@
 """``python -m backend``: serve the whole system with uvicorn and print the URL.
 
 SIGTERM/SIGINT first ends every open SSE stream (uvicorn would otherwise wait for them forever),
-then uvicorn finishes its normal shutdown and the lifespans close the hub and the simulator.
+then uvicorn finishes its normal shutdown and the lifespans close the services and the simulator.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ class Server(uvicorn.Server):
         self._app_state = app_state
 
     def handle_exit(self, sig: int, frame: object) -> None:
-        hub = getattr(self._app_state, "hub", None)
-        if hub is not None:
-            try:
-                asyncio.get_running_loop().call_soon_threadsafe(hub.close_streams, "shutdown")
-            except RuntimeError:
-                pass
+        for name in ("hub", "tracker"):
+            service = getattr(self._app_state, name, None)
+            if service is not None:
+                try:
+                    asyncio.get_running_loop().call_soon_threadsafe(service.close_streams, "shutdown")
+                except RuntimeError:
+                    pass
         super().handle_exit(sig, frame)
 
 

@@ -98,6 +98,22 @@ def competition_odds_stream(
     raise NotImplementedError
 
 
+@get("/api/live-tracker", summary="A live game as a match tracker follows it", media_type=SSE, tags=["streams"],
+     sync_to_thread=False, description=(
+         "One upstream tracker connection per game, opened with the game's first client and closed a grace "
+         "period after its last. `ready` while the upstream socket is being opened; unnamed messages carry the "
+         "feed's frames (the match state first -- score, period, clock, statistics, possession, ball, timeline -- "
+         "then events and updates, each with `seq`); `end` once the game is over; `error` if the feed will not "
+         "follow the game (the stream then ends). After an upstream loss the hub reconnects and sends the "
+         "fresh state. Opens with `retry:` only (no padding); ids, resume and heartbeats as on every stream."),
+     responses={**ERRORS, 503: ResponseSpec(events.Error, description="No tracker feed is configured.")})
+def live_tracker(
+    game_id: Annotated[str, QueryParameter(name="gameId", pattern=r"^[0-9]{1,15}$")],
+    last_event_id: Annotated[str | None, LAST_EVENT_ID] = None,
+) -> events.TrackerStreamEvents:
+    raise NotImplementedError
+
+
 @get("/api/hierarchy", summary="Sports, regions and competitions", tags=["catalog"], sync_to_thread=False,
      description="The feed's tree, `sport > region > competition`, each with `id`, `name`, `alias`, `order`; "
                  "cached 30 min (`cached`, `stale` flags at the top level).",
@@ -167,7 +183,8 @@ def metrics() -> str:
     raise NotImplementedError
 
 
-STUBS = [counts_stream, live_stream, prematch_stream, live_game_stream, competition_odds_stream, hierarchy, warmup,
+STUBS = [counts_stream, live_stream, prematch_stream, live_game_stream, competition_odds_stream, live_tracker,
+         hierarchy, warmup,
          results_competitions, results_games, results_game, game_stats, fetch_all_sports, health, metrics]
 
 

@@ -19,15 +19,21 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from backend import apidoc
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
+from backend.health.service import HealthService
 from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
 from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
-from backend.hub.routes import STREAMS, serve_hub_stream
+from backend.hub.routes import STREAM_HANDLERS as HUB_STREAMS
 from backend.hub.service import OddsHub
 from backend.settings import Settings
+from backend.tracker.routes import STREAMS as TRACKER_STREAMS
+from backend.tracker.service import TrackerService
 from backend.web import web_routes
 
 log = logging.getLogger("backend")
+
+# The SSE streams, served outside the router: path -> handler(scope, receive).
+STREAMS = {**HUB_STREAMS, **TRACKER_STREAMS}
 
 
 def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -44,20 +50,31 @@ class OddsApp(Litestar):
     a direct path for the SSE streams: a ``GET`` on a stream path goes straight to its ASGI
     handler, since every frame of an open stream's call chain is memory held per client."""
 
-    def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), clock: Clock = SYSTEM_CLOCK,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cors = CorsMiddleware(super().__call__, cors_allow_origins)
+        self._clock = clock
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        parse = STREAMS.get(scope["path"]) if scope["type"] == "http" else None
-        if parse is None:
-            await self._cors(scope, receive, send)
+        handler = STREAMS.get(scope["path"]) if scope["type"] == "http" else None
+        if handler is None:
+            if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+                await self._cors(scope, receive, send)
+                return
+            started = self._clock.monotonic()
+            try:
+                await self._cors(scope, receive, send)
+            finally:  # health's responseTime: the JSON API's handling time (streams and files are not timed)
+                health = getattr(self.state, "health", None)
+                if health is not None:
+                    health.record_response(self._clock.monotonic() - started)
             return
         scope["app"] = self
         scope[RAW_SEND_KEY] = send
         scope[CORS_HEADERS_KEY] = cors = self._cors.headers_for(scope)
         if scope["method"] == "GET":
-            await serve_hub_stream(scope, receive, parse)
+            await handler(scope, receive)
         elif scope["method"] == "OPTIONS":
             await self._cors(scope, receive, send)
         else:  # the original's hub routes answer any other method with a JSON 404 (WIRE.md 0)
@@ -74,14 +91,22 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     async def services(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             url = settings.swarm_ws_url
+            tracker_url = settings.live_tracker_ws_url
             if settings.uses_simulator:
                 from backend.simulator import SwarmSimulator
 
                 sim = await stack.enter_async_context(SwarmSimulator(settings.simulator_config(), clock))
                 app.state.simulator = sim
                 url = sim.url
-                log.info("embedded Swarm simulator at %s", url)
-            app.state.hub = await stack.enter_async_context(OddsHub(settings, clock, url))
+                tracker_url = tracker_url or sim.tracker_url
+                log.info("embedded Swarm simulator at %s (tracker feed %s)", url, sim.tracker_url)
+            health = app.state.health = await stack.enter_async_context(HealthService(clock))
+            app.state.hub = health.hub = await stack.enter_async_context(
+                OddsHub(settings, clock, url, reporter=health))
+            app.state.tracker = None
+            if tracker_url:
+                app.state.tracker = health.tracker = await stack.enter_async_context(
+                    TrackerService(settings, clock, tracker_url, reporter=health))
             yield
 
     app = OddsApp(
@@ -91,6 +116,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},
         cors_allow_origins=settings.cors_allow_origins,
+        clock=clock,
         openapi_config=None,  # the document is built from typed stubs instead (backend/apidoc.py)
         logging_config=None,  # logging is configured above, once
     )

@@ -187,6 +187,8 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
                     await task
                 except BaseException:
                     pass
+            elif not task.cancelled():
+                task.exception()  # seen: a failure nobody waits for any more is not "never retrieved"
 
 
 def iso_utc(epoch: float) -> str:

@@ -62,6 +62,24 @@ class Settings:
     sim_price_changes_per_second: float | None = None
     """Total price changes per second across the simulated world (default 300)."""
 
+    live_tracker_ws_url: str = ""
+    """The live-tracker feed (one WebSocket per followed game). Empty: the embedded simulator's when it
+    runs, else the live tracker is off (``/api/live-tracker`` answers 503)."""
+    tracker_partner_id: str = "1"
+    """``partner_id`` in the tracker feed's URL."""
+    tracker_site_ref: str = "http://localhost:8787/"
+    """``site_ref`` in the tracker feed's URL (the site the widget would be on)."""
+    tracker_connect_timeout: float = 30.0
+    """Seconds before a tracker connection attempt is abandoned."""
+    tracker_idle_timeout: float = 20.0
+    """Seconds a tracker feed may stay silent before its connection counts as stalled and is replaced."""
+    tracker_max_clients: int = 10_000
+    """Concurrent live-tracker SSE clients; the next gets 429."""
+    tracker_max_games: int = 1_000
+    """Games followed at once; a client of one more gets 429."""
+    tracker_memory_budget: int = 64 * 1024 * 1024
+    """Bytes the live tracker may retain (replay plus match states), as ``memory_budget`` for the hub."""
+
     group_grace: float = 5.0
     """Seconds a group with no clients is kept (and its upstream subscriptions) before teardown."""
     max_clients: int = 10_000

@@ -24,6 +24,17 @@ class SecondBuckets:
             self._counts[i] = 0
         self._counts[i] += n
 
+    def series(self, now: float) -> list[int]:
+        """The count of each of the last ``size`` seconds, oldest first, the current one last."""
+        sec = int(now)
+        return [self._counts[s % self.size] if self._secs[s % self.size] == s else 0
+                for s in range(sec - self.size + 1, sec + 1)]
+
+    @property
+    def nbytes(self) -> int:
+        """About what the buckets take (two preallocated lists of small ints)."""
+        return 2 * (56 + 8 * self.size)
+
     def total(self, now: float) -> int:
         """Sum over the last ``size`` seconds, the current one included."""
         oldest = int(now) - self.size + 1

@@ -1,6 +1,7 @@
 """The hub's SSE payloads as msgspec Structs: the schema of every event, for /schema and for tests.
 
-The groups build these payloads as plain dicts (a game in a ``games`` list is the feed's game object
+The live tracker's frames are the front end's own Structs (``oddsui.tracker_feed``), shared with
+the simulator and the UI. The odds groups build their payloads as plain dicts (a game in a ``games`` list is the feed's game object
 with names injected, and passes through whatever fields the feed sends); these Structs say what a
 client can rely on. ``tests/integration/test_event_schema.py`` decodes real events with them, so the
 document cannot drift from the wire. The API in prose: ``docs/api.md``.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from oddsui.tracker_feed import Frame as TrackerFrame
 
 
 class SportCount(msgspec.Struct):
@@ -180,4 +182,18 @@ class CompetitionStreamEvents(msgspec.Struct):
     """The events of /api/competition-odds-stream."""
 
     odds: CompetitionOdds
+    error: Error
+
+
+class GameRef(msgspec.Struct):
+    gameId: str
+
+
+class TrackerStreamEvents(msgspec.Struct):
+    """The events of /api/live-tracker. ``message`` stands for the unnamed messages (a browser's
+    ``message`` event): the feed's frames, the match state first (``oddsui.tracker_feed``)."""
+
+    ready: GameRef
+    message: TrackerFrame
+    end: GameRef
     error: Error

@@ -58,10 +58,13 @@ def encode_json(value: Any) -> bytes:
     return _ENCODER.encode(value)
 
 
-def sse_event(event: str, data: bytes, event_id: str | None = None) -> bytes:
-    """One named SSE message; ``data`` must be single-line JSON (msgspec never emits newlines)."""
-    head = b"id: " + event_id.encode() + b"\nevent: " if event_id is not None else b"event: "
-    return head + event.encode() + b"\ndata: " + data + b"\n\n"
+def sse_event(event: str | None, data: bytes, event_id: str | None = None) -> bytes:
+    """One SSE message, named (``event``) or not (None: a ``message`` event in the browser); ``data``
+    must be single-line JSON (msgspec never emits newlines)."""
+    head = b"id: " + event_id.encode() + b"\n" if event_id is not None else b""
+    if event is not None:
+        head += b"event: " + event.encode() + b"\n"
+    return head + b"data: " + data + b"\n\n"
 
 
 def sse_comment(text: str) -> bytes:
@@ -375,8 +378,8 @@ class Channel:
     def publish(self, event: str, payload: Any) -> bytes:
         return self.publish_raw(event, encode_json(payload))
 
-    def publish_raw(self, event: str, data: bytes) -> bytes:
-        """Append one event (encoded once) and schedule a flush; returns the frame."""
+    def publish_raw(self, event: str | None, data: bytes) -> bytes:
+        """Append one event (encoded once; ``event`` None: unnamed) and schedule a flush; returns the frame."""
         frame = sse_event(event, data, f"{self.epoch}-{self.ring.seq + 1}")
         self.ring.append(frame)
         self.stats.events_published += 1

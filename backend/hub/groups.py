@@ -78,6 +78,10 @@ class GroupContext(GroupHost, Protocol):
 
     def hold_counts(self, listener: CountsListener) -> CountsFeed: ...
 
+    def count_update(self, kind: str, tag: str) -> None: ...
+
+    def count_counts_run(self, reason: str) -> None: ...
+
 
 class Group(BaseGroup):
     """An odds group: its upstream is Swarm subscriptions (and polls)."""
@@ -88,21 +92,33 @@ class Group(BaseGroup):
         super().__init__(ctx, key)
         self.ctx: GroupContext = ctx
         self._subs: list[SubscriptionHandle] = []
+        self.sub_tags: dict[SubscriptionHandle, str] = {}
 
     def release_upstream(self) -> None:
         subs, self._subs = self._subs, []
+        self.sub_tags.clear()
         for sub in subs:
             try:
                 sub.close()
             except Exception:
                 log.exception("group %r: unsubscribe failed; continuing", self.key)
 
-    def subscribe(self, query: queries.Query, on_data: OnData,
-                  on_failed: OnFailed | None = None) -> SubscriptionHandle:
-        """Open a subscription owned by this group. ``on_failed`` defaults to failing the group."""
+    def subscribe(self, query: queries.Query, on_data: OnData, on_failed: OnFailed | None = None,
+                  tag: str | None = None) -> SubscriptionHandle:
+        """Open a subscription owned by this group. ``on_failed`` defaults to failing the group;
+        ``tag`` names it in health's ``by_tag`` figures (default: the group's kind)."""
         what, where = query
-        handle = self.ctx.subscribe(what, where, on_data, on_failed or (lambda exc: self.fail(str(exc))))
+        label = tag or self.kind
+        kind, count = self.kind, self.ctx.count_update
+
+        def counted(tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
+            if delta is not None:
+                count(kind, label)
+            on_data(tree, delta)
+
+        handle = self.ctx.subscribe(what, where, counted, on_failed or (lambda exc: self.fail(str(exc))))
         self._subs.append(handle)
+        self.sub_tags[handle] = label
         return handle
 
     @property
@@ -124,14 +140,16 @@ class CountsGroup(Group):
 
     def start(self) -> None:
         for live in (True, False):
-            self.subscribe(queries.counts(live), lambda tree, _d, live=live: self._on_counts(live, tree))
+            self.subscribe(queries.counts(live), lambda tree, delta, live=live: self._on_counts(live, tree, delta),
+                           tag="counts:live" if live else "counts:prematch")
 
-    def _on_counts(self, live: bool, tree: dict[str, Any]) -> None:
+    def _on_counts(self, live: bool, tree: dict[str, Any], delta: dict[str, Any] | None = None) -> None:
         payload = payloads.counts_payload(tree)
         fp = payloads.counts_fingerprint(payload)
         if fp and fp == self._fingerprints.get(live):
             return
         self._fingerprints[live] = fp
+        self.ctx.count_counts_run("resubscribe" if delta is None else "live" if live else "prematch")
         data = encode_json(payload)
         self.cached[live] = data
         self.retained.set(sum(map(len, self.cached.values())))
@@ -284,9 +302,11 @@ class LiveSport(SportGroup):
 
     async def run(self) -> None:
         await self.resolve_sport()
-        self.subscribe(queries.sport_games(self.sport_num, live=True), self._games_data, self._games_refused)
+        self.subscribe(queries.sport_games(self.sport_num, live=True), self._games_data, self._games_refused,
+                       tag="live:games")
         if self.priorities:
-            self.subscribe(queries.live_main_odds(self.sport_num, self.priorities[0]), self._odds_data)
+            self.subscribe(queries.live_main_odds(self.sport_num, self.priorities[0]), self._odds_data,
+                           tag="live:odds")
 
     def _games_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
         # delta None is a (re)subscription snapshot: resend even if unchanged (WIRE H).
@@ -348,7 +368,8 @@ class PrematchSport(SportGroup):
         self.spawn(self.poll_forever(self.ctx.settings.games_poll_interval, self._poll_games, "games"),
                    "prematch-games-poll")
         self.spawn(self._odds_loop(), "prematch-odds-poll")
-        self.subscribe(queries.featured_odds(self.sport_num), self._featured_data, self._featured_refused)
+        self.subscribe(queries.featured_odds(self.sport_num), self._featured_data, self._featured_refused,
+                       tag="prematch:featured")
 
     def _featured_refused(self, exc: SwarmError) -> None:
         log.info("prematch %s: featured subscription failed silently: %s", self.sport_id, exc)

@@ -50,6 +50,11 @@ async def serve_hub_stream(scope: Scope, receive: Receive, parse: Callable[[dict
                        limit_first=scope["path"] in LIMIT_BEFORE_VALIDATION)
 
 
+# Path -> ASGI-style handler(scope, receive) for backend.app.OddsApp.
+STREAM_HANDLERS = {path: (lambda scope, receive, parse=parse: serve_hub_stream(scope, receive, parse))
+                   for path, parse in STREAMS.items()}
+
+
 @get("/api/hierarchy")
 async def hierarchy(request: Request[Any, Any, Any]) -> Response[Any]:
     hub: OddsHub = request.app.state.hub

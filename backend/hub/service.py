@@ -20,7 +20,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from backend.clock import Clock
+import msgspec
+
+from backend.clock import Clock, iso_utc
+from backend.health.reports import NullReporter, Reporter, UpstreamReport
+from backend.health.ring import SecondBuckets
+from backend.health.snapshot import CountsStream, SubscriptionFigures, SwarmWs
 from backend.ratelimit import TokenBucket
 from backend.settings import Settings
 from backend.swarm.connection import OnData, OnFailed, SubscriptionHandle, SwarmConnection
@@ -29,7 +34,7 @@ from backend.swarm.session import SwarmRequestError, unwrap
 
 from .base import GroupHub
 from .caches import CacheStats, HierarchyCache, MarketTypeCache
-from .groups import CountsGroup, CountsListener
+from .groups import CountsGroup, CountsListener, Group
 from .registry import Lease
 from .specs import COUNTS
 
@@ -63,7 +68,7 @@ class _CountsHold:
 
 class OddsHub(GroupHub):
     def __init__(self, settings: Settings, clock: Clock, swarm_url: str, rng: random.Random | None = None,
-                 connector: Callable[[str], Awaitable[Any]] | None = None) -> None:
+                 connector: Callable[[str], Awaitable[Any]] | None = None, reporter: Reporter | None = None) -> None:
         super().__init__(
             name="hub", clock=clock, rng=rng, grace=settings.group_grace, max_clients=settings.max_clients,
             max_groups={"game": settings.max_game_groups}, subscription_budget=settings.max_subscriptions,
@@ -83,6 +88,14 @@ class OddsHub(GroupHub):
                                                   self.cache_stats)
         self._connection: asyncio.Task[None] | None = None
         self.poll_bucket = TokenBucket(settings.poll_rate, settings.poll_burst, clock.monotonic())
+        self.reporter: Reporter = reporter or NullReporter()
+        self._reported_at = -1e9
+        self._reported_totals = (0, 0, 0)
+        self._updates_by_kind: dict[str, SecondBuckets] = {}
+        self._updates_by_tag: dict[str, SecondBuckets] = {}
+        self._counts_runs = SecondBuckets(60)
+        self._counts_by_reason: dict[str, int] = {}
+        self._counts_last_reason: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def __aenter__(self) -> OddsHub:
@@ -151,49 +164,86 @@ class OddsHub(GroupHub):
         assert isinstance(group, CountsGroup)
         return _CountsHold(self, lease, group, listener)
 
-    # -- metrics ---------------------------------------------------------------------------------------
-    def metrics(self) -> dict[str, Any]:
-        """WIRE A2 ``swarm_ws``, plus the extra fields the original UI reads."""
+    def count_update(self, kind: str, tag: str) -> None:
+        now = self.clock.time()
+        for table, key in ((self._updates_by_kind, kind), (self._updates_by_tag, tag)):
+            buckets = table.get(key)
+            if buckets is None:
+                buckets = table[key] = SecondBuckets(60)  # one per kind or tag: a fixed, small set
+            buckets.add(now)
+
+    def count_counts_run(self, reason: str) -> None:
+        self._counts_runs.add(self.clock.time())
+        self._counts_by_reason[reason] = self._counts_by_reason.get(reason, 0) + 1
+        self._counts_last_reason = reason
+
+    # -- reporting and metrics ----------------------------------------------------------------------------
+    def on_tick(self) -> None:
+        """Every second, tell health what the upstream did since the last report."""
+        now = self.clock.monotonic()
+        if now - self._reported_at < 1.0:
+            return
+        self._reported_at = now
+        stats = self.conn.stats
+        totals = (stats.messages_total, stats.parse_errors_total, stats.updates_total)
+        last, self._reported_totals = self._reported_totals, totals
+        try:
+            self.reporter.report(UpstreamReport(
+                service="odds_hub", delta_messages=totals[0] - last[0], delta_parse_errors=totals[1] - last[1],
+                delta_updates=totals[2] - last[2], clients=self.registry.total_clients,
+                upstream_connected=self.conn.connected))
+        except Exception:
+            log.exception("hub: reporting to health failed")
+
+    def counts_runs(self, now: float) -> CountsStream:
+        return CountsStream(runs_last_60s=self._counts_runs.total(now), last_reason=self._counts_last_reason,
+                            runs_by_reason=dict(self._counts_by_reason))
+
+    def health_metrics(self, updates_60s: SecondBuckets | None = None) -> SwarmWs:
+        """WIRE A2 ``swarm_ws`` (the hub's metrics), with the fields the original UI reads and ours."""
         stats = self.conn.stats
         fanout = self.fanout_stats
         now = self.clock.time()
-        by_kind: dict[str, dict[str, int]] = {}
+        by_kind: dict[str, SubscriptionFigures] = {}
+        by_tag: dict[str, SubscriptionFigures] = {}
         for key, group in self.groups.items():
-            entry = by_kind.setdefault(group.kind, {"groups": 0, "clients": 0, "active_subscriptions": 0})
-            entry["groups"] += 1
-            entry["clients"] += self.registry.clients(key)
-            entry["active_subscriptions"] += group.subscription_count
-        return {
-            "connected": self.conn.connected,
-            "session_id": self.conn.session_id,
-            "ws_url": self.conn.url,
-            "ws_messages_total": stats.messages_total,
-            "ws_messages_last_60s": stats.messages_60s.total(now),
-            "ws_parse_errors_total": stats.parse_errors_total,
-            "state": self.conn.state.value,
-            "connect_attempts_total": stats.connect_attempts_total,
-            "connect_failures_total": stats.connect_failures_total,
-            "reconnects_total": stats.reconnects_total,
-            "sessions_total": stats.sessions_total,
-            "session_expiries_total": stats.session_expiries_total,
-            "stalls_total": stats.stalls_total,
-            "rejected_deltas_total": stats.rejected_deltas_total,
-            "last_error": stats.last_error,
-            "last_message_at": stats.last_message_at,
-            "active_subscriptions": self.conn.active_subscriptions,
-            "clients": self.registry.total_clients,
-            "groups": len(self.groups),
-            "groups_failed_total": self.groups_failed,
-            "rejected_total": self.registry.rejected_total,
-            "resumed_total": fanout.resumed,
-            "snapshots_total": fanout.snapshots,
-            "polls_delayed_total": self.poll_bucket.delayed,
-            "events_published_total": fanout.events_published,
-            "writes_total": fanout.writes,
-            "parked_writes_total": fanout.parked_writes,
-            "write_failures_total": fanout.write_failures,
-            "aborted_total": fanout.aborted,
-            "client_drops": dict(fanout.drops),
-            "heartbeat_writes": fanout.write_wait_summary(),
-            "by_endpoint": by_kind,
-        }
+            entry = by_kind.setdefault(group.kind, SubscriptionFigures())
+            entry.groups += 1
+            entry.clients += self.registry.clients(key)
+            if isinstance(group, Group):
+                entry.active_subscriptions += group.subscription_count
+                for handle, tag in group.sub_tags.items():
+                    if not handle.closed:
+                        by_tag.setdefault(tag, SubscriptionFigures()).active_subscriptions += 1
+        for table, out in ((self._updates_by_kind, by_kind), (self._updates_by_tag, by_tag)):
+            for name, buckets in table.items():
+                figures = out.get(name)
+                updates = buckets.total(now)
+                if figures is None and updates:
+                    figures = out[name] = SubscriptionFigures()
+                if figures is not None:
+                    figures.updates_last_60s = updates
+        updates_total = updates_60s.total(now) if updates_60s is not None else \
+            sum(b.total(now) for b in self._updates_by_kind.values())
+        return SwarmWs(
+            connected=self.conn.connected, session_id=self.conn.session_id, ws_url=self.conn.url,
+            ws_messages_total=stats.messages_total, ws_messages_last_60s=stats.messages_60s.total(now),
+            ws_parse_errors_total=stats.parse_errors_total, state=self.conn.state.value,
+            active_subscriptions=self.conn.active_subscriptions, updates_last_60s_total=updates_total,
+            by_endpoint=by_kind, by_tag=by_tag,
+            connect_attempts_total=stats.connect_attempts_total, connect_failures_total=stats.connect_failures_total,
+            reconnects_total=stats.reconnects_total, sessions_total=stats.sessions_total,
+            session_expiries_total=stats.session_expiries_total, stalls_total=stats.stalls_total,
+            rejected_deltas_total=stats.rejected_deltas_total, last_error=stats.last_error,
+            last_message_at=iso_utc(stats.last_message_at) if stats.last_message_at is not None else None,
+            clients=self.registry.total_clients, groups=len(self.groups), groups_failed_total=self.groups_failed,
+            rejected_total=self.registry.rejected_total, resumed_total=fanout.resumed,
+            snapshots_total=fanout.snapshots, polls_delayed_total=self.poll_bucket.delayed,
+            events_published_total=fanout.events_published, writes_total=fanout.writes,
+            parked_writes_total=fanout.parked_writes, write_failures_total=fanout.write_failures,
+            aborted_total=fanout.aborted, client_drops=dict(fanout.drops),
+            heartbeat_writes=fanout.write_wait_summary())
+
+    def metrics(self) -> dict[str, Any]:
+        """``health_metrics()`` as plain JSON-ready data."""
+        return msgspec.to_builtins(self.health_metrics())

@@ -142,7 +142,8 @@ class _TrackerFeed:
     def step(self, world: World, now: float, deliver: Callable[[_Client, str], None]) -> None:
         """Advance every followed game's tracker and send its frames; forget idle or ended games."""
         for gid, (tracker, peers) in list(self._games.items()):
-            frames = tracker.step(world.live_view(gid), now)
+            view = world.live_view(gid)
+            frames = tracker.step(view, now, None if view is not None else world.history.get(gid))
             if frames:
                 texts = [encode_frame(frame).decode() for frame in frames]
                 for peer in list(peers):

@@ -20,7 +20,6 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
 from oddsui.tracker_feed import (
     STAT_OF_KIND,
     Ball,
@@ -37,6 +36,7 @@ from oddsui.tracker_feed import (
     apply,
 )
 
+from .results import FinishedGame
 from .world import LiveSets, LiveTimed, LiveView
 
 SIDES = ("home", "away")
@@ -191,8 +191,9 @@ class MatchTracker:
         self._emit(out, MatchEvent(game_id=self.game_id, seq=self._next(), kind=kind, team=team,
                                    text=_text(kind, team, self.state.teams), **fields))
 
-    def step(self, view: LiveView | None, now: float) -> list[Frame]:
-        """The frames since the last step; ``view`` None means the game is over (or gone)."""
+    def step(self, view: LiveView | None, now: float, final: FinishedGame | None = None) -> list[Frame]:
+        """The frames since the last step; ``view`` None means the game is over (or gone), and
+        ``final`` is its result if the world has it (a decider played at the whistle included)."""
         out: list[Frame] = []
         if self.ended:
             return out
@@ -200,23 +201,25 @@ class MatchTracker:
         self._now = now
         if view is None:
             self.ended = True
-            self._emit(out, MatchEnd(game_id=self.game_id, seq=self._next(), score=self.state.score,
-                                     periods=self.state.periods))
+            score, periods = self.state.score, self.state.periods
+            if final is not None:
+                score, periods = Score(*final.final), [Score(a, b) for a, b in final.periods]
+                if self.sets_sport:  # what was played since the last step, up to the final point
+                    self._set_progress(out, self._seen["periods"], periods, last_complete=True)
+            self._emit(out, MatchEnd(game_id=self.game_id, seq=self._next(), score=score, periods=periods))
             return out
         if self._pending_kick_off:
             self._pending_kick_off = False
             self._event(out, "kick_off", 0)
         seen = self._observe(view)
-        if seen["period"] != self._seen["period"]:
+        if not self.sets_sport and seen["period"] != self._seen["period"]:  # sets: _set_progress tells them
             self._event(out, "period_end", None, period=self._seen["period_label"])
             self._event(out, "period_start", None, period=seen["period_label"], minute=seen["minute"],
                         periods=seen["periods"])
             self._ball_to_centre(out, now)
         self._world_events(out, view, seen)
-        if self.family == "tennis":
-            self._tennis_games(out, seen)
-        elif self.sets_sport:
-            self._set_points(out, seen)
+        if self.sets_sport:
+            self._set_progress(out, self._seen["periods"], seen["periods"])
         if seen["minute"] != self._seen["minute"] or seen["clock"] != self._seen["clock"]:
             self._emit(out, ClockUpdate(game_id=self.game_id, seq=self._next(), period=seen["period_label"],
                                         minute=seen["minute"], clock=seen["clock"]))
@@ -239,8 +242,8 @@ class MatchTracker:
         for event in events[start:]:
             etype = event.get("event_type")
             side = 0 if event.get("team") == "team1" else 1
-            if etype == "set_won" and self.family == "tennis":
-                continue  # _tennis_games tells the set with the game that won it
+            if etype == "set_won":
+                continue  # _set_progress tells the set with the game or point that won it
             if etype not in KIND_OF_WORLD_EVENT and etype != "score":
                 continue
             kind, points = self._kind(event)
@@ -257,23 +260,29 @@ class MatchTracker:
             # the world scored more than its recent events tell (a burst longer than it keeps)
             self._event(out, "score", None, score=seen["score"], periods=seen["periods"])
 
-    def _tennis_games(self, out: list[Frame], seen: dict[str, Any]) -> None:
-        before, after = self._seen, seen
-        if after["sets"] == before["sets"] and after["current"] == before["current"]:
-            return
-        if after["sets"] > before["sets"]:
-            last = after["periods"][after["sets"] - 1]
-            winner = 0 if last.home > last.away else 1
-        else:
-            a0, b0 = before["current"]
-            a1, b1 = after["current"]
-            winner = 0 if (a1 - a0) > (b1 - b0) else 1
-        self._finish_tennis_game(out, winner, after)
-        if after["sets"] > before["sets"]:
-            self._event(out, "set", winner, score=after["score"], periods=after["periods"])
-            self._event(out, "period_start", None, period=after["period_label"])
+    def _set_progress(self, out: list[Frame], before: list[Score], after: list[Score], *,
+                      last_complete: bool = False) -> None:
+        """Everything a set sport played between two looks at the world: each unit (a tennis game,
+        else a point) to whoever won it, and each set that finished. ``before``/``after`` list the
+        sets with the one in play last; ``last_complete``: ``after`` is the final result (every set
+        in it is over)."""
+        running = [sum(1 for p in before[:-1] if p.home > p.away), sum(1 for p in before[:-1] if p.home < p.away)]
+        for i, now in enumerate(after):
+            was = before[i] if i < len(before) else Score()
+            for side in _interleave(max(0, now.home - was.home), max(0, now.away - was.away)):
+                if self.family == "tennis":
+                    self._finish_tennis_game(out, side, after[: i + 1], Score(*running))
+                else:
+                    self._event(out, "point", side, score=Score(*running), periods=after[: i + 1])
+            over = i < len(after) - 1 or last_complete
+            if over and i >= len(before) - 1:  # it was the set in play (or a later one): it just ended
+                winner = 0 if now.home > now.away else 1
+                running[winner] += 1
+                self._event(out, "set", winner, score=Score(*running), periods=after[: i + 1])
+                if i < len(after) - 1:
+                    self._event(out, "period_start", None, period=period_label(self.family, "sets", i + 2))
 
-    def _finish_tennis_game(self, out: list[Frame], winner: int, after: dict[str, Any]) -> None:
+    def _finish_tennis_game(self, out: list[Frame], winner: int, periods: list[Score], score: Score) -> None:
         """Play the points that let ``winner`` take the game the world has just given them."""
         while True:
             self._points[winner] += 1
@@ -282,8 +291,8 @@ class MatchTracker:
                 break
             self._event(out, "point", winner, game_points=labels)
         self._points = [0, 0]
-        self._event(out, "game", winner, score=after["score"], periods=after["periods"])
-        self.state = _with(self.state, serve=self._serve_after(after), game_points=["0", "0"])
+        self._event(out, "game", winner, score=score, periods=periods, game_points=["0", "0"],
+                    serve=SIDES[sum(p.home + p.away for p in periods) % 2])
 
     def _tennis_labels(self, side: int) -> tuple[bool, list[str]]:
         """After a point to ``side``: (whether that won the game, the game score as shown)."""
@@ -296,19 +305,6 @@ class MatchTracker:
                 return False, ["40", "40"]
             return False, ["AD", "40"] if a > b else ["40", "AD"]
         return False, [TENNIS_POINTS[min(a, 3)], TENNIS_POINTS[min(b, 3)]]
-
-    def _serve_after(self, seen: dict[str, Any]) -> str:
-        games = sum(p.home + p.away for p in seen["periods"])
-        return SIDES[games % 2]
-
-    def _set_points(self, out: list[Frame], seen: dict[str, Any]) -> None:
-        before, after = self._seen["current"], seen["current"]
-        if after == before or before is None:
-            return
-        if seen["sets"] == self._seen["sets"]:
-            for side, (old, new) in enumerate(zip(before, after)):
-                for _ in range(max(0, new - old)):
-                    self._event(out, "point", side, score=seen["score"], periods=seen["periods"])
 
     # -- what the tracker adds -------------------------------------------------------------------------
     def _ball_to_centre(self, out: list[Frame], now: float) -> None:
@@ -401,13 +397,22 @@ class MatchTracker:
         self._event(out, "point", side, game_points=labels)
 
 
+def _interleave(home: int, away: int) -> list[int]:
+    """``home`` zeros and ``away`` ones, alternating while both last (the order they came in is not known)."""
+    out: list[int] = []
+    while home or away:
+        if home:
+            out.append(0)
+            home -= 1
+        if away:
+            out.append(1)
+            away -= 1
+    return out
+
+
 def _minute(event: Mapping[str, Any]) -> int | None:
     text = str(event.get("time") or "")
     return int(text) if text.isdigit() else None
-
-
-def _with(state: MatchState, **fields: Any) -> MatchState:
-    return msgspec.structs.replace(state, **fields)
 
 
 _TEXT = {

@@ -39,8 +39,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from backend.backoff import Backoff
 from backend.clock import Clock, within
 from backend.health.ring import SecondBuckets
+from backend.lifecycle import ConnState, Lifecycle
 
-from .lifecycle import ConnState, Lifecycle
 from .messages import FRAME_DECODER, Frame
 from .session import (
     ConnectionUnusable,
@@ -77,6 +77,7 @@ class ConnectionStats:
 
     messages_total: int = 0
     parse_errors_total: int = 0
+    updates_total: int = 0  # subscription deltas applied
     connect_attempts_total: int = 0
     connect_failures_total: int = 0
     connections_opened_total: int = 0
@@ -346,6 +347,8 @@ class SwarmConnection:
         for event in events:
             if isinstance(event, SubscriptionData):
                 handle = event.sub.owner
+                if event.delta is not None:
+                    self.stats.updates_total += 1
                 if not event.sub.closed:
                     self._call(handle.on_data, event.data, event.delta)
             elif isinstance(event, Reply):

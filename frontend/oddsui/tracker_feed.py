@@ -90,7 +90,8 @@ class MatchEvent(msgspec.Struct, tag="event", kw_only=True):
     score: Score  # after the event
     periods: list[Score] | None = None  # per period after the event, when it changed them
     points: int = 0  # what a scoring event scored
-    game_points: list[str] | None = None  # tennis: the game score after a point, e.g. ["40", "15"]
+    game_points: list[str] | None = None  # tennis: the game score after it, e.g. ["40", "15"]
+    serve: Side | None = None  # tennis: who serves after it, when that changed
     text: str = ""
 
 
@@ -165,7 +166,8 @@ def apply(state: MatchState, frame: Frame) -> MatchState:
     """``state`` with ``frame`` applied (a new state; ``state`` itself is not changed).
 
     A MatchState replaces everything; an event adds to the timeline (bounded) and brings the score,
-    the statistics it counts and the tennis game score with it; the updates set their part.
+    the per-period scores, the statistics it counts and the tennis game score and serve with it; the
+    updates set their part.
     """
     if isinstance(frame, MatchState):
         return frame
@@ -180,8 +182,8 @@ def apply(state: MatchState, frame: Frame) -> MatchState:
         return msgspec.structs.replace(
             state, seq=frame.seq, score=frame.score, timeline=timeline, stats=stats,
             periods=frame.periods if frame.periods is not None else state.periods,
-            game_points=frame.game_points if frame.kind == "point" else
-            (None if frame.kind in ("game", "set") else state.game_points))
+            game_points=frame.game_points if frame.game_points is not None else state.game_points,
+            serve=frame.serve if frame.serve is not None else state.serve)
     if isinstance(frame, BallUpdate):
         return msgspec.structs.replace(state, seq=frame.seq, ball=frame.ball)
     if isinstance(frame, PossessionUpdate):

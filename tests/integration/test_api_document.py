@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from backend.app import STREAMS
 from backend.hub import events, queries
-from backend.hub.routes import STREAMS
 from tests.support.feed import feed_get
 from tests.support.sse import SseStream
 

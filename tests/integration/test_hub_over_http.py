@@ -227,17 +227,33 @@ async def test_competition_stream_validation_in_order(http, query, error):
     assert response.status_code == 400 and response.json() == {"error": error}
 
 
-async def test_metrics_in_prometheus_text_and_alerts_in_health(http):
+async def test_metrics_in_prometheus_text_and_every_health_field_the_original_ui_reads(http):
     response = await http.get("/metrics")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"
     lines = [line for line in response.text.splitlines() if line and not line.startswith("#")]
     samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines}
     assert samples["odds_swarm_connected"] == 1.0
     assert samples["odds_swarm_messages_total"] > 0
     assert samples["odds_process_resident_memory_bytes"] > 1e6
+    assert samples['odds_upstream_connected{upstream="odds_feed"}'] == 1.0
+    assert 'odds_service_memory_bytes{kind="replay",service="odds_hub"}' in samples
     health = (await http.get("/api/health")).json()
-    assert health["alerts"] == [] and health["upstream"]["connections"] == 1
-    assert set(health["cache"]) >= {"hits", "misses"}
+    assert health["status"] == "ok" and health["alerts"] == [] and health["upstream"]["odds_feed"]["connected"] == 1
+    # WIRE A2: what the original UI reads
+    assert isinstance(health["uptime"], float) and set(health["cache"]) >= {"hits", "misses"}
+    assert set(health["responseTime"]) >= {"avg", "p95", "slowRequests"} and health["responseTime"]["count"] >= 1
+    assert set(health["counts_stream"]) == {"runs_last_60s", "last_reason", "runs_by_reason"}
+    swarm = health["swarm_ws"]
+    assert swarm["connected"] is True and swarm["ws_messages_total"] > 0
+    assert {"active_subscriptions", "updates_last_60s_total", "by_endpoint", "by_tag"} <= set(swarm)
+    for figures in [*swarm["by_endpoint"].values(), *swarm["by_tag"].values()]:
+        assert {"active_subscriptions", "updates_last_60s"} <= set(figures)
+    rollup = health["live_tracker"]
+    assert {"active_games", "active_sse_clients", "upstream_ws_connected_games", "ws_messages_total",
+            "ws_messages_last_60s", "ws_parse_errors_total", "last_message_at"} <= set(rollup)
+    assert set(health["memory"]["services"]) == {"odds_hub", "live_tracker", "health"}
+    assert len(health["messages_per_second"]["odds_feed"]) == 60
 
 
 async def test_a_clients_sport_name_never_renames_the_sport_for_anyone(srv, http):

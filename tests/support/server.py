@@ -31,6 +31,10 @@ class RunningServer:
     def simulator(self) -> Any:
         return self.app.state.simulator
 
+    @property
+    def tracker(self) -> Any:
+        return self.app.state.tracker
+
 
 @asynccontextmanager
 async def running_server(**overrides: Any) -> AsyncIterator[RunningServer]:
@@ -51,5 +55,7 @@ async def running_server(**overrides: Any) -> AsyncIterator[RunningServer]:
         yield RunningServer(f"http://127.0.0.1:{port}", app, server)
     finally:
         app.state.hub.close_streams("shutdown")
+        if getattr(app.state, "tracker", None) is not None:
+            app.state.tracker.close_streams("shutdown")
         server.should_exit = True
         await asyncio.wait_for(task, 15)

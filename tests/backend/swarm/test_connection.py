@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.server import serve
 
 from backend.clock import FakeClock
+from backend.lifecycle import ConnState
 from backend.swarm.connection import SwarmConnection
-from backend.swarm.lifecycle import ConnState
 from backend.swarm.messages import CODE_SESSION_LOST
 
 

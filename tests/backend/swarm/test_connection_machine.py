@@ -20,8 +20,8 @@ from websockets.exceptions import ConnectionClosedOK
 
 from backend.backoff import ceiling
 from backend.clock import FakeClock
+from backend.lifecycle import ConnState
 from backend.swarm.connection import SwarmConnection
-from backend.swarm.lifecycle import ConnState
 
 CONNECT_TIMEOUT = 30.0
 BASE, CAP = 1.0, 16.0

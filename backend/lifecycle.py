@@ -1,4 +1,5 @@
-"""The upstream connection's lifecycle as a transition table (ARCHITECTURE principle 3).
+"""An upstream connection's lifecycle as a transition table (ARCHITECTURE principle 3): the Swarm
+connection and every live-tracker connection follow it.
 
 ::
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.swarm.lifecycle import TRANSITIONS, ConnState, IllegalTransition, Lifecycle
+from backend.lifecycle import TRANSITIONS, ConnState, IllegalTransition, Lifecycle
 
 EVENTS = ["connect", "opened", "session", "failed", "closed"]
 

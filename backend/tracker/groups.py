@@ -1,0 +1,181 @@
+"""The live tracker's groups: one per followed game, with its upstream connection and its channel.
+
+A :class:`TrackerGroup` is built from a :class:`TrackerSpec` when the first client of a game arrives
+(``/api/live-tracker?gameId=``) and is a :class:`~backend.hub.base.BaseGroup` like every odds group:
+the same registry, grace period, channel, replay, heartbeats and dead-client rules. What it sends
+(docs/api.md A8 and E):
+
+* ``event: ready`` ``{"gameId"}`` while the upstream socket is being opened or is open (in the
+  snapshot of every client that joins then, and again to everyone on each reconnect attempt);
+* every feed frame as an unnamed message (``data: <frame JSON>``, a ``message`` event in a browser):
+  the match state first, then events, ball, possession and clock updates;
+* ``event: end`` ``{"gameId"}`` once the game is over (after its last frame); the stream stays open;
+* ``event: error`` ``{"error"}`` when the feed will not follow the game; the streams then end.
+
+A late joiner gets ``ready`` (while upstream is connected), the match state so far -- the whole of it:
+score, statistics, timeline -- and ``end`` if the game is over. After an upstream reconnect every
+client gets the feed's fresh state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from backend.health.reports import TrackerReport
+from backend.http import positive_int
+from backend.hub.base import BaseGroup, GroupHost
+from backend.hub.fanout import encode_json, sse_event
+from backend.lifecycle import ConnState
+
+from .connection import TrackerConnection, TrackerStats
+from .session import Ended, Event, Frame, Malformed, Refused, Snapshot, TrackerSession
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY = 5.0  # seconds between unforced reports to health (WIRE E)
+REPORT_MESSAGES = 50
+REPORT_PARSE_ERRORS = 5
+LEASE_TTL = 30.0
+
+
+class TrackerContext(GroupHost, Protocol):
+    """What a tracker group may ask of the tracker service."""
+
+    stats: TrackerStats
+    idle_timeout: float  # seconds of feed silence before a connection counts as stalled
+
+    def connection_for(self, group: TrackerGroup) -> TrackerConnection: ...
+
+    def refused(self, game_id: str) -> str | None: ...
+
+    def remember_refusal(self, game_id: str, message: str) -> None: ...
+
+    def report(self, report: TrackerReport) -> None: ...
+
+
+class TrackerGroup(BaseGroup):
+    kind = "tracker"
+
+    def __init__(self, ctx: TrackerContext, key: Hashable, game_id: str) -> None:
+        super().__init__(ctx, key)
+        self.ctx: TrackerContext = ctx
+        self.game_id = game_id
+        self.session = TrackerSession(game_id, idle_timeout=ctx.idle_timeout)
+        self.connection: TrackerConnection | None = None
+        self.upstream_connected = False
+        self._ready_data = encode_json({"gameId": game_id})
+        self._ready = sse_event("ready", self._ready_data)
+        self._attempted = False
+        self._state_data: bytes | None = None
+        # what health has not been told yet
+        self._reported_at = -1e9
+        self._reported_clients = -1
+        self._reported_upstream: bool | None = None
+        self._messages = 0
+        self._parse_errors = 0
+        self._last_message_at: float | None = None
+
+    def start(self) -> None:
+        refusal = self.ctx.refused(self.game_id)
+        if refusal is not None:  # the feed refused this game a moment ago: do not ask again yet
+            self.fail(refusal)
+            return
+        self.connection = self.ctx.connection_for(self)
+        self.spawn(self.connection.run(), "tracker-connection")
+
+    def on_events(self, events: list[Event]) -> None:
+        """Called by the connection with what the session made of the feed."""
+        for event in events:
+            if isinstance(event, (Snapshot, Frame)):
+                self._messages += 1
+                self._last_message_at = self.ctx.clock.time()
+                self.channel.publish_raw(None, event.data)
+                if isinstance(event, Snapshot) or self._state_data is None:
+                    self._account()
+            elif isinstance(event, Malformed):
+                self._messages += 1
+                self._parse_errors += 1
+            elif isinstance(event, Ended):
+                self.emit("end", {"gameId": self.game_id})
+                self._account()
+            elif isinstance(event, Refused):
+                self.ctx.remember_refusal(self.game_id, event.message)
+                self.fail(event.message)
+
+    def on_connection_state(self, state: ConnState) -> None:
+        self.upstream_connected = state is ConnState.LIVE
+        if state is ConnState.CONNECTING and self._attempted:
+            self.channel.publish_raw("ready", self._ready_data)  # a new socket: say so, as the original did
+        self._attempted = self._attempted or state is ConnState.CONNECTING
+
+    @property
+    def opening(self) -> bool:
+        """Whether the upstream socket is being opened or is open (not waiting to retry, not over)."""
+        connection = self.connection
+        return connection is not None and connection.state not in (ConnState.BACKOFF, ConnState.STOPPED)
+
+    def _account(self) -> None:
+        state = self.session.state
+        self._state_data = state_bytes = None if state is None else encode_json(state)
+        self.retained.set(len(state_bytes or b""))
+
+    def late_joiner_frames(self) -> list[bytes]:
+        frames = super().late_joiner_frames()
+        if frames:
+            return frames
+        if self.opening or self.session.ended:
+            frames.append(self._ready)
+        state = self.session.state
+        if state is not None:
+            frames.append(sse_event(None, encode_json(state)))
+        if self.session.ended:
+            frames.append(sse_event("end", encode_json({"gameId": self.game_id})))
+        return frames
+
+    def report(self, now: float, clients: int, *, force: bool = False) -> None:
+        """Tell health how the game is doing: at once on a change of clients or upstream state, else
+        after enough messages or parse errors, or every few seconds (the original's rules)."""
+        changed = clients != self._reported_clients or self.upstream_connected != self._reported_upstream
+        due = (force or changed or self._messages >= REPORT_MESSAGES or self._parse_errors >= REPORT_PARSE_ERRORS
+               or now - self._reported_at >= REPORT_EVERY)
+        if not due:
+            return
+        self.ctx.report(TrackerReport(game_id=self.game_id, lease_ttl=LEASE_TTL, delta_messages=self._messages,
+                                      delta_parse_errors=self._parse_errors, last_message_at=self._last_message_at,
+                                      sse_clients=clients, upstream_connected=self.upstream_connected))
+        self._reported_at = now
+        self._reported_clients = clients
+        self._reported_upstream = self.upstream_connected
+        self._messages = 0
+        self._parse_errors = 0
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self.upstream_connected = False
+            self.report(self.ctx.clock.monotonic(), 0, force=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSpec:
+    game_id: str
+    kind: ClassVar[str] = "tracker"
+    subscriptions: ClassVar[int] = 0  # no Swarm subscription: one tracker socket of its own
+
+    @property
+    def key(self) -> Hashable:
+        return ("tracker", self.game_id)
+
+    def build(self, ctx: TrackerContext) -> TrackerGroup:
+        return TrackerGroup(ctx, self.key, self.game_id)
+
+
+def parse_tracker(params: Mapping[str, str]) -> TrackerSpec | str:
+    if not params.get("gameId"):
+        return "gameId is required"
+    game_id = positive_int(params.get("gameId"))
+    return TrackerSpec(str(game_id)) if game_id is not None else "gameId must be a positive integer"

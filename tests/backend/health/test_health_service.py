@@ -1,0 +1,135 @@
+"""Health metrics under any sequence of reports and clock moves (R4, R8): the lease map and the rings
+stay within their bounds, eviction and expiry are exact, and the rollup is what the leases say."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from backend.clock import FakeClock
+from backend.health.leases import LeaseMap
+from backend.health.reports import TrackerReport, UpstreamReport
+from backend.health.service import HealthService
+
+CAPACITY = 5
+GAMES = st.sampled_from([str(n) for n in range(1, 9)])
+
+
+class LeaseMachine(RuleBasedStateMachine):
+    @initialize()
+    def setup(self):
+        self.now = 0.0
+        self.leases: LeaseMap[int] = LeaseMap(CAPACITY)
+        self.model: dict[str, tuple[float, int, int]] = {}  # key -> (expires, value, renewal order)
+        self.order = 0
+        self.evicted = 0
+
+    @rule(key=GAMES, value=st.integers(0, 100), ttl=st.sampled_from([5.0, 30.0]))
+    def renew(self, key, value, ttl):
+        self.order += 1
+        self.leases.renew(key, value, self.now, ttl)
+        self.model[key] = (self.now + ttl, value, self.order)
+        # expired ones at the old end go at once; then the least recently renewed beyond capacity
+        for k in sorted(self.model, key=lambda k: self.model[k][2]):
+            if self.model[k][0] > self.now or k == key:
+                break
+            del self.model[k]
+        while len(self.model) > CAPACITY:
+            oldest = min(self.model, key=lambda k: self.model[k][2])
+            del self.model[oldest]
+            self.evicted += 1
+
+    @rule(dt=st.sampled_from([0.5, 4.0, 5.0, 29.0, 31.0]))
+    def time_passes(self, dt):
+        self.now += dt
+
+    @rule()
+    def read(self):
+        live = dict(self.leases.live(self.now))
+        self.model = {k: v for k, v in self.model.items() if v[0] > self.now}
+        assert live == {k: v[1] for k, v in self.model.items()}
+
+    @invariant()
+    def bounded_and_exact(self):
+        assert len(self.leases) <= CAPACITY
+        assert self.leases.evicted_total == self.evicted
+        assert set(k for k, _ in ((k, v) for k, v in self.leases._leases.items())) == set(self.model)
+
+
+TestLeases = LeaseMachine.TestCase
+TestLeases.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+class HealthMachine(RuleBasedStateMachine):
+    """Reports from tracker games and the hub, in any order, with time passing."""
+
+    @initialize()
+    def setup(self):
+        self.clock = FakeClock()
+        self.health = HealthService(self.clock, max_leases=4)
+        self.health.tracker = _NoTracker()
+        self.model: dict[str, tuple[float, int, bool]] = {}  # game -> (expires, clients, connected)
+        self.messages: list[tuple[int, int]] = []  # (second, count) of tracker messages
+        self.totals = [0, 0]
+
+    @rule(game=GAMES, clients=st.integers(0, 3), connected=st.booleans(), messages=st.integers(0, 60),
+          errors=st.integers(0, 6))
+    def a_game_reports(self, game, clients, connected, messages, errors):
+        self.health.report(TrackerReport(game_id=game, lease_ttl=30.0, delta_messages=messages,
+                                         delta_parse_errors=errors, sse_clients=clients, upstream_connected=connected,
+                                         last_message_at=self.clock.time()))
+        now = self.clock.monotonic()
+        self.model = {k: v for k, v in self.model.items() if v[0] > now}
+        self.model[game] = (now + 30.0, clients, connected)
+        while len(self.model) > 4:  # the least recently renewed goes
+            del self.model[next(iter(self.model))]
+        self.model[game] = self.model.pop(game)
+        self.messages.append((int(self.clock.time()), messages))
+        self.totals[0] += messages
+        self.totals[1] += errors
+
+    @rule(messages=st.integers(0, 100))
+    def the_hub_reports(self, messages):
+        self.health.report(UpstreamReport(service="odds_hub", delta_messages=messages))
+
+    @rule(dt=st.sampled_from([0.5, 1.0, 10.0, 29.0, 31.0, 61.0]))
+    def time_passes(self, dt):
+        self.clock.advance(dt)
+
+    @invariant()
+    def the_rollup_is_what_the_live_leases_say(self):
+        now = self.clock.monotonic()
+        live = {k: v for k, v in self.model.items() if v[0] > now}
+        rollup = self.health.tracker_rollup()
+        assert rollup.active_games == sum(1 for _, c, _ in live.values() if c > 0)
+        assert rollup.active_sse_clients == sum(c for _, c, _ in live.values())
+        assert rollup.upstream_ws_connected_games == sum(1 for _, _, up in live.values() if up)
+        assert (rollup.ws_messages_total, rollup.ws_parse_errors_total) == tuple(self.totals)
+        second = int(self.clock.time())
+        assert rollup.ws_messages_last_60s == sum(n for s, n in self.messages if s > second - 60)
+        assert rollup.leases <= 4
+
+    @invariant()
+    def memory_does_not_grow_with_reports(self):
+        ring_lists = [self.health.tracker_messages._counts, self.health.odds_messages._counts]
+        assert all(len(r) == 60 for r in ring_lists)
+        assert len(self.health.leases) <= 4 and len(self.health._responses) <= 1024
+
+
+class _NoTracker:
+    def metrics(self) -> dict:
+        return {}
+
+
+TestHealth = HealthMachine.TestCase
+TestHealth.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+
+
+def test_response_times_keep_a_bounded_window_and_count_slow_requests():
+    health = HealthService(FakeClock())
+    for i in range(3000):
+        health.record_response(0.001 * (i % 10) + (2.0 if i % 1000 == 0 else 0.0))
+    figures = health.response_time()
+    assert figures.count == 1024 and figures.slowRequests == 3
+    assert 0 < figures.avg < 20 and figures.p95 <= 2009

@@ -1,0 +1,120 @@
+"""The simulated live-tracker feed follows the world: same score, same clock, tennis by its rules.
+
+Games of every sport are followed from wherever they are until they finish, the world ticking at
+the simulator's cadence with matches sped up. A receiver applying the frames must always hold the
+tracker's own state, whose score is the world's (what the odds feed shows) at every step.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oddsui.tracker_feed import MatchEnd, MatchEvent, MatchState, Score, apply, decode_frame, encode_frame
+
+from backend.simulator import SimulatorConfig
+from backend.simulator.tracker import MatchTracker
+from backend.simulator.world import LiveSets, World
+
+T0 = 1_767_700_000.0
+FAST = SimulatorConfig(seed=3, live_games=60, prematch_games=40, price_changes_per_second=5.0, time_scale=60.0,
+                       history_days=0)
+
+
+def world_score(world: World, gid: int) -> Score | None:
+    view = world.live_view(gid)
+    if view is None:
+        return None
+    live = view.live
+    if isinstance(live, LiveSets):
+        won = sum(1 for a, b in live.sets if a > b)
+        return Score(won, len(live.sets) - won)
+    return Score(sum(a for a, _ in live.scores), sum(b for _, b in live.scores))
+
+
+def follow(world: World, gids: list[int], seconds: float, start: float) -> dict[int, list]:
+    trackers = {g: MatchTracker(g, world.live_view(g), start, FAST.seed) for g in gids}
+    received = {g: [trackers[g].state] for g in gids}
+    now = start
+    while now < start + seconds and any(not t.ended for t in trackers.values()):
+        now += 0.25
+        world.tick(now)
+        for gid, tracker in trackers.items():
+            view = world.live_view(gid)
+            for frame in tracker.step(view, now, None if view is not None else world.history.get(gid)):
+                received[gid].append(decode_frame(encode_frame(frame)))  # through the wire format
+            if not tracker.ended:
+                assert tracker.state.score == world_score(world, gid), (gid, tracker.state.sport)
+    return {g: received[g] for g in gids} | {-1: trackers}
+
+
+@pytest.fixture(scope="module")
+def followed():
+    world = World(FAST, T0)
+    by_sport: dict[str, int] = {}
+    for gid in world.game_ids(live=True):  # per sport, the game with the most left to play
+        view = world.live_view(gid)
+        name = view.profile.name
+        progress = getattr(view.live, "period", None) or len(getattr(view.live, "sets", ()))
+        best = by_sport.get(name)
+        if best is None or progress < (getattr(world.live_view(best).live, "period", None)
+                                       or len(getattr(world.live_view(best).live, "sets", ()))):
+            by_sport[name] = gid
+    gids = list(by_sport.values())
+    return world, gids, follow(world, gids, 2400.0, T0)
+
+
+def test_every_sport_is_followed_to_its_end_with_the_worlds_score(followed):
+    world, gids, received = followed
+    trackers = received[-1]
+    assert len(gids) >= 10 and {"Football", "Basketball", "Tennis"} <= {trackers[g].profile.name for g in gids}
+    for gid in gids:
+        frames = received[gid]
+        assert isinstance(frames[0], MatchState) and isinstance(frames[-1], MatchEnd)
+        final = world.history.get(gid)
+        assert final is not None and frames[-1].score == Score(*final.final)
+
+
+def test_a_receiver_applying_the_frames_holds_the_trackers_state_and_seq_never_skips(followed):
+    _, gids, received = followed
+    for gid in gids:
+        frames = received[gid]
+        state = frames[0]
+        for frame in frames[1:]:
+            assert frame.seq == state.seq + 1
+            state = apply(state, frame)
+        assert state == received[-1][gid].state and state.status == "ended"
+
+
+def test_football_has_every_kind_of_event_and_tennis_plays_by_its_rules(followed):
+    _, gids, received = followed
+    trackers = received[-1]
+    by_sport = {trackers[g].profile.name: received[g] for g in gids}
+    football = {f.kind for f in by_sport["Football"] if isinstance(f, MatchEvent)}
+    assert {"corner", "dangerous_attack", "period_start", "period_end"} <= football
+    assert {"ball", "possession", "clock"} <= {f.__struct_config__.tag for f in by_sport["Football"]}
+    tennis = [f for f in by_sport["Tennis"] if isinstance(f, MatchEvent)]
+    games_before = sum(p.home + p.away for p in by_sport["Tennis"][0].periods)
+    final = by_sport["Tennis"][-1]
+    assert sum(1 for f in tennis if f.kind == "game") == sum(p.home + p.away for p in final.periods) - games_before
+    for event in tennis:
+        if event.kind == "point":
+            assert event.game_points is not None and "GAME" not in event.game_points
+            a, b = event.game_points
+            assert {a, b} <= {"0", "15", "30", "40", "AD"} and not (a == "AD" and b == "AD")
+    kinds = [f.kind for f in tennis]
+    sets_started = [i for i, k in enumerate(kinds) if k == "period_start"]
+    assert all(kinds[i - 1] == "set" for i in sets_started)  # a new set starts right after the last one ends
+    assert kinds.count("set") == len(final.periods) - len(by_sport["Tennis"][0].periods) + 1
+    basketball = {f.kind for f in by_sport["Basketball"] if isinstance(f, MatchEvent)}
+    assert basketball & {"free_throw", "two_pointer", "three_pointer"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([5.0, 30.0, 120.0]))
+def test_the_tracker_never_disagrees_with_the_world_whatever_the_seed_and_pace(seed, scale):
+    config = SimulatorConfig(seed=seed, live_games=12, prematch_games=10, price_changes_per_second=1.0,
+                             time_scale=scale, history_days=0)
+    world = World(config, T0)
+    gids = world.game_ids(live=True)[:6]
+    follow(world, gids, 120.0, T0)  # asserts the score at every step

@@ -1,0 +1,156 @@
+"""The live tracker over real sockets: simulator --WebSocket--> tracker --SSE--> test client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from oddsui.tracker_feed import MatchEnd, MatchEvent, MatchState, Score, Teams, decode_frame, encode_frame
+from websockets.asyncio.server import serve
+
+from tests.support.feed import wait_for
+from tests.support.server import running_server
+from tests.support.sse import SseMessage, SseStream
+
+
+async def live_game(srv, sport_id: int = 1) -> int:
+    world = srv.simulator.world
+    return next(g for g in world.game_ids(live=True) if world.game(g)["sport_id"] == sport_id)
+
+
+async def collect(stream: SseStream, n: int, timeout: float = 15.0) -> list[SseMessage]:
+    return [await stream.next_event(timeout=timeout) for _ in range(n)]
+
+
+def frames(messages: list[SseMessage]) -> list:
+    return [decode_frame(m.data) for m in messages if m.event is None and m.data]
+
+
+async def test_a_tracker_stream_shows_the_match_and_health_follows_it():
+    async with running_server(sim_live_games=20, sim_prematch_games=20) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        gid = await live_game(srv)
+        async with SseStream(http, f"/api/live-tracker?gameId={gid}") as stream:
+            assert stream.response.headers["content-type"] == "text/event-stream"
+            first = await stream.next_event(timeout=10)
+            assert first.event == "ready" and first.json() == {"gameId": str(gid)}
+            messages = await collect(stream, 6)
+            state = frames(messages)[0]
+            assert isinstance(state, MatchState) and state.game_id == str(gid) and state.sport == "football"
+            node = srv.simulator.world.game(gid)
+            assert (state.score.home, state.score.away) == (int(node["info"]["score1"]), int(node["info"]["score2"]))
+            await asyncio.sleep(1.2)  # a report reaches health
+            health = (await http.get("/api/health")).json()
+            rollup = health["live_tracker"]
+            assert rollup is not None and rollup["active_sse_clients"] == 1 and rollup["active_games"] == 1
+            assert rollup["upstream_ws_connected_games"] == 1 and rollup["ws_messages_total"] >= 1
+            metrics = (await http.get("/metrics")).text
+            assert "odds_tracker_sse_clients 1.0" in metrics and "odds_swarm_connected 1.0" in metrics
+        await wait_for(lambda: srv.tracker.registry.total_clients == 0)
+        srv.tracker.registry.grace = 0.0
+        await wait_for(lambda: not srv.tracker.groups and srv.simulator.tracker_connections == 0, 10)
+        await asyncio.sleep(0.6)
+        assert (await http.get("/api/health")).json()["live_tracker"]["active_sse_clients"] == 0
+
+
+async def test_upstream_loss_is_recovered_with_a_fresh_state_and_nothing_twice():
+    async with running_server(sim_live_games=20, sim_prematch_games=20, swarm_backoff_base=0.2) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        gid = await live_game(srv)
+        async with SseStream(http, f"/api/live-tracker?gameId={gid}") as stream:
+            before = await collect(stream, 8)
+            await wait_for(lambda: srv.simulator.tracker_connections == 1)
+            assert await srv.simulator.drop_connections() >= 1
+            after = await collect(stream, 12, timeout=20)
+        everything = before + after
+        ids = [int(m.id.rsplit("-", 1)[1]) for m in everything if m.id]
+        assert ids == list(range(ids[0], ids[0] + len(ids)))  # our ids: no gap, no repeat
+        seen = frames(everything)
+        states = [i for i, f in enumerate(seen) if isinstance(f, MatchState)]
+        assert len(states) >= 2  # the first, and the fresh one after the reconnect
+        increments = [f.seq for f in seen if not isinstance(f, MatchState)]
+        assert len(increments) == len(set(increments))  # no frame twice
+        for i in range(1, len(seen)):
+            if not isinstance(seen[i], MatchState):
+                assert seen[i].seq > seen[i - 1].seq
+        assert srv.tracker.stats.connections_opened_total >= 2
+
+
+async def test_a_client_resuming_with_last_event_id_gets_exactly_what_it_missed():
+    async with running_server(sim_live_games=20, sim_prematch_games=20) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        gid = await live_game(srv)
+        url = f"/api/live-tracker?gameId={gid}"
+        async with SseStream(http, url) as steady:
+            early = await collect(steady, 4)
+            async with SseStream(http, url) as leaving:
+                joined = await collect(leaving, 3)
+            last = joined[-1].id
+            await asyncio.sleep(1.0)  # frames go by while it is away
+            async with SseStream(http, url, headers={"Last-Event-ID": last}) as back:
+                resumed = await collect(back, 5)
+            continuous = early + await collect(steady, 20)
+        by_id = {m.id: m.data for m in continuous if m.id}
+        start = int(last.rsplit("-", 1)[1])
+        for k, message in enumerate(resumed):
+            assert message.id.endswith(f"-{start + 1 + k}")
+            assert message.data == by_id[message.id]
+
+
+async def test_bad_requests_are_json_errors_and_an_unknown_game_ends_cleanly():
+    async with running_server(sim_live_games=10, sim_prematch_games=10) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        for query, error in (("", "gameId is required"), ("?gameId=", "gameId is required"),
+                             ("?gameId=abc", "gameId must be a positive integer"),
+                             ("?gameId=%C2%B2", "gameId must be a positive integer"),
+                             ("?gameId=" + "9" * 40, "gameId must be a positive integer")):
+            response = await http.get("/api/live-tracker" + query)
+            assert response.status_code == 400 and response.json() == {"error": error}
+            assert response.headers["access-control-allow-origin"] == "*"
+        async with SseStream(http, "/api/live-tracker?gameId=4242") as stream:
+            error = await stream.next_event("error", timeout=10)
+            assert "not live" in error.json()["error"]
+            try:
+                while True:
+                    await asyncio.wait_for(stream.next_message(), 5)
+            except EOFError:
+                pass  # a clean end, not a hang
+        again = await http.get("/api/live-tracker?gameId=4242", timeout=10)  # remembered: no new socket
+        assert "not live" in again.text
+
+
+async def test_malformed_frames_are_counted_and_skipped_and_the_end_keeps_the_final_state():
+    state = MatchState(game_id="77", seq=0, sport="football", teams=Teams("A", "B"), score=Score())
+    goal = MatchEvent(game_id="77", seq=1, kind="goal", team="home", score=Score(1, 0), minute=12)
+    end = MatchEnd(game_id="77", seq=2, score=Score(1, 0))
+
+    async def scripted_feed(ws):
+        await ws.recv()
+        await ws.send(encode_frame(state).decode())
+        await ws.send("this is not a frame")
+        await ws.send(json.dumps({"type": "event", "seq": "one"}))
+        await ws.send(encode_frame(goal).decode())
+        await ws.send(encode_frame(end).decode())
+        await ws.wait_closed()
+
+    async with serve(scripted_feed, "127.0.0.1", 0) as feed:
+        url = f"ws://127.0.0.1:{feed.sockets[0].getsockname()[1]}/feed"
+        async with running_server(live_tracker_ws_url=url, sim_live_games=5, sim_prematch_games=5) as srv, \
+                httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+            async with SseStream(http, "/api/live-tracker?gameId=77") as stream:
+                got = await collect(stream, 4)
+                assert [m.event for m in got] == ["ready", None, None, None]
+                assert frames(got) == [state, goal, end]
+                ended = await stream.next_event("end", timeout=5)
+                assert ended.json() == {"gameId": "77"}
+                assert srv.tracker.stats.parse_errors_total == 2
+                async with SseStream(http, "/api/live-tracker?gameId=77") as late:
+                    snapshot = await collect(late, 3)
+                    assert [m.event for m in snapshot] == ["ready", None, "end"]
+                    final = frames(snapshot)[0]
+                    assert final.status == "ended" and final.score == Score(1, 0) and final.timeline[-1] == goal
