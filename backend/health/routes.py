@@ -1,4 +1,4 @@
-"""``/api/health`` (WIRE.md A2 plus the fields the original UI reads) and ``/metrics`` (Prometheus).
+"""``/api/health`` (docs/api.md A2) and ``/metrics`` (Prometheus text, docs/api.md A9).
 
 Both are views of one snapshot taken from the running services; alert rules live in ``alerts.py``.
 """

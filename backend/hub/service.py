@@ -285,7 +285,7 @@ class OddsHub:
 
     # -- metrics ---------------------------------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
-        """WIRE A2 ``swarm_ws``, plus the extra fields the original UI reads."""
+        """``swarm_ws`` of /api/health: the original's fields plus ours (docs/api.md A2)."""
         stats = self.conn.stats
         fanout = self.fanout_stats
         now = self.clock.time()

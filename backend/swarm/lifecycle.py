@@ -1,4 +1,4 @@
-"""The upstream connection's lifecycle as a transition table (ARCHITECTURE principle 3).
+"""The upstream connection's lifecycle as a transition table (docs/design.md principle 3).
 
 ::
 

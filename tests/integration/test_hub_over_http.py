@@ -68,7 +68,7 @@ async def test_live_stream_sends_games_and_odds_and_prices_move(srv, http):
             assert game["type"] == 1 and isinstance(game["region"], str) and isinstance(game["competition"], str)
             assert isinstance(game["competition_id"], int) and game["market"] == {}
             assert game["sport"] == games["sportName"]
-            # WIRE.md compatibility fact 7: what the UI reads from a list game.
+            # docs/api.md C1: what the UI reads from a list game.
             assert {"id", "team1_name", "team2_name", "start_ts", "markets_count", "is_blocked", "info",
                     "text_info"} <= set(game)
             assert isinstance(game["id"], int) and isinstance(game["start_ts"], int)
