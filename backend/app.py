@@ -41,7 +41,7 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 
 
 def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # The original's hub routes answer a non-GET with a JSON 404 (WIRE.md 0).
+    # The original's hub routes answer a non-GET with a JSON 404 (docs/api.md 0).
     return Response({"error": "Not found"}, status_code=404)
 
 
@@ -77,7 +77,7 @@ class OddsApp(Litestar):
             await handler(scope, receive)
         elif scope["method"] == "OPTIONS":
             await self._cors(scope, receive, send)
-        else:  # the original's hub routes answer any other method with a JSON 404 (WIRE.md 0)
+        else:  # the original's hub routes answer any other method with a JSON 404 (docs/api.md 0)
             await json_response(send, 404, {"error": "Not found"}, [*NO_STORE, *cors])
 
 

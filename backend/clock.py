@@ -1,4 +1,4 @@
-"""Time as a parameter (ARCHITECTURE principle 2).
+"""Time as a parameter (docs/design.md principle 2).
 
 Logic never reads the wall clock itself: adapters hold a :class:`Clock` and pass ``now`` values into
 the sans-I/O cores. Two readings exist because they answer different questions:

@@ -1,6 +1,6 @@
 """HTTP plumbing shared by every route: CORS, JSON errors, and raw ASGI helpers for SSE.
 
-* :class:`CorsMiddleware` adds the WIRE.md section 0 CORS headers to every response -- errors and
+* :class:`CorsMiddleware` adds the CORS headers of docs/api.md 0 to every response -- errors and
   SSE included -- and answers every ``OPTIONS`` with 204.
 * ``json_response`` / ``text_response`` send a complete response through a raw ASGI ``send``.
 * ``query_params`` decodes a raw query string (first value wins, like ``URLSearchParams.get``).
@@ -46,7 +46,7 @@ async def json_response(send: Send, status: int, body: Any, headers: list[tuple[
 
 
 class CorsMiddleware:
-    """WIRE.md 0: echo an allowed Origin (with ``Vary: Origin``), else ``*``; OPTIONS is 204."""
+    """docs/api.md 0: echo an allowed Origin (with ``Vary: Origin``), else ``*``; OPTIONS is 204."""
 
     def __init__(self, app: ASGIApp, allow_origins: tuple[str, ...] = ()) -> None:
         self.app = app

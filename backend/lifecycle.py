@@ -1,4 +1,4 @@
-"""An upstream connection's lifecycle as a transition table (ARCHITECTURE principle 3): the Swarm
+"""An upstream connection's lifecycle as a transition table (docs/design.md principle 3): the Swarm
 connection and every live-tracker connection follow it.
 
 ::

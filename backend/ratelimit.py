@@ -1,4 +1,4 @@
-"""A token bucket for upstream polling (requirement R5: polling cannot overload the feed).
+"""A token bucket for upstream polling (docs/design.md R5: polling cannot overload the feed).
 
 Sans-I/O: ``reserve(now)`` takes a permit and says how long the caller must wait before using it.
 Reservations queue up fairly (a later caller never goes before an earlier one), and over any

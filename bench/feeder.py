@@ -7,11 +7,11 @@ is one clock for every process on the machine).
 
 :class:`SwarmFeeder` is a WebSocket server (library ``websockets``) that the real hub connects to
 through ``SWARM_WS_URL``. It answers exactly what a live-stream group of sport 1 sends (see
-``backend/hub/queries.py`` and ``backend/hub/streams.py``): ``request_session``; the hierarchy
+``backend/hub/queries.py`` and ``backend/hub/groups.py``): ``request_session``; the hierarchy
 ``get``; ``get_market_type``; the live and prematch counts subscriptions; the live games
 subscription; the live main-odds subscription; ``unsubscribe``. Its world is fixed and tiny: sport
 1 "Football", one region, one competition, one live game whose main market (type ``P1XP2``) has
-three events. Frames follow WIRE.md D: replies ``{"code":0,"rid":..,"data":{"subid":..,"data":TREE}}``
+three events. Frames follow docs/api.md D: replies ``{"code":0,"rid":..,"data":{"subid":..,"data":TREE}}``
 and pushes ``{"code":0,"rid":0,"data":{"<subid>":DELTA}}``.
 
 :class:`HttpPublisher` POSTs the ``data:`` JSON of the hub's ``odds`` event for the same change,
@@ -63,7 +63,7 @@ def seq_of(price: float) -> int:
 
 
 def odds_payload(seq: int) -> bytes:
-    """The ``data:`` JSON of the hub's live ``odds`` event for change ``seq`` (WIRE.md B2)."""
+    """The ``data:`` JSON of the hub's live ``odds`` event for change ``seq`` (docs/api.md B2)."""
     odds = [{"label": label, "price": price_of(seq) if price is None else price, "blocked": False}
             for label, (_id, _type, _name, _order, price) in zip(("1", "X", "2"), EVENTS)]
     return _encode({"sportId": str(SPORT_ID),

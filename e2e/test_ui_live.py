@@ -1,4 +1,5 @@
-"""The Pyodide UI against the real server in Debian's Chromium (R1, R2, R7 wiring; WIRE B1, B2, G).
+"""The Pyodide UI against the real server in Debian's Chromium (docs/design.md R1, R2, R7 wiring;
+docs/api.md B1, B2, G).
 
 Boot -> live counts in the sidebar -> choose the sport with most live games -> rows with 1/X/2 odds
 -> a price visibly moves (flash class or changed price text) -> switching sport back and forth does

@@ -1,4 +1,4 @@
-"""R10 in the real browser: the biggest prematch ``games`` list is parsed in the parse worker.
+"""docs/design.md R10 in the real browser: the biggest prematch ``games`` list is parsed in the parse worker.
 
 Prematch mode -> the parse worker boots in the background (a module worker with its own Pyodide) ->
 the sport with the most prematch games -> its ``games`` payload (about 260 KB with the simulator's

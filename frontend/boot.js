@@ -38,7 +38,7 @@ function showFatal(message) {
   }
 }
 
-// Importable from Python as `oddsui_ffi` (see oddsui/browser.py). R10: a Python read of event.data
+// Importable from Python as `oddsui_ffi` (see oddsui/browser.py). docs/design.md R10: a Python read of event.data
 // would copy the whole text into Python (1 ms for 259 KB, 33-60 ms for 10 MB here).
 const ffiHelpers = {
   // Length of event.data in UTF-16 code units (-1 if it is not a string).

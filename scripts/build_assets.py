@@ -94,7 +94,7 @@ APP_ENTRY = {"module": "oddsui.app", "function": "main"}
 # The wheel's zip timestamps (hatchling reads SOURCE_DATE_EPOCH): fixed, so the bytes depend only on
 # the sources, not on when or where they were built. 1980-01-01, the earliest a zip entry can carry.
 WHEEL_SOURCE_DATE_EPOCH = 315532800
-# The parse worker (R10): worker/worker.mjs boots its own Pyodide, loads these packages from the local
+# The parse worker (docs/design.md R10): worker/worker.mjs boots its own Pyodide, loads these packages from the local
 # lock and imports worker/parse.py under this module name.
 WORKER_FILES = ("worker.mjs", "parse.py")
 WORKER_PACKAGES = ("msgspec",)

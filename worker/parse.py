@@ -1,4 +1,4 @@
-"""Parse one JSON payload into plain data for the page, inside the parse worker (R10).
+"""Parse one JSON payload into plain data for the page, inside the parse worker (docs/design.md R10).
 
 ``worker.mjs`` calls ``parse_or_error(text)`` for every request: it returns the payload as msgpack
 ``bytes`` (the worker posts them as a transferred ``Uint8Array``; the page turns them into its typed

@@ -1,4 +1,4 @@
-// The parse worker (R10): a module worker with its own Pyodide that parses large JSON payloads off
+// The parse worker (docs/design.md R10): a module worker with its own Pyodide that parses large JSON payloads off
 // the main thread. The JavaScript only moves messages; the parsing is worker/parse.py.
 //
 // Protocol (every message is plain, structured-clonable data):

@@ -1,4 +1,4 @@
-"""Alert rules (requirement R8), evaluated on the health snapshot's figures. Pure: no clock, no I/O.
+"""Alert rules (docs/design.md R8), on the health snapshot's figures. Pure: no clock, no I/O.
 
 =========================  =================================================================  ========
 alert                      fires when                                                          severity

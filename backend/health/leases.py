@@ -1,4 +1,4 @@
-"""Leases: values that expire unless renewed, in a map of bounded size (requirement R4). Pure.
+"""Leases: values that expire unless renewed, in a map of bounded size (docs/design.md R4). Pure.
 
 Each report renews its key's lease for ``ttl`` seconds and makes it the most recently used. The map
 holds at most ``capacity`` leases: one more evicts the least recently renewed. Expired leases are

@@ -1,4 +1,4 @@
-"""Fixed-size per-second counters (requirement R4: memory never grows with uptime).
+"""Fixed-size per-second counters (docs/design.md R4: memory never grows with uptime).
 
 :class:`SecondBuckets` keeps one slot per second in a preallocated list indexed by
 ``second % size``; a slot left over from an earlier lap is recognised by its stored second and

@@ -9,7 +9,7 @@ streaming services report to, in process:
 * the odds hub's :class:`UpstreamReport` (every second) adds its deltas to per-second rings.
 
 Rings are :class:`SecondBuckets`: fixed-size, nothing allocated per update, so memory is the same
-after a minute or a year (R4). :meth:`snapshot` builds the one typed :class:`HealthSnapshot` from
+after a minute or a year (docs/design.md R4). :meth:`snapshot` builds the one typed :class:`HealthSnapshot` from
 the reports and from the services' own figures; ``/api/health`` and ``/metrics`` are both rendered
 from it, and the alert rules (``alerts.py``) are evaluated on it.
 """

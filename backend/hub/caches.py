@@ -33,7 +33,7 @@ class CacheStats:
 
 
 class HierarchyCache:
-    """WIRE A1: 30 min TTL; a stale copy is served while a background refresh runs."""
+    """docs/api.md A1: 30 min TTL; a stale copy is served while a background refresh runs."""
 
     def __init__(self, request: Request, clock: Clock, ttl: float, stats: CacheStats) -> None:
         self._request = request

@@ -100,7 +100,7 @@ def walk_order(path: GamePath) -> tuple[tuple[int, int], ...]:
 
 
 class GamesFingerprint:
-    """The ``games`` fingerprint of WIRE B2 (one line per listed game), kept up to date from deltas.
+    """The ``games`` fingerprint of docs/api.md B2 (one line per listed game), kept up to date from deltas.
 
     ``update(tree, delta)`` says whether the fingerprint changed -- whether a ``games`` event is due --
     recomputing only the lines of touched games. The lines are kept as a multiset, exactly like the

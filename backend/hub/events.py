@@ -3,7 +3,7 @@
 The live tracker's frames are the front end's own Structs (``oddsui.tracker_feed``), shared with
 the simulator and the UI. The odds groups build their payloads as plain dicts (a game in a ``games`` list is the feed's game object
 with names injected, and passes through whatever fields the feed sends); these Structs say what a
-client can rely on. ``tests/integration/test_event_schema.py`` decodes real events with them, so the
+client can rely on. ``tests/integration/test_api_document.py`` decodes real events with them, so the
 document cannot drift from the wire. The API in prose: ``docs/api.md``.
 """
 

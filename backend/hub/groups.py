@@ -16,9 +16,9 @@ talks to the hub only through a :class:`GroupContext` (the base's host plus the 
 settings, subscribe, a paced poll, the sport lookups and the counts feed); it never sees the hub itself. A group is built from its typed
 spec (``specs.py``) when its first client arrives; ``start()`` returns at once and the upstream
 work runs in tasks the group owns. ``close()`` cancels those tasks and unsubscribes, each step in
-its own ``try`` so one failure never stops the rest (R9).
+its own ``try`` so one failure never stops the rest (docs/design.md R9).
 
-Emission is change-only (WIRE B): each subscription delta recomputes only the games it touched
+Emission is change-only (docs/api.md B): each subscription delta recomputes only the games it touched
 (``changes.py``), never the whole tree. A subscription the feed refuses, where the original sent an
 ``error`` event, makes the group fail: its clients get the ``error`` and their streams end, and the
 hub frees the key at once, so the next client starts afresh.
@@ -127,7 +127,7 @@ class Group(BaseGroup):
 
 
 class CountsGroup(Group):
-    """WIRE B1. Also feeds ``counts``/``prematch_counts`` to live sport groups (its listeners)."""
+    """docs/api.md B1. Also feeds ``counts``/``prematch_counts`` to live sport groups (its listeners)."""
 
     kind = "counts"
     EVENTS = {True: "live_counts", False: "prematch_counts"}
@@ -192,7 +192,7 @@ class SportGroup(Group):
 
     @property
     def fallback_too(self) -> bool:
-        """Live lists use the dynamic priorities alone; prematch adds the fallback types (WIRE D)."""
+        """Live lists use the dynamic priorities alone; prematch adds the fallback types (docs/api.md D9)."""
         return not self.live
 
     def _game_line(self, nodes: tuple[dict[str, Any], ...]) -> str | None:
@@ -226,7 +226,7 @@ class SportGroup(Group):
 
         ``delta``: only the games it touched are looked at. ``resubscribed``: the tree is a whole
         (re)subscription snapshot -- games missing from it are dropped and everyone gets the full
-        picture in one ``odds`` event (string ids, WIRE B2). ``whole``: the tree is a subscription's
+        picture in one ``odds`` event (string ids, docs/api.md B2). ``whole``: the tree is a subscription's
         whole state, so the games in it count as fresh for the cache's TTL (as if re-read).
         """
         now = self.ctx.clock.monotonic()
@@ -287,7 +287,7 @@ class SportGroup(Group):
 
 
 class LiveSport(SportGroup):
-    """WIRE B2: games and main odds by subscription; counts from the shared counts group."""
+    """docs/api.md B2: games and main odds by subscription; counts from the shared counts group."""
 
     kind = "live"
     live = True
@@ -309,7 +309,7 @@ class LiveSport(SportGroup):
                            tag="live:odds")
 
     def _games_data(self, tree: dict[str, Any], delta: dict[str, Any] | None) -> None:
-        # delta None is a (re)subscription snapshot: resend even if unchanged (WIRE H).
+        # delta None is a (re)subscription snapshot: resend even if unchanged (docs/api.md H).
         self.on_games(tree, delta, force=delta is None)
 
     def _games_refused(self, exc: SwarmError) -> None:
@@ -350,7 +350,7 @@ class LiveSport(SportGroup):
 
 
 class PrematchSport(SportGroup):
-    """WIRE B3: games polled every 5 s; odds from rotating 30-game chunks and the featured sub."""
+    """docs/api.md B3: games polled every 5 s; odds from rotating 30-game chunks and the featured sub."""
 
     kind = "prematch"
     live = False
@@ -435,11 +435,11 @@ class PrematchSport(SportGroup):
 
 
 class CompetitionGroup(SportGroup):
-    """WIRE B5: main odds of one competition's games, live or prematch, by subscription."""
+    """docs/api.md B5: main odds of one competition's games, live or prematch, by subscription."""
 
     kind = "competition"
-    fallback_too = True  # competitions always add the fallback types (WIRE D)
-    snapshot_includes_null = True  # WIRE B5: every cached entry, odds null included
+    fallback_too = True  # competitions always add the fallback types (docs/api.md D9)
+    snapshot_includes_null = True  # docs/api.md B5: every cached entry, odds null included
 
     def __init__(self, ctx: GroupContext, key: Hashable, competition_id: str, sport_id: str, live: bool) -> None:
         super().__init__(ctx, key, sport_id)
@@ -455,7 +455,7 @@ class CompetitionGroup(SportGroup):
 
 
 class GameGroup(Group):
-    """WIRE B4, with score/info/stats changes pushed too (WIRE H)."""
+    """docs/api.md B4, with score/info/stats changes pushed too (H)."""
 
     kind = "game"
 

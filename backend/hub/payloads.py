@@ -1,6 +1,6 @@
 """Pure builders for the hub's SSE payloads, and the fingerprints that decide when to emit.
 
-Everything here follows WIRE.md B and D: counts from the counts subscriptions, the ``games`` list
+Everything here follows docs/api.md B, C and D: counts from the counts subscriptions, the ``games`` list
 with injected ``sport``/``region``/``competition`` names, the main-market rule and the 1/X/2 odds
 array, and the fingerprints that make emission change-only. No I/O, no clock: callers pass trees
 and get plain values back.
@@ -125,7 +125,7 @@ def iter_games(tree: Tree) -> Iterator[tuple[dict[str, Any], ...]]:
 
 def listed(game: dict[str, Any], sport_id: int | None = None, prematch: bool = False) -> bool:
     """Whether a game belongs in a ``games`` list: its sport (when given), and for prematch lists
-    ``visible_in_prematch`` 1 or ``type`` 0/2 (WIRE B3)."""
+    ``visible_in_prematch`` 1 or ``type`` 0/2 (docs/api.md B3)."""
     if sport_id is not None and "sport_id" in game and game["sport_id"] != sport_id:
         return False
     return not prematch or game.get("visible_in_prematch") == 1 or game.get("type") in (0, 2)
@@ -300,7 +300,7 @@ class OddsCache:
     fingerprint changed, or its ``markets_count`` changed. Entries carry ``updated`` (the caller's
     clock) so pollers can find stale ones.
 
-    Bounded (WIRE D limits): :meth:`evict` drops entries not refreshed for ``ttl`` seconds, then the
+    Bounded (docs/api.md D10): :meth:`evict` drops entries not refreshed for ``ttl`` seconds, then the
     least recently refreshed ones down to ``max_entries``."""
 
     ENTRY_BYTES = 600  # a dict of five fields, the odds array of three dicts, the fingerprint string

@@ -1,4 +1,4 @@
-"""Every Swarm ``get`` the hub sends (WIRE.md D, items 1-9), as functions of their parameters.
+"""Every Swarm ``get`` the hub sends (docs/api.md D7, items 1-9), as functions of their parameters.
 
 Keeping them in one place keeps the hub's upstream traffic reviewable against the spec, and lets
 the simulator's tests assert that each of them is understood.

@@ -1,4 +1,4 @@
-"""The results API (WIRE.md A5-A7) and the two stub endpoints (A4).
+"""The results API (docs/api.md A5-A7) and the two stub endpoints (A4).
 
 Owns every path under ``/api/results/`` and ``/api/game-stats``, ``/api/fetch-all-sports``::
 
@@ -18,7 +18,7 @@ Litestar normalises paths (a trailing slash is lost, so ``/api/results/games/`` 
 accepted -- would look like ``/api/results/games``). So one ASGI mount receives the whole prefix
 and routes on ``raw_path`` itself (:func:`route`).
 
-Who is at fault (ARCHITECTURE principle 8)::
+Who is at fault (docs/design.md principle 8)::
 
     client misuse   BadResultsRequest (a ValueError)  -> 400 {"success":false,"error":...}
     unknown path / non-GET                            -> 404 {"error":"Not found"}
@@ -145,7 +145,7 @@ def parse_sport_id(segment: str) -> Number:
 
 
 def result_games(data: Any) -> list[Any]:
-    """``data.games.game`` when it is an array, else ``[]`` (WIRE.md A6)."""
+    """``data.games.game`` when it is an array, else ``[]`` (docs/api.md A6)."""
     games = data.get("games") if isinstance(data, Mapping) else None
     game = games.get("game") if isinstance(games, Mapping) else None
     return game if isinstance(game, list) else []
@@ -163,7 +163,7 @@ def winners_of(events: Any) -> list[Any]:
 
 
 def settlements(data: Any) -> list[dict[str, Any]]:
-    """Map ``data.lines.line[]`` to ``[{market: line_name, winners: [...]}]`` (WIRE.md A7).
+    """Map ``data.lines.line[]`` to ``[{market: line_name, winners: [...]}]`` (docs/api.md A7).
 
     A lone line object (not wrapped in an array) counts as one line; entries that are not objects
     are skipped; a missing ``line_name`` is ``null``.
@@ -304,13 +304,13 @@ async def results(scope: Scope, receive: Receive, send: Send) -> None:
 
 @get("/api/game-stats")
 async def game_stats() -> Response[Any]:
-    """A4 stub: no stats source exists; the UI shows "No stats available"."""
+    """Stub (docs/api.md A4): no stats source exists; the UI shows "No stats available"."""
     return Response({"error": "No stats available"}, headers=NO_STORE)
 
 
 @get("/api/fetch-all-sports")
 async def fetch_all_sports() -> Response[Any]:
-    """A4 stub: bulk scraping is not supported; the UI toasts "Scraped 0 sports. 1 errors."."""
+    """Stub (docs/api.md A4): bulk scraping is not supported; the UI toasts "Scraped 0 sports. 1 errors."."""
     return Response({"count": 0, "errors": ["Not supported"]}, headers=NO_STORE)
 
 

@@ -1,4 +1,4 @@
-"""The odds hub's HTTP API (WIRE.md A1, A3, B1-B4).
+"""The odds hub's HTTP API (docs/api.md A1, A3, B1-B5).
 
 SSE streams are raw ASGI apps (``STREAMS``): the request is parsed into a typed spec (``specs.py``)
 and the group lease taken before the response starts (so a bad parameter is still a 400 and a limit
@@ -40,7 +40,7 @@ STREAMS: dict[str, Callable[[dict[str, str]], StreamSpec | str]] = {
     "/api/live-game-stream": specs.parse_game,
     "/api/competition-odds-stream": specs.parse_competition,
 }
-LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # WIRE B5's order of checks
+LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # docs/api.md B5: the order of checks
 
 
 async def serve_hub_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:

@@ -200,7 +200,7 @@ class OddsHub(GroupHub):
                             runs_by_reason=dict(self._counts_by_reason))
 
     def health_metrics(self, updates_60s: SecondBuckets | None = None) -> SwarmWs:
-        """WIRE A2 ``swarm_ws`` (the hub's metrics), with the fields the original UI reads and ours."""
+        """``swarm_ws`` of /api/health: the original's fields plus ours (docs/api.md A2)."""
         stats = self.conn.stats
         fanout = self.fanout_stats
         now = self.clock.time()

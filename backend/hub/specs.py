@@ -2,7 +2,7 @@
 
 A spec is a validated stream request. It knows its group key, how many upstream subscriptions a
 new group of its kind opens (what the registry's subscription budget counts) and how to build that
-group; ``parse_*`` turn a query into a spec or the 400 message (WIRE B1-B5, in the original's order
+group; ``parse_*`` turn a query into a spec or the 400 message (docs/api.md B1-B5, in the original's order
 of checks). The hub takes a spec and never looks inside it (``OddsHub.acquire``).
 """
 
@@ -101,7 +101,7 @@ def _id(params: Mapping[str, str], name: str) -> str | None:
 
 
 def _sport_name_error(params: Mapping[str, str]) -> str | None:
-    # Accepted for compatibility (WIRE B2/B3) but never used: names come from the hierarchy, so
+    # Accepted for compatibility (docs/api.md B2/B3) but never used: names come from the hierarchy, so
     # nothing a client sends changes what other clients get.
     name = params.get("sportName")
     if name is not None and len(name) > MAX_NAME_LENGTH:

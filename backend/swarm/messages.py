@@ -1,4 +1,4 @@
-"""Typed Swarm frames at the edge (ARCHITECTURE principle 4).
+"""Typed Swarm frames at the edge (docs/design.md principle 4).
 
 The Swarm protocol is JSON over WebSocket. Outgoing requests are ``{"command", "params", "rid"}``;
 every incoming frame is ``{"code", "rid", "data", "msg"?}``. A frame whose ``rid`` is ``0`` (or

@@ -33,7 +33,7 @@ event                          adapter's job
 :class:`ConnectionUnusable`    close the socket and reconnect (no session, or the feed stalled)
 =============================  ========================================================================
 
-Errors (principle 8): :class:`SwarmError` is the root; :class:`RequestLimitError` and
+Errors (docs/design.md principle 8): :class:`SwarmError` is the root; :class:`RequestLimitError` and
 :class:`SubscriptionLimitError` are local limits; :class:`SwarmRequestError` carries the remote code.
 """
 

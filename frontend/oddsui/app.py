@@ -13,11 +13,11 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
         │                     reconnect timer)
         └── stream:<mode>:<id>  /api/live-stream or /api/prematch-stream for the chosen sport (the same)
 
-Every stream message goes through its stream's own ``ParseChannel`` (R10): more than 100 KB of text
+Every stream message goes through its stream's own ``ParseChannel`` (docs/design.md R10): more than 100 KB of text
 is parsed in the parse worker, less here, and the results are applied in arrival order per stream.
 Closing a stream closes its channel, so what an old stream still had queued is dropped with it.
 
-``pagehide`` closes the app scope (R1: one central cleanup); a page restored from the back/forward
+``pagehide`` closes the app scope (docs/design.md R1: one central cleanup); a page restored from the back/forward
 cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode closes the sport
 stream's scope before the next one opens, so listeners never pile up.
 
@@ -49,7 +49,8 @@ __all__ = ["App", "Page", "main", "start_page", "worker_config_of"]
 HIERARCHY_URL = "/api/hierarchy"
 COUNTS_URL = "/api/counts-stream"
 SPORT_STREAM_URL = {LIVE: "/api/live-stream", PREMATCH: "/api/prematch-stream"}
-# WIRE B1/B2: the original reconnects counts after 5 s and sport streams after 2 s; we back off from there.
+# The original UI reconnects counts after 5 s and sport streams after 2 s; we back off from there
+# (docs/api.md G).
 COUNTS_BACKOFF_MS = 5000.0
 SPORT_BACKOFF_MS = 2000.0
 ERROR_TOAST_THROTTLE_MS = 15000.0
@@ -114,7 +115,7 @@ class App:
         self.cache.hidden(nodes["sport-empty"], True, force=True)
         self.cache.hidden(nodes["games-empty"], False, force=True)
 
-        # One delegated listener per container (R7), all owned by the app scope.
+        # One delegated listener per container (docs/design.md R7), all owned by the app scope.
         self.scope.listen(nodes["sport-list"], "click", self._on_sidebar_click, label="sidebar")
         self.scope.listen(nodes["mode-tabs"], "click", self._on_tabs_click, label="tabs")
         self.scope.listen(nodes["sport-search"], "input", self._on_search, label="search")
@@ -252,7 +253,7 @@ class App:
         return Decoded("counts", lambda payload: self._on_counts(mode, payload), self._decode_failed(f"{mode} counts"))
 
     def _current(self, mode: str, sport_id: str, payload_sport: Any) -> bool:
-        # WIRE B2: events count only in their mode and when String(payload.sportId) matches.
+        # docs/api.md G: events count only in their mode and when String(payload.sportId) matches.
         return mode == self.mode and sport_id == self.sport_id and str(payload_sport) == sport_id
 
     def _on_counts(self, mode: str, payload: Any) -> None:

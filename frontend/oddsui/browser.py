@@ -5,7 +5,7 @@ thin, direct translation, so all logic stays in the pure modules.
 
 ``oddsui_ffi`` is a JavaScript module boot.js registers before the app starts: three one-line helpers
 that read an event's text in JavaScript (its length, its UTF-8 size, posting it to the parse worker),
-because any JS string Python touches is converted to a Python str, which is what R10 avoids.
+because any JS string Python touches is converted to a Python str, which is what docs/design.md R10 avoids.
 """
 
 from __future__ import annotations

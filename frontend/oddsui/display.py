@@ -1,4 +1,4 @@
-"""Pure text for a game row (WIRE C "Fields the UI uses"): teams, colours, score, phase, clock, date."""
+"""Pure text for a game row (docs/api.md C1): teams, colours, score, phase, clock, date."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _text(value: Any) -> str:
 
 
 def is_live_row(game: Game) -> bool:
-    """Live rows need ``type === 1`` as a number (WIRE fact 6)."""
+    """Live rows need ``type === 1`` as a number (docs/api.md C1)."""
     return isinstance(game.type, int) and not isinstance(game.type, bool) and game.type == 1
 
 

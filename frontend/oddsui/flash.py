@@ -1,4 +1,4 @@
-"""The odds flash (R2): which price moves flash, for how long, and the one owner of every flash.
+"""The odds flash (docs/design.md R2): which price moves flash, for how long, and the one owner of every flash.
 
 A price that moves on screen flashes its button green (``odd-up``, with ``▲``) or red
 (``odd-down``, ``▼``) for ``FLASH_MS``. Everything about it lives here:
@@ -193,7 +193,7 @@ class FlashBook:
 
 
 class Flasher:
-    """Every flash on the page: shows it on its button, ends it there, with one timer for all (R2).
+    """Every flash on the page: shows it on its button, ends it there, with one timer for all (docs/design.md R2).
 
     ``flash(key, button, arrow, direction)`` when a price moved; ``forget(game_key)`` when a row
     leaves the page (its nodes are gone: nothing is written); ``clear()`` when every row goes.

@@ -1,4 +1,4 @@
-"""Batching DOM work into animation frames (R10).
+"""Batching DOM work into animation frames (docs/design.md R10).
 
 ``FrameBatcher.schedule(key, job)`` queues a job; all jobs queued before the next frame run in one
 ``requestAnimationFrame`` callback, in the order their keys were first queued. A key queued again

@@ -1,4 +1,4 @@
-"""State machines as transition tables (ARCHITECTURE principle 3), for the UI's five-state things.
+"""State machines as transition tables (docs/design.md principle 3), for the UI's five-state things.
 
 A ``Table`` is the whole machine as data: its initial state, its final state, the event that leads
 there from anywhere (``close``), and one row ``(state, event) -> next state`` per legal move. A

@@ -1,4 +1,4 @@
-"""Typed payloads of the HTTP/SSE API (WIRE.md A1, B1-B3, C), decoded with msgspec at the edge.
+"""Typed payloads of the HTTP/SSE API (docs/api.md A1, B1-B3, C), decoded with msgspec at the edge.
 
 Fields the UI does not read are skipped by the decoder (not even materialised), which keeps large
 hierarchy and games payloads cheap. Scalar fields whose upstream type varies (ids as numbers or
@@ -6,7 +6,7 @@ strings, flags as 0/1 or booleans, prices that must be numbers) are typed ``Any`
 the pure code that reads them, so an odd value degrades one cell instead of dropping the message.
 
 ``decode(text, kind)`` raises ``DecodeError`` (msgspec's errors wrapped with the payload kind).
-``decode_packed(data, kind)`` does the same for the msgpack bytes the parse worker answers (R10).
+``decode_packed(data, kind)`` does the same for the msgpack bytes the parse worker answers (docs/design.md R10).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class OddsPayload(msgspec.Struct):
 
 
 class Game(msgspec.Struct):
-    """A list game (WIRE C). Only the fields the rows read are decoded."""
+    """A list game (docs/api.md C1). Only the fields the rows read are decoded."""
 
     id: Any = None
     gameId: Any = None

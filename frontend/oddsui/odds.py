@@ -1,4 +1,4 @@
-"""Pure odds logic: price text, lock flags and the markets pill (WIRE C).
+"""Pure odds logic: price text, lock flags and the markets pill (docs/api.md C2).
 
 * ``format_price`` reproduces JavaScript's ``Number.prototype.toFixed(3)`` (the original UI's
   display): exact decimal value of the double, ties away from zero; anything that is not a finite
@@ -59,7 +59,7 @@ def _js_number_string(value: float) -> str:
 
 
 def is_blocked(flag: Any) -> bool:
-    """Wire flags are ``true``/``1`` for blocked (WIRE C: ``is_blocked`` true or 1)."""
+    """Wire flags are ``true``/``1`` for blocked (docs/api.md C: ``is_blocked`` true or 1)."""
     return flag is True or (isinstance(flag, (int, float)) and not isinstance(flag, bool) and flag == 1)
 
 

@@ -1,4 +1,4 @@
-"""Parsing stream payloads: large ones in the parse worker, small ones here, applied in order (R10).
+"""Parsing stream payloads: large ones in the parse worker, small ones here, applied in order (docs/design.md R10).
 
 ``ParserService`` owns the parse worker (``worker/worker.mjs``) through its scope: the Worker, its
 ``message``/``error``/``messageerror`` listeners, the stall watchdog and the map of pending requests.

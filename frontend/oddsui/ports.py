@@ -1,4 +1,4 @@
-"""The two ports between pure UI logic and the browser (ARCHITECTURE principle 7).
+"""The two ports between pure UI logic and the browser (docs/design.md principle 7).
 
 ``Platform`` is everything with a lifetime or a clock: proxies, timers, animation frames,
 EventSource, fetch, the parse worker, and error reporting. ``DomPort`` is the handful of DOM operations the views
@@ -75,7 +75,7 @@ class Platform(Protocol):
 
     def open_event_source(self, url: str) -> EventSourceLike: ...
 
-    # Message texts (R10). A big text goes from the EventSource event to the parse worker without
+    # Message texts (docs/design.md R10). A big text goes from the EventSource event to the parse worker without
     # ever becoming a Python string; only these methods read an event's text.
 
     def text_units(self, event: Any) -> int:

@@ -42,7 +42,7 @@ __all__ = [
     "sidebar_items",
 ]
 
-# New rows created per render pass; the rest follow in the next frames (R10: no frame does more
+# New rows created per render pass; the rest follow in the next frames (docs/design.md R10: no frame does more
 # than its share). Existing rows are always updated in the same pass.
 MAX_NEW_ROWS_PER_PASS = 100
 
@@ -133,7 +133,7 @@ class SidebarItem:
 
 
 def sidebar_items(store: Store, mode: str, active_id: str | None, query: str = "") -> list[SidebarItem]:
-    """Sports sorted by order; with counts known, only count > 0 plus the active sport (WIRE G)."""
+    """Sports sorted by order; with counts known, only count > 0 plus the active sport (docs/api.md G)."""
     needle = query.strip().lower()
     items = []
     for sport in store.sports:

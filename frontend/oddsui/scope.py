@@ -1,4 +1,4 @@
-"""Scope: the one owner of every listener, timer, proxy, task and child scope (ARCHITECTURE 6).
+"""Scope: the one owner of every listener, timer, proxy, task and child scope (docs/design.md principle 6).
 
 Everything the UI acquires from the browser is acquired *through* a scope, which records how to
 release it. ``close()`` releases what is still held in reverse order of acquisition, each release in
@@ -10,7 +10,7 @@ opens and closes many short-lived things does not grow. A timer or animation fra
 forgotten automatically (its once-callable proxy destroys itself after the call).
 
 Errors while releasing are reported through ``Platform.report_error`` and returned from ``close()``;
-they never propagate, because cleanup must always run to the end (R9). Acquiring on a closed scope
+they never propagate, because cleanup must always run to the end (docs/design.md R9). Acquiring on a closed scope
 raises ``ScopeClosedError`` before anything is created, so nothing can leak past a close.
 """
 

@@ -1,4 +1,4 @@
-"""Pure UI state: sports, counts, the current sport's games and their main odds (R10: dicts by id).
+"""Pure UI state: sports, counts, the current sport's games and their main odds (docs/design.md R10: dicts by id).
 
 The store knows nothing about the DOM or the network. Each ``apply_*`` method takes a decoded
 payload and returns what changed, so the app can schedule exactly the DOM work needed:
@@ -8,7 +8,7 @@ payload and returns what changed, so the app can schedule exactly the DOM work n
 * ``set_games``      -> a ``GamesChange`` (added / removed / updated game keys, order changed)
 * ``apply_odds``     -> the keys of games whose row odds or pill changed
 
-Games are kept in a dict keyed by the client key ``str(id ?? gameId ?? index)`` (WIRE C); odds
+Games are kept in a dict keyed by the client key ``str(id ?? gameId ?? index)`` (docs/api.md C1); odds
 by the same key. Odds for games not in the list are dropped when the list is replaced, so memory
 follows the current list.
 """
@@ -197,7 +197,7 @@ class Store:
     def apply_odds(self, payload: OddsPayload) -> list[str]:
         """Merge an ``odds`` event; returns the keys of known games whose row changed.
 
-        ``odds: null`` keeps the old prices and only updates the markets count (WIRE C).
+        ``odds: null`` keeps the old prices and only updates the markets count (docs/api.md C2).
         """
         changed: list[str] = []
         for update in payload.updates:

@@ -1,4 +1,5 @@
-"""EventSource streams with owned listeners, their own parse channel and a backed-off reconnect (R1, R2).
+"""EventSource streams with owned listeners, their own parse channel and a backed-off reconnect
+(docs/design.md R1, R2).
 
 An ``EventStream`` owns one child scope, and in it everything the stream holds: its
 ``parsing.ParseChannel`` (when it was given a parser: the queue of its messages not applied yet),
@@ -13,7 +14,7 @@ duplicated, whatever the order of errors, reconnects, and closes.
 
 A dropped connection that the browser is re-opening by itself (``readyState`` CONNECTING) is left
 to the browser: it reconnects the same EventSource with ``Last-Event-ID``, so our server resumes the
-stream exactly (WIRE H), and the listeners stay as they are. When the browser gives up (``readyState``
+stream exactly (docs/api.md H), and the listeners stay as they are. When the browser gives up (``readyState``
 CLOSED: an HTTP error such as 429, or a wrong content type) or the server sends ``event: error``, the
 EventSource is closed at once and one reconnect timer is scheduled on the stream's scope with
 full-jitter exponential backoff. The failed connection's scope is released when that timer
@@ -235,7 +236,7 @@ class EventStream:
         data = getattr(event, "data", None)
         if isinstance(data, str):
             # A server-sent "event: error" (a MessageEvent with data): the server says this stream
-            # failed, so give up this connection (WIRE B2: the UI treats it as a disconnect).
+            # failed, so give up this connection (docs/api.md G: the UI treats it as a disconnect).
             self.stats.server_errors += 1
             if self._on_server_error is not None:
                 try:
@@ -244,7 +245,7 @@ class EventStream:
                     self.platform.report_error(exc, f"stream {self.name}: server error callback")
         elif getattr(source, "readyState", READY_CLOSED) != READY_CLOSED:
             # A dropped connection the browser is already re-opening on the same EventSource, with
-            # Last-Event-ID, so the server resumes exactly where we were (WIRE H). Same listeners.
+            # Last-Event-ID, so the server resumes exactly where we were (docs/api.md H). Same listeners.
             self.stats.native_retries += 1
             self._machine.fire("dropped")
             return

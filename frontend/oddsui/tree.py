@@ -1,6 +1,6 @@
 """Pure structure of the games view: region -> competition grouping and keyed child reconciliation.
 
-``group_games`` groups games in the order the server sent them (WIRE C: the UI does not sort),
+``group_games`` groups games in the order the server sent them (docs/api.md C1: the UI does not sort),
 each group appearing where its first game appears; games without names fall into "Other".
 
 ``plan_children(old, new)`` computes the DOM operations turning a keyed child list ``old`` into

@@ -1,4 +1,5 @@
-"""App and Page wiring with fake platform and DOM: streams, switching, and one central cleanup (R1, R2, R7)."""
+"""App and Page wiring with fake platform and DOM: streams, switching, and one central cleanup
+(docs/design.md R1, R2, R7)."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_choosing_a_sport_opens_its_live_stream_and_renders_rows_and_flashes():
     assert "odd-up" in row.find(cls="odd-btn").classes
     w.platform.advance(1100)
     assert "odd-up" not in row.find(cls="odd-btn").classes
-    # events of another sport are ignored (WIRE B2)
+    # events of another sport are ignored (docs/api.md G)
     live.emit("games", games(2, [99]))
     w.frame()
     assert w.rows() == ["10", "11"]

@@ -1,4 +1,5 @@
-"""The app's streams through the parser service (R10): big lists via the worker, order kept, cleanup on pagehide."""
+"""The app's streams through the parser service (docs/design.md R10): big lists via the worker, order
+kept, cleanup on pagehide."""
 
 from __future__ import annotations
 

@@ -245,7 +245,7 @@ def test_a_missing_build_is_reported_by_the_manifest_route(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
-# the parse worker's files (R10)
+# the parse worker's files (docs/design.md R10)
 
 
 def test_worker_files_are_copied_under_content_hashed_names(build_assets, tmp_path, monkeypatch):

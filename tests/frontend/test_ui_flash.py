@@ -1,4 +1,4 @@
-"""The odds flash (R2): flash decisions, the per-row price trail, the flash book, and the Flasher that
+"""The odds flash (docs/design.md R2): flash decisions, the per-row price trail, the flash book, and the Flasher that
 owns every flash: tied to the nodes it animates, one timer for all, nothing left by removed rows."""
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def test_closing_the_scope_drops_every_flash_and_the_timer():
 
 
 class FlasherMachine(RuleBasedStateMachine):
-    """R2 under any interleaving of moves, re-renders, row rebuilds, removals and time: one timer at
+    """docs/design.md R2 under any interleaving of moves, re-renders, row rebuilds, removals and time: one timer at
     most, exactly while a flash is showing; every node shows exactly its key's active flash; a node
     that left the page is never written again; closing releases everything."""
 

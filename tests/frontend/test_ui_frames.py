@@ -1,4 +1,4 @@
-"""FrameBatcher: DOM work is coalesced into one animation frame at a time (R10)."""
+"""FrameBatcher: DOM work is coalesced into one animation frame at a time (docs/design.md R10)."""
 
 from __future__ import annotations
 

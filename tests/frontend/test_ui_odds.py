@@ -1,4 +1,4 @@
-"""Pure odds logic: toFixed(3) display, lock flags, the markets pill (WIRE C). Flashes: test_ui_flash.py."""
+"""Pure odds logic: toFixed(3) display, lock flags, the markets pill (docs/api.md C2). Flashes: test_ui_flash.py."""
 
 from __future__ import annotations
 

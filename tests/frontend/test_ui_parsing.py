@@ -1,4 +1,5 @@
-"""The parser service (R10): size routing, per-stream arrival order, the worker's lifecycle and failures.
+"""The parser service (docs/design.md R10): size routing, per-stream arrival order, the worker's
+lifecycle and failures.
 
 The worker is ``FakeWorker``: it answers only when a test says so, with the real worker/parse.py, so
 these tests also cover what the worker computes and what the page makes of it.

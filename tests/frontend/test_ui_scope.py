@@ -1,4 +1,5 @@
-"""Scope: every resource released exactly once, newest first, whatever fails (ARCHITECTURE 6, R1, R2, R9)."""
+"""Scope: every resource released exactly once, newest first, whatever fails
+(docs/design.md principle 6, R1, R2, R9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Store: pure state updates from decoded payloads (WIRE A1, B1, B2, C; R10 dict lookups)."""
+"""Store: pure state updates from decoded payloads (docs/api.md A1, B1, B2, C; docs/design.md R10)."""
 
 from __future__ import annotations
 

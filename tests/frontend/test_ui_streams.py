@@ -1,4 +1,4 @@
-"""EventStream: reconnects never leave duplicate listeners, and close leaves nothing behind (R1, R2)."""
+"""EventStream: reconnects never leave duplicate listeners, and close leaves nothing behind (docs/design.md R1, R2)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ async def test_live_stream_sends_games_and_odds_and_prices_move(srv, http):
             assert game["type"] == 1 and isinstance(game["region"], str) and isinstance(game["competition"], str)
             assert isinstance(game["competition_id"], int) and game["market"] == {}
             assert game["sport"] == games["sportName"]
-            # WIRE.md compatibility fact 7: what the UI reads from a list game.
+            # docs/api.md C1: what the UI reads from a list game.
             assert {"id", "team1_name", "team2_name", "start_ts", "markets_count", "is_blocked", "info",
                     "text_info"} <= set(game)
             assert isinstance(game["id"], int) and isinstance(game["start_ts"], int)
@@ -240,7 +240,7 @@ async def test_metrics_in_prometheus_text_and_every_health_field_the_original_ui
     assert 'odds_service_memory_bytes{kind="replay",service="odds_hub"}' in samples
     health = (await http.get("/api/health")).json()
     assert health["status"] == "ok" and health["alerts"] == [] and health["upstream"]["odds_feed"]["connected"] == 1
-    # WIRE A2: what the original UI reads
+    # docs/api.md A2: what the original UI reads
     assert isinstance(health["uptime"], float) and set(health["cache"]) >= {"hits", "misses"}
     assert set(health["responseTime"]) >= {"avg", "p95", "slowRequests"} and health["responseTime"]["count"] >= 1
     assert set(health["counts_stream"]) == {"runs_last_60s", "last_reason", "runs_by_reason"}

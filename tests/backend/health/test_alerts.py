@@ -1,4 +1,4 @@
-"""Alert rules (R8): each fires exactly at its threshold and clears as soon as the figure is below it."""
+"""Alert rules (docs/design.md R8): each fires exactly at its threshold and clears as soon as the figure is below it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Health metrics under any sequence of reports and clock moves (R4, R8): the lease map and the rings
+"""Health metrics under any sequence of reports and clock moves (docs/design.md R4, R8): the lease map and the rings
 stay within their bounds, eviction and expiry are exact, and the rollup is what the leases say."""
 
 from __future__ import annotations

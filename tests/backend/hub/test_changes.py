@@ -1,6 +1,6 @@
 """Delta-driven emission equals a full re-walk of the tree, on any sequence of deltas.
 
-The reference is the rule of WIRE B2 applied the way the original did it: after every delta,
+The reference is the rule of docs/api.md B2 applied the way the original did it: after every delta,
 re-walk the whole merged tree, re-fingerprint every game, and emit ``games`` when the sorted join of
 the lines changed (or the list is empty), ``odds`` for every game whose main-market fingerprint or
 ``markets_count`` changed. The groups instead recompute only the games the delta touched

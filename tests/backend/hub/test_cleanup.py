@@ -1,4 +1,4 @@
-"""R9: cleanup always runs to the end, and clients leave every map even when a step throws.
+"""docs/design.md R9: cleanup always runs to the end, and clients leave every map even when a step throws.
 
 The hub runs on a FakeClock and is never connected: groups subscribe into the session core, which
 keeps the subscriptions waiting, so every path here is local and no test waits in real time.

@@ -1,4 +1,4 @@
-"""Payload builders and fingerprints (WIRE.md B and D)."""
+"""Payload builders and fingerprints (docs/api.md B, C and D)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prematch odds chunk selection (WIRE.md D item 6): 30 ids from a rotating cursor, missing or stale only."""
+"""Prematch odds chunk selection (docs/api.md D7 item 6): 30 ids from a rotating cursor, missing or stale only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Results API helpers and routing (WIRE.md A5-A7), with a fake upstream and a fake clock."""
+"""Results API helpers and routing (docs/api.md A5-A7), with a fake upstream and a fake clock."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from backend.simulator.query import COMPETITION, EVENT, GAME, MARKET
 
 
 def swarm_merge(target: Any, delta: Mapping[str, Any]) -> dict[str, Any]:
-    """The hub's merge rule (WIRE.md D): null deletes, objects recurse (into {} if the target is not
+    """The hub's merge rule (docs/api.md D4): null deletes, objects recurse (into {} if the target is not
     an object), arrays and scalars replace."""
     out = dict(target) if isinstance(target, dict) else {}
     for key, value in delta.items():

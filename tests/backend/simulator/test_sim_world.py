@@ -227,7 +227,7 @@ def test_results_history_shapes() -> None:
 
 
 def hub_queries(sport_id: int, competition_id: int, game_ids: list[int], market_type: str) -> dict[str, tuple]:
-    """Every get of WIRE.md D, items 1-9, with the exact operators the hub uses."""
+    """Every get of docs/api.md D7, items 1-9, with the exact operators the hub uses."""
     list_fields = ["id", "sport_id", "type", "start_ts", "team1_name", "team2_name", "is_blocked", "info",
                    "text_info", "markets_count", "competition_id", "region_id"]
     prematch_fields = [f for f in list_fields if f not in ("info", "text_info")] + ["visible_in_prematch"]
