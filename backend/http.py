@@ -4,6 +4,8 @@
   SSE included -- and answers every ``OPTIONS`` with 204.
 * ``json_response`` / ``text_response`` send a complete response through a raw ASGI ``send``.
 * ``query_params`` decodes a raw query string (first value wins, like ``URLSearchParams.get``).
+* ``decimal_int`` / ``positive_int`` read a numeric parameter: ASCII digits only, at most
+  ``MAX_DIGITS`` of them, anything else is None (never an exception).
 """
 
 from __future__ import annotations
@@ -26,6 +28,28 @@ NO_STORE = [(b"cache-control", b"no-store")]
 
 CORS_HEADERS_KEY = "oddsbrowser.cors_headers"
 RAW_SEND_KEY = "oddsbrowser.raw_send"
+
+
+MAX_DIGITS = 15
+"""Longest numeric parameter we read: 15 digits stay below 2**53 (exact as a JavaScript number) and
+far below ``int()``'s 4,300-digit limit."""
+
+
+def decimal_int(text: str | None) -> int | None:
+    """The integer ``text`` spells in 1 to ``MAX_DIGITS`` ASCII digits (``0`` to ``9`` only), else None.
+
+    No sign, no whitespace, no ``_``, no superscripts or other scripts' digits (``str.isdigit`` and
+    ``int`` accept those; a client must not be able to name one thing two ways).
+    """
+    if text is None or not 0 < len(text) <= MAX_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def positive_int(text: str | None) -> int | None:
+    """``decimal_int(text)`` if it is above 0, else None: what an id parameter must be."""
+    value = decimal_int(text)
+    return value if value else None
 
 
 def query_params(scope: Scope) -> dict[str, str]:

@@ -29,6 +29,8 @@ from typing import Any
 
 import msgspec
 
+from backend.http import decimal_int
+
 log = logging.getLogger(__name__)
 
 _ENCODER = msgspec.json.Encoder()
@@ -183,10 +185,8 @@ class Channel:
         if not last_event_id:
             return None
         epoch, _, seq = last_event_id.strip().rpartition("-")
-        if epoch != self.epoch or not seq.isdigit():
-            return None
-        pos = int(seq)
-        return pos if self.ring.covers(pos) else None
+        pos = decimal_int(seq) if epoch == self.epoch else None  # anything malformed: a snapshot
+        return pos if pos is not None and self.ring.covers(pos) else None
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, event: str, payload: Any) -> bytes:

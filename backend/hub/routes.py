@@ -17,7 +17,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.types import Receive, Scope, Send
 
-from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, json_response, query_params
+from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, json_response, positive_int, query_params
 from backend.swarm.session import SwarmRequestError
 
 from .caches import HierarchyError
@@ -37,7 +37,7 @@ SSE_HEADERS = [
 
 
 def _positive_int(value: str | None) -> bool:
-    return value is not None and value.isdigit() and 0 < int(value) < 2**53
+    return positive_int(value) is not None
 
 
 def _last_event_id(scope: Scope) -> str | None:
