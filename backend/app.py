@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -23,7 +24,8 @@ from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
 from backend.hub.routes import STREAMS, serve_stream
 from backend.hub.service import OddsHub
-from backend.settings import Settings
+from backend.server import open_files_limit
+from backend.settings import Settings, client_limit
 from backend.web import web_routes
 
 log = logging.getLogger("backend")
@@ -63,11 +65,25 @@ class OddsApp(Litestar):
             await json_response(send, 404, {"error": "Not found"}, [*NO_STORE, *cors])
 
 
+def _within_open_files(settings: Settings) -> Settings:
+    """``settings`` with ``max_clients`` lowered to what the open-file limit leaves room for (logged):
+    a client past it then gets 429 + Retry-After instead of a failed accept and no answer at all."""
+    files = open_files_limit()
+    limit = client_limit(settings.max_clients, files, settings.fd_reserve)
+    if limit == settings.max_clients:
+        return settings
+    log.warning("SSE client limit lowered from %d to %d by the open-file limit (RLIMIT_NOFILE %s, %d kept "
+                "for other files); raise it with `ulimit -n` to serve more", settings.max_clients, limit, files,
+                settings.fd_reserve)
+    return replace(settings, max_clients=limit)
+
+
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if logging.getLevelName(settings.log_level) != logging.DEBUG:
         logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per socket is noise
+    settings = _within_open_files(settings)
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
