@@ -19,10 +19,19 @@ from litestar.exceptions import MethodNotAllowedException, NotFoundException
 
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
-from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
+from backend.http import (
+    CORS_HEADERS_KEY,
+    NO_STORE,
+    RAW_SEND_KEY,
+    CorsMiddleware,
+    json_response,
+    query_params,
+    without_body,
+)
+from backend.hub.groups import LimitExceeded
 from backend.hub.results import ROUTES as RESULTS_ROUTES
+from backend.hub.routes import LIMIT_BEFORE_VALIDATION, SSE_HEADERS, STREAMS, serve_stream
 from backend.hub.routes import ROUTES as HUB_ROUTES
-from backend.hub.routes import STREAMS, serve_stream
 from backend.hub.service import OddsHub
 from backend.server import open_files_limit
 from backend.settings import Settings, client_limit
@@ -41,9 +50,10 @@ def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 class OddsApp(Litestar):
-    """Litestar with CORS outside everything (404s and OPTIONS on unknown paths get it too), and
-    a direct path for the SSE streams: a ``GET`` on a stream path goes straight to its ASGI
-    handler, since every frame of an open stream's call chain is memory held per client."""
+    """Litestar with CORS and the security headers outside everything (404s and OPTIONS on unknown
+    paths get them too), and a direct path for the SSE streams: a ``GET`` on a stream path goes
+    straight to its ASGI handler, since every frame of an open stream's call chain is memory held
+    per client; a ``HEAD`` there gets the GET's status and headers without opening a stream."""
 
     def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,10 +69,32 @@ class OddsApp(Litestar):
         scope[CORS_HEADERS_KEY] = cors = self._cors.headers_for(scope)
         if scope["method"] == "GET":
             await serve_stream(scope, receive, parse)
+        elif scope["method"] == "HEAD":
+            await _head_of_stream(scope, parse, without_body(send), cors)
         elif scope["method"] == "OPTIONS":
             await self._cors(scope, receive, send)
         else:  # the original's hub routes answer any other method with a JSON 404 (WIRE.md 0)
             await json_response(send, 404, {"error": "Not found"}, [*NO_STORE, *cors])
+
+
+async def _head_of_stream(scope: Any, parse: Any, send: Any, cors: list[tuple[bytes, bytes]]) -> None:
+    """HEAD on a stream path: the status and headers a GET would start with -- the 429 of a full hub,
+    the 400 of a bad query, else the SSE headers -- without joining a group or opening a stream."""
+    hub: OddsHub = scope["app"].state.hub
+    try:
+        if scope["path"] in LIMIT_BEFORE_VALIDATION:  # the GET's order of checks (WIRE B5)
+            hub.registry.check_client_limit()
+        spec = parse(query_params(scope))
+        if isinstance(spec, str):
+            await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
+            return
+        hub.registry.check_client_limit()
+    except LimitExceeded as exc:
+        await json_response(send, 429, {"error": str(exc)},
+                            [(b"retry-after", str(exc.retry_after).encode()), *NO_STORE, *cors])
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def _within_open_files(settings: Settings) -> Settings:

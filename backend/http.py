@@ -1,7 +1,11 @@
-"""HTTP plumbing shared by every route: CORS, JSON errors, and raw ASGI helpers for SSE.
+"""HTTP plumbing shared by every route: CORS, security headers, HEAD, JSON errors, and raw ASGI
+helpers for SSE.
 
-* :class:`CorsMiddleware` adds the WIRE.md section 0 CORS headers to every response -- errors and
-  SSE included -- and answers every ``OPTIONS`` with 204.
+* :class:`CorsMiddleware` adds the WIRE.md section 0 CORS headers and ``SECURITY_HEADERS`` to every
+  response -- errors and SSE included -- plus ``PAGE_CSP`` outside the API, answers every
+  ``OPTIONS`` with 204, and answers ``HEAD`` wherever ``GET`` is answered (the same status and
+  headers, no body).
+* ``without_body`` turns a ``send`` into one that sends a response's start and no body (HEAD).
 * ``json_response`` / ``text_response`` send a complete response through a raw ASGI ``send``.
 * ``query_params`` decodes a raw query string (first value wins, like ``URLSearchParams.get``).
 * ``decimal_int`` / ``positive_int`` read a numeric parameter: ASCII digits only, at most
@@ -25,6 +29,25 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _ENCODER = msgspec.json.Encoder()
 
 NO_STORE = [(b"cache-control", b"no-store")]
+
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+"""On every response: no content sniffing (a JSON or text body is never run as a script or page),
+and no Referer sent from our pages (they only ever fetch their own origin)."""
+
+PAGE_CSP = (
+    b"default-src 'none'; "
+    b"script-src 'self' 'wasm-unsafe-eval'; "  # boot.js, Pyodide's modules; compiling its wasm
+    b"worker-src 'self'; "  # the parse worker (a module worker from /worker/)
+    b"connect-src 'self'; "  # the API, the SSE streams, Pyodide's files and wheels
+    b"style-src 'self'; "
+    b"style-src-attr 'unsafe-inline'; "  # rows carry style="background:#..." (team colours), set as markup
+    b"img-src 'self' data:; "  # the data: favicon
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The Content-Security-Policy of everything outside the API (the page, its scripts, the worker's
+script, which a worker's policy comes from): only this origin, and wasm compilation for Pyodide."""
+
+API_PREFIXES = ("/api/", "/metrics")
 
 CORS_HEADERS_KEY = "oddsbrowser.cors_headers"
 RAW_SEND_KEY = "oddsbrowser.raw_send"
@@ -82,7 +105,8 @@ class CorsMiddleware:
             headers = [(b"access-control-allow-origin", b"*")]
         headers += [(b"access-control-allow-methods", b"GET,POST,OPTIONS"),
                     (b"access-control-allow-headers", b"Content-Type"),
-                    (b"access-control-max-age", b"86400")]
+                    (b"access-control-max-age", b"86400"),
+                    *SECURITY_HEADERS]
         return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,7 +122,13 @@ class CorsMiddleware:
             await send({"type": "http.response.start", "status": 204, "headers": cors})
             await send({"type": "http.response.body", "body": b""})
             return
-
+        if not scope["path"].startswith(API_PREFIXES):
+            cors = [*cors, (b"content-security-policy", PAGE_CSP)]
+        if scope["method"] == "HEAD":
+            # The app answers it as a GET; the server's own scope still says HEAD, so it sends no
+            # body either (a copy, not an update).
+            scope = {**scope, "method": "GET"}
+            send = without_body(send)
         await self.app(scope, receive, with_headers(send, cors))
 
 
@@ -112,3 +142,20 @@ def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
         await send(message)
 
     return send_with_headers
+
+
+def without_body(send: Send) -> Send:
+    """``send`` for a HEAD: the response start as given, then an empty, final body; the app's
+    further body messages are dropped."""
+    done = False
+
+    async def send_head(message: Message) -> None:
+        nonlocal done
+        if message["type"] == "http.response.body":
+            if done:
+                return
+            done = True
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return send_head
