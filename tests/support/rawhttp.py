@@ -91,6 +91,11 @@ class RawConnection:
         response = RawResponse(int(status), reason,
                                [(k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lines)])
         code = response.status
+        if method == "HEAD" and (response.header("connection") or "").lower() == "close":
+            while self._more():  # nothing should come; if something does (a server's own error page), keep it
+                pass
+            response.body, self.buf = self.buf, b""
+            return response
         if method == "HEAD" or code in (204, 304) or 100 <= code < 200:
             return response
         if (response.header("content-type") or "").startswith("text/event-stream"):
