@@ -140,7 +140,7 @@ def test_flash_book_deadline_is_always_the_earliest_mark(ops):
         else:
             book.mark((game, label), "up", now)
         due = book.pop_due(now)
-        assert all(k not in [(g, l) for g, l in due] or True for k in due)
+        assert all(k not in [(g, label) for g, label in due] or True for k in due)
         assert len(book) <= 18  # bounded by distinct keys
         deadlines = [m.until_ms for m in book._marks.values()]
         assert deadlines == sorted(deadlines)

@@ -227,7 +227,7 @@ class ChannelMachine(RuleBasedStateMachine):
     def every_client_sees_a_gapless_prefix(self):
         if not hasattr(self, "channel"):
             return
-        for client, peer, joined in self.clients.values():
+        for _client, peer, joined in self.clients.values():
             seqs = peer.seqs()
             assert seqs == list(range(joined + 1, joined + 1 + len(seqs)))
 
