@@ -55,6 +55,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     Configure a subclass with :func:`guarded_protocol`; the class attributes are its limits.
     """
 
+    # Slots, not instance attributes: uvicorn's protocol already has 28, and past 30 an instance
+    # dict stops sharing its keys -- 1.3 KiB more for every connection, idle SSE clients included.
+    __slots__ = ("_discarded", "_head_bytes", "_head_timer")
+
     max_head_bytes = 32 * 1024
     head_timeout = 10.0
 
@@ -156,7 +160,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 def guarded_protocol(max_head_bytes: int, head_timeout: float) -> type[GuardedHttpToolsProtocol]:
     """A :class:`GuardedHttpToolsProtocol` with these limits, to pass as ``uvicorn.Config(http=...)``."""
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
-                {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout})
+                {"__slots__": (), "max_head_bytes": max_head_bytes, "head_timeout": head_timeout})
 
 
 def open_files_limit() -> int | None:
