@@ -113,6 +113,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # whatever comes next is the next request's head
         super().on_message_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        # The parser may find the request malformed after the head was already refused (an invalid
+        # Transfer-Encoding is only judged once the head is complete): it had its one answer.
+        if self._head_bytes != _REJECTED:
+            super().send_400_response(msg)
+
     # -- limits -----------------------------------------------------------------------------------
     def _arm_head_timer(self) -> None:
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
@@ -177,6 +183,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         timeout_graceful_shutdown=3, proxy_headers=settings.proxy_headers,
         http=guarded_protocol(settings.max_request_head_bytes, settings.request_head_timeout),
         timeout_keep_alive=settings.keep_alive_timeout,
+        ws="none",  # the app serves no WebSocket; an Upgrade request is answered as plain HTTP
         limit_concurrency=max(1, files - CONNECTION_FD_HEADROOM) if files is not None else None,
     )
     options.update(overrides)

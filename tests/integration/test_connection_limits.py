@@ -67,6 +67,24 @@ async def test_a_request_head_over_the_limit_is_a_431_and_the_connection_is_clos
     assert closed
 
 
+@in_thread
+def oversized_and_malformed(port: int):
+    with RawConnection(port) as conn:
+        # The parser judges Transfer-Encoding only after the head, which the size has refused by then.
+        conn.send(request("HEAD", "/", [("Transfer-Encoding", "identity"), ("X-Filler", "a" * (HEAD_LIMIT - 40))]))
+        response = conn.read_response()
+        closed = conn.closed_by_server(5)
+        return response, closed, conn.buf
+
+
+async def test_a_refused_head_that_is_also_malformed_gets_one_answer_and_nothing_is_logged(port):
+    with error_records() as errors:
+        response, closed, after = await oversized_and_malformed(port)
+    assert response.status == 431 and closed
+    assert after == b""  # no second answer (uvicorn's 400) behind the 431
+    assert errors.lines() == []
+
+
 async def test_a_request_head_just_under_the_limit_is_served(port):
     response, _ = await oversized_head(port, HEAD_LIMIT - 500, False)
     assert response.status == 200 and json.loads(response.body)["status"] == "ok"

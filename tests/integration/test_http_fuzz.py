@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 from tests.support.process import REPO, BackendProcess, backend_process
 from tests.support.rawhttp import NoResponse, RawConnection, RawResponse, request
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900),
+              pytest.mark.filterwarnings("ignore:Generating overly large repr")]  # a failing 40 KB header
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 ALLOWED_ORIGIN = "https://allowed.example"
@@ -144,6 +145,10 @@ HEADER_VALUES = {
     "Content-Type": st.sampled_from(["application/json", "multipart/form-data; boundary=x", "text/plain"]),
     "X-Forwarded-For": latin1,
     "Expect": st.just("100-continue"),
+    "Upgrade": st.sampled_from(["websocket", "h2c", "TLS/1.0"]),
+    "Connection": st.sampled_from(["Upgrade", "close", "keep-alive", "Upgrade, HTTP2-Settings"]),
+    "Sec-WebSocket-Key": st.just("dGhlIHNhbXBsZSBub25jZQ=="),
+    "Transfer-Encoding": st.sampled_from(["chunked", "gzip, chunked", "identity"]),
     "X-Huge": st.integers(1_000, 40_000).map(lambda n: "h" * n),
 }
 
@@ -164,6 +169,9 @@ class Exchange:
     headers: list[tuple[str, str]]
     body: bytes
 
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
 
 exchanges = st.builds(Exchange, st.sampled_from(METHODS), targets(), header_lists(),
                       st.one_of(st.just(b""), st.just(b""), st.binary(max_size=64)))
@@ -183,11 +191,20 @@ def server(tmp_path_factory) -> Iterator[BackendProcess]:
         assert process.proc.poll() is None, "the server died"
 
 
-def exchange(server: BackendProcess, data: bytes, method: str) -> RawResponse | None:
+def request_bytes(ex: Exchange) -> bytes:
+    """The request; a body under ``Transfer-Encoding: chunked`` is sent chunked, as it says."""
+    if "chunked" in (ex.header("Transfer-Encoding") or ""):
+        chunked = (b"%x\r\n%s\r\n" % (len(ex.body), ex.body) if ex.body else b"") + b"0\r\n\r\n"
+        return request(ex.method, ex.target, ex.headers) + chunked
+    return request(ex.method, ex.target, ex.headers, ex.body)
+
+
+def exchange(server: BackendProcess, data: bytes, method: str, framed: bool = True) -> RawResponse | None:
     """The response, or None if the server closed without one.
 
     After a HEAD on a connection that stays open, a second request on it must be answered with a
-    clean status line: a HEAD answered with body bytes would show up there.
+    clean status line: a HEAD answered with body bytes would show up there. (Only where the
+    request's own framing is plain; an odd Transfer-Encoding may leave the server expecting more.)
     """
     with RawConnection(server.port, timeout=15) as conn:
         conn.send(data)
@@ -195,7 +212,7 @@ def exchange(server: BackendProcess, data: bytes, method: str) -> RawResponse | 
             response = conn.read_response(method)
         except NoResponse:
             return None
-        if method == "HEAD" and (response.header("connection") or "").lower() != "close":
+        if framed and method == "HEAD" and (response.header("connection") or "").lower() != "close":
             conn.send(request("GET", "/api/game-stats"))
             after = conn.read_response()
             assert after.status == 200, f"the HEAD sent a body? next answer: {after}"
@@ -231,8 +248,7 @@ def check_answer(ex: Exchange, response: RawResponse | None) -> None:
 @given(ex=exchanges)
 def test_any_request_gets_a_4xx_or_a_stream_or_json_and_never_a_500_or_a_traceback(server, ex):
     since = len(server.log())
-    data = request(ex.method, ex.target, ex.headers, ex.body)
-    response = exchange(server, data, ex.method)
+    response = exchange(server, request_bytes(ex), ex.method, framed=not ex.header("Transfer-Encoding"))
     event(f"status {response.status if response else None}{' stream' if response and response.stream else ''}")
     check_answer(ex, response)
     check_log(server, since)
