@@ -12,6 +12,7 @@ import sys
 import uvicorn
 
 from backend.app import create_app
+from backend.server import uvicorn_config
 from backend.settings import Settings, SettingsError
 
 
@@ -38,8 +39,7 @@ def main() -> int:
         print(f"invalid setting: {exc}", file=sys.stderr)
         return 2
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                            timeout_graceful_shutdown=3, lifespan="on", proxy_headers=settings.proxy_headers)
+    config = uvicorn_config(app, settings)
     server = Server(config, app.state)
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     print(f"Odds browser: http://{shown}:{settings.port}/  (API under /api/, health at /api/health)", flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -20,12 +21,13 @@ from backend import apidoc
 from backend.clock import SYSTEM_CLOCK, Clock
 from backend.health.routes import ROUTES as HEALTH_ROUTES
 from backend.health.service import HealthService
-from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response
+from backend.http import CORS_HEADERS_KEY, NO_STORE, RAW_SEND_KEY, CorsMiddleware, json_response, without_body
 from backend.hub.results import ROUTES as RESULTS_ROUTES
 from backend.hub.routes import ROUTES as HUB_ROUTES
 from backend.hub.routes import STREAM_HANDLERS as HUB_STREAMS
 from backend.hub.service import OddsHub
-from backend.settings import Settings
+from backend.server import open_files_limit
+from backend.settings import Settings, client_limit
 from backend.tracker.routes import STREAMS as TRACKER_STREAMS
 from backend.tracker.service import TrackerService
 from backend.web import web_routes
@@ -46,9 +48,10 @@ def _method_not_allowed(request: Request[Any, Any, Any], exc: Exception) -> Resp
 
 
 class OddsApp(Litestar):
-    """Litestar with CORS outside everything (404s and OPTIONS on unknown paths get it too), and
-    a direct path for the SSE streams: a ``GET`` on a stream path goes straight to its ASGI
-    handler, since every frame of an open stream's call chain is memory held per client."""
+    """Litestar with CORS and the security headers outside everything (404s and OPTIONS on unknown
+    paths get them too), and a direct path for the SSE streams: a ``GET`` on a stream path goes
+    straight to its ASGI handler, since every frame of an open stream's call chain is memory held
+    per client; a ``HEAD`` there gets the GET's status and headers without opening a stream."""
 
     def __init__(self, *args: Any, cors_allow_origins: tuple[str, ...] = (), clock: Clock = SYSTEM_CLOCK,
                  **kwargs: Any) -> None:
@@ -75,10 +78,26 @@ class OddsApp(Litestar):
         scope[CORS_HEADERS_KEY] = cors = self._cors.headers_for(scope)
         if scope["method"] == "GET":
             await handler(scope, receive)
+        elif scope["method"] == "HEAD":  # the GET's checks and headers, no stream (base.serve_stream)
+            scope[RAW_SEND_KEY] = without_body(send)
+            await handler(scope, receive)
         elif scope["method"] == "OPTIONS":
             await self._cors(scope, receive, send)
         else:  # the original's hub routes answer any other method with a JSON 404 (docs/api.md 0)
             await json_response(send, 404, {"error": "Not found"}, [*NO_STORE, *cors])
+
+
+def _within_open_files(settings: Settings) -> Settings:
+    """``settings`` with ``max_clients`` lowered to what the open-file limit leaves room for (logged):
+    a client past it then gets 429 + Retry-After instead of a failed accept and no answer at all."""
+    files = open_files_limit()
+    limit = client_limit(settings.max_clients, files, settings.fd_reserve)
+    if limit == settings.max_clients:
+        return settings
+    log.warning("SSE client limit lowered from %d to %d by the open-file limit (RLIMIT_NOFILE %s, %d kept "
+                "for other files); raise it with `ulimit -n` to serve more", settings.max_clients, limit, files,
+                settings.fd_reserve)
+    return replace(settings, max_clients=limit)
 
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:
@@ -86,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if logging.getLevelName(settings.log_level) != logging.DEBUG:
         logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per socket is noise
+    settings = _within_open_files(settings)
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:

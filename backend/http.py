@@ -1,9 +1,15 @@
-"""HTTP plumbing shared by every route: CORS, JSON errors, and raw ASGI helpers for SSE.
+"""HTTP plumbing shared by every route: CORS, security headers, HEAD, JSON errors, and raw ASGI
+helpers for SSE.
 
-* :class:`CorsMiddleware` adds the CORS headers of docs/api.md 0 to every response -- errors and
-  SSE included -- and answers every ``OPTIONS`` with 204.
+* :class:`CorsMiddleware` adds the CORS headers of docs/api.md 0 and ``SECURITY_HEADERS`` to every
+  response -- errors and SSE included -- plus ``PAGE_CSP`` outside the API, answers every
+  ``OPTIONS`` with 204, and answers ``HEAD`` wherever ``GET`` is answered (the same status and
+  headers, no body).
+* ``without_body`` turns a ``send`` into one that sends a response's start and no body (HEAD).
 * ``json_response`` / ``text_response`` send a complete response through a raw ASGI ``send``.
 * ``query_params`` decodes a raw query string (first value wins, like ``URLSearchParams.get``).
+* ``decimal_int`` / ``positive_int`` read a numeric parameter: ASCII digits only, at most
+  ``MAX_DIGITS`` of them, anything else is None (never an exception).
 """
 
 from __future__ import annotations
@@ -26,8 +32,49 @@ _ENCODER = msgspec.json.Encoder()
 
 NO_STORE = [(b"cache-control", b"no-store")]
 
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+"""On every response: no content sniffing (a JSON or text body is never run as a script or page),
+and no Referer sent from our pages (they only ever fetch their own origin)."""
+
+PAGE_CSP = (
+    b"default-src 'none'; "
+    b"script-src 'self' 'wasm-unsafe-eval'; "  # boot.js, Pyodide's modules; compiling its wasm
+    b"worker-src 'self'; "  # the parse worker (a module worker from /worker/)
+    b"connect-src 'self'; "  # the API, the SSE streams, Pyodide's files and wheels
+    b"style-src 'self'; "
+    b"style-src-attr 'unsafe-inline'; "  # rows carry style="background:#..." (team colours), set as markup
+    b"img-src 'self' data:; "  # the data: favicon
+    b"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+"""The Content-Security-Policy of everything outside the API (the page, its scripts, the worker's
+script, which a worker's policy comes from): only this origin, and wasm compilation for Pyodide."""
+
+API_PREFIXES = ("/api/", "/metrics")
+
 CORS_HEADERS_KEY = "oddsbrowser.cors_headers"
 RAW_SEND_KEY = "oddsbrowser.raw_send"
+
+
+MAX_DIGITS = 15
+"""Longest numeric parameter we read: 15 digits stay below 2**53 (exact as a JavaScript number) and
+far below ``int()``'s 4,300-digit limit."""
+
+
+def decimal_int(text: str | None) -> int | None:
+    """The integer ``text`` spells in 1 to ``MAX_DIGITS`` ASCII digits (``0`` to ``9`` only), else None.
+
+    No sign, no whitespace, no ``_``, no superscripts or other scripts' digits (``str.isdigit`` and
+    ``int`` accept those; a client must not be able to name one thing two ways).
+    """
+    if text is None or not 0 < len(text) <= MAX_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def positive_int(text: str | None) -> int | None:
+    """``decimal_int(text)`` if it is above 0, else None: what an id parameter must be."""
+    value = decimal_int(text)
+    return value if value else None
 
 
 def query_params(scope: Scope) -> dict[str, str]:
@@ -60,7 +107,8 @@ class CorsMiddleware:
             headers = [(b"access-control-allow-origin", b"*")]
         headers += [(b"access-control-allow-methods", b"GET,POST,OPTIONS"),
                     (b"access-control-allow-headers", b"Content-Type"),
-                    (b"access-control-max-age", b"86400")]
+                    (b"access-control-max-age", b"86400"),
+                    *SECURITY_HEADERS]
         return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,7 +124,13 @@ class CorsMiddleware:
             await send({"type": "http.response.start", "status": 204, "headers": cors})
             await send({"type": "http.response.body", "body": b""})
             return
-
+        if not scope["path"].startswith(API_PREFIXES):
+            cors = [*cors, (b"content-security-policy", PAGE_CSP)]
+        if scope["method"] == "HEAD":
+            # The app answers it as a GET; the server's own scope still says HEAD, so it sends no
+            # body either (a copy, not an update).
+            scope = {**scope, "method": "GET"}
+            send = without_body(send)
         await self.app(scope, receive, with_headers(send, cors))
 
 
@@ -92,29 +146,13 @@ def with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     return send_with_headers
 
 
-MAX_ID_DIGITS = 15  # every id we accept is below 2**53 (a JavaScript-safe integer)
-
-
-def positive_int(text: str | None) -> int | None:
-    """``text`` as an id: 1 to 15 ASCII digits, not zero; anything else is None.
-
-    ``str.isdigit`` would accept superscripts and other scripts' digits, and ``int`` would then
-    fail or read them as a different number, so only ``0-9`` count.
-    """
-    if text is None or not 0 < len(text) <= MAX_ID_DIGITS or not text.isascii() or not text.isdigit():
-        return None
-    value = int(text)
-    return value if value > 0 else None
-
-
 def parse_event_id(text: str | None) -> tuple[str, int] | None:
     """A ``Last-Event-ID`` of ours (``<epoch>-<seq>``) as ``(epoch, seq)``; None for anything else."""
     if not text or len(text) > 128:
         return None
     epoch, sep, seq = text.strip().rpartition("-")
-    if not sep or not epoch or not seq or len(seq) > MAX_ID_DIGITS or not seq.isascii() or not seq.isdigit():
-        return None
-    return epoch, int(seq)
+    pos = decimal_int(seq) if sep and epoch else None
+    return (epoch, pos) if pos is not None else None
 
 
 def abort_connection(send: Send) -> bool:
@@ -137,3 +175,20 @@ def abort_connection(send: Send) -> bool:
             pass
     transport.abort()
     return True
+
+
+def without_body(send: Send) -> Send:
+    """``send`` for a HEAD: the response start as given, then an empty, final body; the app's
+    further body messages are dropped."""
+    done = False
+
+    async def send_head(message: Message) -> None:
+        nonlocal done
+        if message["type"] == "http.response.body":
+            if done:
+                return
+            done = True
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return send_head

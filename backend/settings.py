@@ -113,6 +113,19 @@ class Settings:
     poll_burst: int = 40
     """Polls that may go out at once after a quiet spell."""
 
+    max_request_head_bytes: int = 32 * 1024
+    """Largest request line plus headers accepted; beyond it the request is answered 431."""
+    request_head_timeout: float = 10.0
+    """Seconds a connection has to deliver a complete request head (from its accept, then from the
+    first byte of each later request); late ones get 408 or are closed (slowloris)."""
+    keep_alive_timeout: float = 5.0
+    """Seconds an idle keep-alive connection is kept between requests."""
+    fd_reserve: int = 128
+    """File descriptors kept free of SSE clients when the open-file limit (RLIMIT_NOFILE) is what
+    bounds them: the client limit is then ``limit - fd_reserve`` if that is below ``max_clients``,
+    so clients get 429 before accept() fails (listeners, upstream and simulator sockets, files
+    being served and short HTTP requests use the rest)."""
+
     cors_allow_origins: tuple[str, ...] = ()
     """Origins echoed in Access-Control-Allow-Origin; any other origin gets ``*``."""
     proxy_headers: bool = False
@@ -149,6 +162,14 @@ class Settings:
             ("live_games", self.sim_live_games), ("prematch_games", self.sim_prematch_games),
             ("price_changes_per_second", self.sim_price_changes_per_second)) if value is not None}
         return SimulatorConfig(**given)
+
+
+def client_limit(max_clients: int, open_files: int | None, fd_reserve: int) -> int:
+    """SSE clients to allow: ``max_clients``, or fewer when ``open_files`` (the process's
+    RLIMIT_NOFILE; None for unlimited) minus ``fd_reserve`` is lower -- at least 1."""
+    if open_files is None:
+        return max_clients
+    return max(1, min(max_clients, open_files - fd_reserve))
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:

@@ -33,7 +33,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import File
 from litestar.response.file import create_etag_for_file
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND, HTTP_503_SERVICE_UNAVAILABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FRONTEND_DIR = REPO_ROOT / "frontend"
@@ -65,19 +65,34 @@ def _resolve_inside(directory: Path, relative: str) -> Path | None:
     return candidate
 
 
-def _not_modified_hook(directory: Path):
-    """A before_request hook answering 304 when If-None-Match equals the file's current ETag.
+# No file of ours has a longer name; beyond these the OS refuses the name itself (NAME_MAX is 255
+# bytes on Linux, PATH_MAX 4096), which Litestar's static files turn into a 500.
+MAX_NAME_BYTES = 255
+MAX_PATH_CHARS = 1024
+
+
+def nameable(relative: str) -> bool:
+    """Whether ``relative`` could name a file at all: no NUL, short enough parts and whole."""
+    return ("\x00" not in relative and len(relative) <= MAX_PATH_CHARS
+            and all(len(part.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES for part in relative.split("/")))
+
+
+def _static_hook(directory: Path):
+    """A before_request hook for a static files router: 404 for a name no file can have, and 304
+    when If-None-Match equals the file's current ETag.
 
     The ETag is the one Litestar's static files response sends (create_etag_for_file over the
     resolved path, mtime and size), so the browser's cached validator matches it.
     """
 
     def before_request(request: Request) -> Response[Any] | None:
-        if_none_match = request.headers.get("if-none-match")
-        if not if_none_match:
-            return None
         file_path = request.path_params.get("file_path")
         if file_path is None:
+            return None
+        if not nameable(str(file_path)):
+            return Response("Not found", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
+        if_none_match = request.headers.get("if-none-match")
+        if not if_none_match:
             return None
         path = _resolve_inside(directory, str(file_path))
         if path is None:
@@ -98,7 +113,7 @@ def _static_router(path: str, directory: Path, name: str, cache_control: CacheCo
         directories=[directory],
         name=name,
         cache_control=cache_control,
-        before_request=_not_modified_hook(directory),
+        before_request=_static_hook(directory),
         include_in_schema=False,
     )
 

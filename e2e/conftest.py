@@ -185,7 +185,7 @@ class UI:
     def boot(self) -> int:
         """Open the app and wait for Pyodide and our wheel to be running; returns boot ms."""
         self.page.goto(f"{self.base_url}/")
-        self.page.wait_for_function("['ready', 'error'].includes(document.documentElement.dataset.boot)",
+        self.page.wait_for_function("() => ['ready', 'error'].includes(document.documentElement.dataset.boot)",
                                     timeout=BOOT_TIMEOUT_MS)
         state = self.page.evaluate("document.documentElement.dataset.boot")
         if state != "ready":

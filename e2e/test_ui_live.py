@@ -49,7 +49,7 @@ def test_live_prices_flash_and_switching_sport_does_not_grow_listeners(ui):
 
     # Live counts arrive from /api/counts-stream and show in the sidebar and the Live tab.
     page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
-    page.wait_for_function("/Live \\((\\d*[1-9]\\d*)\\)/.test(document.querySelector('#tab-live').textContent)")
+    page.wait_for_function("() => /Live \\((\\d*[1-9]\\d*)\\)/.test(document.querySelector('#tab-live').textContent)")
     sports = [s for s in sidebar_counts(page) if s["count"] > 0]
     assert sports, "no sport with live games in the sidebar"
     assert page.get_attribute("#tab-live", "aria-selected") == "true"
@@ -122,7 +122,7 @@ def test_pagehide_closes_every_stream(ui):
     assert held == 2  # pagehide + pageshow
     # and a back/forward-cache restore brings the app back
     page.evaluate("window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))")
-    page.wait_for_function("document.querySelectorAll('.sport-item').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('.sport-item').length > 0")
     assert ui.listener_counts()["open_sources"] >= 1
     ui.assert_no_errors()
 
@@ -131,7 +131,7 @@ def test_a_missing_asset_fails_loudly_on_the_page(ui):
     """boot.js must show a visible error (and log it) instead of a silent blank page."""
     ui.page.route("**/wheels/*.whl", lambda route: route.fulfill(status=404, body="gone"))
     ui.page.goto(f"{ui.base_url}/")
-    ui.page.wait_for_function("document.documentElement.dataset.boot === 'error'", timeout=90_000)
+    ui.page.wait_for_function("() => document.documentElement.dataset.boot === 'error'", timeout=90_000)
     assert ui.page.is_visible("#boot-error")
     text = ui.page.text_content("#boot-error .boot-error-text")
     assert "micropip could not install" in text and "/wheels/" in text

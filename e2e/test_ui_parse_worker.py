@@ -71,7 +71,7 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
 
     # Prematch mode: counts show, and the worker boots in the background.
     page.click("#tab-prematch")
-    page.wait_for_function("document.querySelector('#tab-prematch').getAttribute('aria-selected') === 'true'")
+    page.wait_for_function("() => document.querySelector('#tab-prematch').getAttribute('aria-selected') === 'true'")
     page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
     sports = page.eval_on_selector_all(
         ".sport-item", "items => items.map(i => ({id: i.dataset.sportId, count: Number(i.querySelector('.sport-count').dataset.count || '0')}))")
@@ -152,7 +152,7 @@ def test_a_worker_that_cannot_boot_fails_loudly_and_the_list_is_parsed_on_the_ma
     print(f"\nbroken worker: {state['broken_reason']}")
     assert any("parse worker" in message for message in ui.console_errors), ui.console_errors
     page.click(".sport-item[data-sport-id='1']")
-    page.wait_for_function("document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
     state = parser_state(ui)
     assert state["last_main"]["games"]["chars"] > WORKER_THRESHOLD and state["fallback_parsed"] >= 1, state
     page.wait_for_timeout(200)

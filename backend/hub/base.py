@@ -353,7 +353,7 @@ async def serve_stream(hub: GroupHub, scope: Any, receive: Receive, parse: Calla
     """Serve one SSE request from start to end (errors as JSON 400/429 before the stream opens).
 
     ``parse`` turns the query into a spec or the 400 message; ``limit_first`` checks the client
-    limit before the parameters. The group's channel owns the client from the response start on
+    limit before the parameters. A ``HEAD`` gets the same checks and the SSE headers, no stream. The group's channel owns the client from the response start on
     (``Channel.serve``); the lease is given back in a ``finally`` that runs whatever happens -- a
     disconnect, a dropped client, a failed group, shutdown.
     """
@@ -365,6 +365,11 @@ async def serve_stream(hub: GroupHub, scope: Any, receive: Receive, parse: Calla
         spec = parse(query_params(scope))
         if isinstance(spec, str):
             await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
+            return
+        if scope["method"] == "HEAD":  # what a GET would start with, without joining a group
+            hub.registry.check_client_limit()
+            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
+            await send({"type": "http.response.body", "body": b""})
             return
         lease, group = hub.acquire(spec)
     except LimitExceeded as exc:

@@ -25,8 +25,10 @@ Who is at fault (docs/design.md principle 8)::
     upstream        SwarmRequestError, or anything a request raised
                         -> 500 {"success":false,"error":"<command> failed: <msg>"}
 
-Our one deviation from the original: a ``from``/``to`` that is present but not a finite number is
-a 400 (``from and to must be numbers``) instead of ``NaN``/``null`` being sent upstream.
+Our deviations from the original: a ``from``/``to`` that is present but not a finite number is
+a 400 (``from and to must be numbers``) instead of ``NaN``/``null`` being sent upstream, and a game
+id that is not a positive integer (up to 15 ASCII digits) is a 400 (``gameId must be a positive
+integer``) instead of a question the feed can only refuse (then a 500 that blamed the upstream).
 
 The parsing and mapping helpers are pure functions, and :func:`route` (pure apart from the
 upstream request) takes the hub-like source, the method, the raw path and the query, and returns a
@@ -47,7 +49,7 @@ from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
 
 from backend.clock import Clock, iso_utc
-from backend.http import json_response, query_params
+from backend.http import json_response, positive_int, query_params
 from backend.settings import Settings
 from backend.swarm.session import SwarmRequestError
 
@@ -268,6 +270,8 @@ async def _games(source: ResultsSource, segment: str, query: Mapping[str, str]) 
 async def _game(source: ResultsSource, game_id: str) -> Reply:
     if not game_id:
         raise BadResultsRequest("gameId is required")
+    if positive_int(game_id) is None:  # the feed's ids are positive integers; anything else is ours to refuse
+        raise BadResultsRequest("gameId must be a positive integer")
     ok, data = await _ask(source, "get_results", {"game_id": game_id})
     if not ok:
         return _failed(data)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -322,22 +323,40 @@ class SwarmProtocol:
         return {"games": {"game": [g.listing() for g in games]}}
 
     def _get_results(self, params: dict[str, Any], now: float) -> dict[str, Any]:
-        game_id = int(_number(params, "game_id"))
-        record = self._world.history.get(game_id)
-        if record is None:
-            raise BadParams(f"no results for game {game_id}")
-        return {"lines": {"line": record.settlements()}}
+        record = self._world.history.get(_integer(params, "game_id"))
+        # A game this feed has no result for (unknown, not finished yet) has nothing settled.
+        return {"lines": {"line": record.settlements() if record is not None else []}}
+
+
+MAX_NUMBER_TEXT = 64  # longest numeric string a request may carry ("1" * 5000 is not a date)
 
 
 def _number(params: Mapping[str, Any], key: str) -> float:
+    """``params[key]`` as a finite float: a JSON number or a numeric string, else :class:`BadParams`.
+
+    NaN, infinities, integers too large for a float and over-long strings are the client's mistake,
+    answered like any other bad parameter (never an exception out of the handler).
+    """
     value = params.get(key)
-    if isinstance(value, bool) or value is None:
-        raise BadParams(f"{key} must be a number")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return float(value)
+            number = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            number = None
+    elif isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT:
+        try:
+            number = float(value)
         except ValueError:
-            pass
-    raise BadParams(f"{key} must be a number")
+            number = None
+    if number is None or not math.isfinite(number):
+        raise BadParams(f"{key} must be a finite number")
+    return number
+
+
+def _integer(params: Mapping[str, Any], key: str) -> int:
+    """``params[key]`` as an integer (``12``, ``12.0`` or ``"12"``), else :class:`BadParams`."""
+    number = _number(params, key)
+    if not number.is_integer():
+        raise BadParams(f"{key} must be an integer")
+    return int(number)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import Settings, SettingsError
+from backend.settings import Settings, SettingsError, client_limit
 
 
 def test_every_field_reads_from_its_upper_case_variable():
@@ -26,3 +26,14 @@ def test_every_field_is_documented():
     for name in Settings.__dataclass_fields__:
         after = source.split(f"    {name}:", 1)[1].split("\n", 2)[1]
         assert after.strip().startswith('"""'), f"{name} has no docstring"
+
+
+@pytest.mark.parametrize("max_clients, open_files, reserve, expected", [
+    (10_000, None, 128, 10_000),  # unlimited descriptors
+    (10_000, 1_048_576, 128, 10_000),  # plenty
+    (10_000, 1024, 128, 896),  # `ulimit -n 1024`: the descriptors bound the clients
+    (10_000, 100, 128, 1),  # absurdly low: still one
+    (500, 1024, 128, 500),  # the configured limit is already lower
+])
+def test_the_client_limit_leaves_the_reserve_of_the_open_file_limit(max_clients, open_files, reserve, expected):
+    assert client_limit(max_clients, open_files, reserve) == expected

@@ -119,9 +119,9 @@ async def test_bad_requests_are_a_json_400(http, path, error):
     assert assert_json(await http.get(path), 400) == {"success": False, "error": error}
 
 
-async def test_an_unknown_game_is_the_upstream_s_failure(http):
-    body = assert_json(await http.get("/api/results/game/999999999"), 500)
-    assert body == {"success": False, "error": "get_results failed: no results for game 999999999"}
+async def test_a_game_the_feed_has_no_result_for_has_no_settlements(http):
+    body = assert_json(await http.get("/api/results/game/999999999"), 200)
+    assert body["success"] is True and body["gameId"] == "999999999" and body["settlements"] == []
 
 
 @pytest.mark.parametrize("path", [

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from backend.app import create_app
+from backend.server import uvicorn_config
 from backend.settings import Settings
 
 SMALL_WORLD = dict(sim_live_games=40, sim_prematch_games=200, sim_price_changes_per_second=400.0,
@@ -40,8 +41,8 @@ class RunningServer:
 async def running_server(**overrides: Any) -> AsyncIterator[RunningServer]:
     settings = Settings.from_env({}, **{**SMALL_WORLD, **overrides})
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
-                            timeout_graceful_shutdown=2)
+    # The Config ``python -m backend`` runs with (head size and time limits, connection cap).
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # uvicorn < 0.29 only
     task = asyncio.create_task(server.serve())

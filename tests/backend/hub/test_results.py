@@ -292,6 +292,12 @@ async def test_a_game_s_settlements_and_raw_reply():
 
 @pytest.mark.parametrize("path, query, error", [
     ("/api/results/game/", {}, "gameId is required"),
+    ("/api/results/game/abc", {}, "gameId must be a positive integer"),
+    ("/api/results/game/-1", {}, "gameId must be a positive integer"),
+    ("/api/results/game/0", {}, "gameId must be a positive integer"),
+    ("/api/results/game/..%2F..%2Fetc%2Fpasswd", {}, "gameId must be a positive integer"),
+    ("/api/results/game/%C2%B2", {}, "gameId must be a positive integer"),
+    ("/api/results/game/" + "9" * 5000, {}, "gameId must be a positive integer"),
     ("/api/results/games/abc", {}, "Invalid sportId"),
     ("/api/results/games/abc", {"from": "x"}, "Invalid sportId"),
     ("/api/results/games/1", {"from": "x"}, "from and to must be numbers"),

@@ -227,8 +227,8 @@ def test_market_types_and_results_commands(world) -> None:
     lines = client.send("get_results", {"game_id": str(games[0]["game_id"])})["data"]["lines"]["line"]
     assert lines[0]["line_name"] in ("Match Result", "Match Winner")
     assert lines[0]["events"]["event_name"][0] in ("W1", "W2", "Draw")
-    frame = client.send("get_results", {"game_id": "1"})
-    assert frame["code"] != CODE_OK and frame["msg"]
+    frame = client.send("get_results", {"game_id": "1"})  # no result for it: nothing settled
+    assert frame["code"] == CODE_OK and frame["data"] == {"lines": {"line": []}}
 
 
 def test_a_finished_game_shows_up_in_the_results(world) -> None:
@@ -244,3 +244,35 @@ def test_a_finished_game_shows_up_in_the_results(world) -> None:
     frame = client.send("get_result_games", {"from_date": record.date, "to_date": record.date + 1,
                                              "sport_id": record.sport.id}, now=T0 + 600)
     assert finished[0] in [g["game_id"] for g in frame["data"]["games"]["game"]]
+
+
+NOT_NUMBERS = ["NaN", "nan", "Infinity", "-Infinity", "inf", "1" * 5000, "1e400", "x", "", 10**400, True, None,
+               [], {}]
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS, ids=lambda v: repr(v)[:20])
+@pytest.mark.parametrize("command, key", [
+    ("get_results", "game_id"),
+    ("get_result_games", "sport_id"),
+    ("get_result_games", "from_date"),
+    ("get_active_competitions", "to_date"),
+])
+def test_a_parameter_that_is_not_a_finite_number_is_a_bad_request_not_a_crash(world, caplog, command, key,
+                                                                               value) -> None:
+    client = Client(world)
+    client.session()
+    params = {"from_date": int(T0 - 86400), "to_date": int(T0), "sport_id": 1, "game_id": 1, key: value}
+    if key == "sport_id" and value in (None, ""):
+        params[key] = "x"  # an absent sport_id means "every sport"
+    with caplog.at_level("ERROR", logger=protocol_module.__name__):
+        frame = client.send(command, params)
+    assert frame["code"] == CODE_BAD_REQUEST, frame
+    assert key in frame["msg"]
+    assert caplog.records == []
+
+
+def test_a_game_id_with_a_fraction_is_a_bad_request(world) -> None:
+    client = Client(world)
+    client.session()
+    assert client.send("get_results", {"game_id": "1.5"})["code"] == CODE_BAD_REQUEST
+    assert client.send("get_results", {"game_id": 7.0})["code"] == CODE_OK

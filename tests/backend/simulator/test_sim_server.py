@@ -155,7 +155,8 @@ async def test_results_commands_over_the_socket(sim) -> None:
     assert games and isinstance(games[0]["scores"], str)
     lines = (await peer.request("get_results", {"game_id": str(games[0]["game_id"])}))["data"]["lines"]["line"]
     assert isinstance(lines[0]["events"]["event_name"], list)
-    assert (await peer.request("get_results", {"game_id": "42"}))["code"] != CODE_OK
+    unknown = await peer.request("get_results", {"game_id": "42"})
+    assert unknown["code"] == CODE_OK and unknown["data"] == {"lines": {"line": []}}
     await peer.ws.close()
 
 

@@ -1,0 +1,190 @@
+"""How uvicorn serves the app: the connection limits uvicorn leaves open, and the one Config builder.
+
+uvicorn's httptools protocol (its default with ``uvicorn[standard]``) puts no bound on a request
+head's size and no deadline on reading it: a client can send a 64 MB header or trickle one byte a
+minute (slowloris), and a connection that never sends anything stays open for good. Its keep-alive
+timer only runs *between* requests. :class:`GuardedHttpToolsProtocol` adds the two missing limits
+and changes nothing else -- responses, and so every SSE write, go through uvicorn's own code:
+
+* **head size**: more than ``max_head_bytes`` of request line plus headers is answered ``431``
+  (JSON ``{"error": ...}``, ``Connection: close``). Bytes are counted as they arrive, so a head that
+  never ends is cut off after at most one read beyond the limit; a complete head is measured
+  exactly.
+* **head deadline**: a connection must deliver a complete head within ``head_timeout`` seconds of
+  being accepted, and each later request within ``head_timeout`` of its first byte (the idle time
+  between requests is uvicorn's ``timeout_keep_alive``). Late: ``408`` if part of a head came,
+  otherwise the connection is just closed.
+
+:func:`uvicorn_config` builds the Config that ``python -m backend`` and the tests' real servers
+run with, so both have exactly these limits. It also caps concurrent connections below the
+process's open-file limit (uvicorn then answers 503) so an accept never fails for want of a file
+descriptor; the SSE client limit below that is set in :func:`backend.app.create_app`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from typing import Any
+
+import msgspec
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_READING_BODY = -1  # the head is complete; the request's body and response are under way
+_REJECTED = -2  # answered by the protocol itself (431/408); the transport is closing
+
+# File descriptors left for what is not an HTTP connection (listeners, the upstream socket, the
+# embedded simulator's sockets, files being served, logs) when capping uvicorn's connections.
+CONNECTION_FD_HEADROOM = 32
+
+LINGER_SECONDS = 2.0  # how long a rejected connection's input is still read (and dropped)
+LINGER_BYTES = 1024 * 1024  # ... and how much of it
+
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bound on the request head's size and a deadline for it.
+
+    Configure a subclass with :func:`guarded_protocol`; the class attributes are its limits.
+    """
+
+    # Slots, not instance attributes: uvicorn's protocol already has 28, and past 30 an instance
+    # dict stops sharing its keys -- 1.3 KiB more for every connection, idle SSE clients included.
+    __slots__ = ("_discarded", "_head_bytes", "_head_timer")
+
+    max_head_bytes = 32 * 1024
+    head_timeout = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0  # bytes of the current head received so far, or _READING_BODY / _REJECTED
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._discarded = 0  # bytes read and dropped after the protocol answered a request itself
+
+    # -- the connection ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm_head_timer()  # a connection that never sends a request is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._head_bytes == _REJECTED:  # lingering after a 431/408: read and drop, up to a point
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self.transport.close()
+            return
+        if self._head_bytes >= 0:
+            if self._head_timer is None:  # the first byte of the next request on a kept-alive connection
+                self._arm_head_timer()
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+            self._reject(431, f"request head exceeds {self.max_head_bytes} bytes")
+
+    # -- parser callbacks -------------------------------------------------------------------------
+    def on_headers_complete(self) -> None:
+        if self._head_bytes == _REJECTED:
+            return
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.max_head_bytes:
+            self._reject(431, f"request head exceeds {self.max_head_bytes} bytes")
+            return
+        self._cancel_head_timer()
+        self._head_bytes = _READING_BODY
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if self._head_bytes != _REJECTED:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._head_bytes == _REJECTED:
+            return
+        self._head_bytes = 0  # whatever comes next is the next request's head
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # The parser may find the request malformed after the head was already refused (an invalid
+        # Transfer-Encoding is only judged once the head is complete): it had its one answer.
+        if self._head_bytes != _REJECTED:
+            super().send_400_response(msg)
+
+    # -- limits -----------------------------------------------------------------------------------
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self._head_bytes < 0:
+            return
+        responding = self.cycle is not None and not self.cycle.response_complete
+        if self._head_bytes > 0 and not responding:
+            self._reject(408, f"request head not received within {self.head_timeout:g} s")
+        else:  # nothing sent at all, or a next request started while a response is still under way
+            self._head_bytes = _REJECTED
+            self.transport.close()
+
+    def _reject(self, status: int, message: str) -> None:
+        """Answer ``status`` with a JSON error and close: the request never reaches the app.
+
+        The close lingers (as nginx's ``lingering_close``): closing a socket with unread input makes
+        the kernel send a reset, which can destroy the answer before the client reads it. So the
+        write side is shut after the answer, input is dropped, and the socket closes when the
+        client does, after ``LINGER_SECONDS``, or after ``LINGER_BYTES`` more input.
+        """
+        self._cancel_head_timer()
+        self._head_bytes = _REJECTED
+        body = msgspec.json.encode({"error": message})
+        head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n"
+                    b"x-content-type-options: nosniff\r\nconnection: close\r\n\r\n" % len(body))
+        transport = self.transport
+        transport.write(b"".join(head) + body)
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, transport.close)
+        else:
+            transport.close()
+
+
+def guarded_protocol(max_head_bytes: int, head_timeout: float) -> type[GuardedHttpToolsProtocol]:
+    """A :class:`GuardedHttpToolsProtocol` with these limits, to pass as ``uvicorn.Config(http=...)``."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
+                {"__slots__": (), "max_head_bytes": max_head_bytes, "head_timeout": head_timeout})
+
+
+def open_files_limit() -> int | None:
+    """The process's soft RLIMIT_NOFILE, or None when it is unlimited."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """The uvicorn Config for ``app`` under ``settings``; ``overrides`` win (tests: port 0, ...)."""
+    files = open_files_limit()
+    options: dict[str, Any] = dict(
+        host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
+        timeout_graceful_shutdown=3, proxy_headers=settings.proxy_headers,
+        http=guarded_protocol(settings.max_request_head_bytes, settings.request_head_timeout),
+        timeout_keep_alive=settings.keep_alive_timeout,
+        ws="none",  # the app serves no WebSocket; an Upgrade request is answered as plain HTTP
+        limit_concurrency=max(1, files - CONNECTION_FD_HEADROOM) if files is not None else None,
+    )
+    options.update(overrides)
+    return uvicorn.Config(app, **options)
