@@ -337,6 +337,10 @@ class GroupHub:
             raise
         return lease, group
 
+    def preamble(self) -> bytes:
+        """What every stream of this service opens with (before its snapshot or resume)."""
+        return self.retry_frame
+
     def clients_by_group(self) -> dict[Hashable, int]:
         return {key: self.registry.clients(key) for key in self.groups}
 
@@ -348,36 +352,45 @@ def last_event_id(scope: Any) -> str | None:
     return None
 
 
-async def serve_stream(hub: GroupHub, scope: Any, receive: Receive, parse: Callable[[dict[str, str]], Any],
-                       preamble: Callable[[], bytes], limit_first: bool = False) -> None:
+async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Callable[[dict[str, str]], Any],
+                       limit_first: bool = False) -> None:
     """Serve one SSE request from start to end (errors as JSON 400/429 before the stream opens).
 
+    ``service`` names the GroupHub on the app's state (``"hub"``, ``"tracker"``; absent: 503);
     ``parse`` turns the query into a spec or the 400 message; ``limit_first`` checks the client
-    limit before the parameters. A ``HEAD`` gets the same checks and the SSE headers, no stream. The group's channel owns the client from the response start on
-    (``Channel.serve``); the lease is given back in a ``finally`` that runs whatever happens -- a
-    disconnect, a dropped client, a failed group, shutdown.
+    limit before the parameters. A ``HEAD`` gets the same checks and the SSE headers, no stream. The
+    group's channel owns the client from the response start on (``Channel.serve``); the lease is
+    given back in a ``finally`` that runs whatever happens -- a disconnect, a dropped client, a
+    failed group, shutdown. (Bound with ``functools.partial`` per path, so an open stream's call
+    chain has no frame more than it needs: each is memory held per idle client.)
     """
     send: Send = scope[RAW_SEND_KEY]
-    cors = scope.get(CORS_HEADERS_KEY, [])
+    hub: GroupHub | None = getattr(scope["app"].state, service, None)
+    if hub is None:
+        await json_response(send, 503, {"error": f"the {service} service is not running"},
+                            [*NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
+        return
     try:
         if limit_first:
             hub.registry.check_client_limit()
         spec = parse(query_params(scope))
         if isinstance(spec, str):
-            await json_response(send, 400, {"error": spec}, [*NO_STORE, *cors])
+            await json_response(send, 400, {"error": spec}, [*NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
             return
         if scope["method"] == "HEAD":  # what a GET would start with, without joining a group
             hub.registry.check_client_limit()
-            await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *cors]})
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])]})
             await send({"type": "http.response.body", "body": b""})
             return
         lease, group = hub.acquire(spec)
     except LimitExceeded as exc:
-        await json_response(send, 429, {"error": str(exc)},
-                            [(b"retry-after", str(exc.retry_after).encode()), *NO_STORE, *cors])
+        await json_response(send, 429, {"error": str(exc)}, [(b"retry-after", str(exc.retry_after).encode()),
+                                                             *NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
         return
+    del spec
     try:
-        await group.channel.serve(send, receive, [*SSE_HEADERS, *cors], preamble(), last_event_id(scope),
-                                  group.late_joiner_frames)
+        await group.channel.serve(send, receive, [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])], hub.preamble(),
+                                  last_event_id(scope), group.late_joiner_frames)
     finally:
         hub.release(lease)

@@ -341,25 +341,17 @@ class Channel:
         (when the ring still covers it) or ``snapshot()`` followed by an id-only message; from then
         on it gets every frame published, until it disconnects or the server ends its stream.
         """
-        pos = self.resume_position(last_event_id)
-        tail = self.ring.after(pos) if pos is not None else None
-        if tail is not None:
-            self.stats.resumed += 1
-        else:
-            self.stats.snapshots += 1
-            tail = b"".join([*snapshot(), sse_id_only(self.event_id())])
-        # The opening covers everything up to here; nothing awaited in between, so nothing is missed
-        # or sent twice.
-        client = Client(send, self.ring.seq)
-        client.task = asyncio.current_task()
-        body = preamble + tail
-        del tail
+        client, body = self._opening(send, preamble, last_event_id, snapshot)
+        # The frame of this coroutine lives as long as the connection: keep nothing in it that the
+        # stream no longer needs (the opening alone is kilobytes per client).
+        del preamble, last_event_id, snapshot
         await send({"type": "http.response.start", "status": 200, "headers": headers})
+        del headers
         if self.closed:  # a failed group: its snapshot says why, and the stream ends there
             await send({"type": "http.response.body", "body": body, "more_body": False})
             return
         await send({"type": "http.response.body", "body": body, "more_body": True})
-        del body  # no local keeps the opening: this frame lives as long as the connection
+        del body
         try:
             self.attach(client)
             while (await receive())["type"] != "http.disconnect":
@@ -373,6 +365,21 @@ class Channel:
         finally:
             self.detach(client)
             client.closed = True
+
+    def _opening(self, send: Send, preamble: bytes, last_event_id: str | None,
+                 snapshot: Callable[[], list[bytes]]) -> tuple[Client, bytes]:
+        """The new client (positioned at the head) and its opening bytes, read at one instant:
+        nothing is awaited in between, so nothing is missed or sent twice."""
+        pos = self.resume_position(last_event_id)
+        tail = self.ring.after(pos) if pos is not None else None
+        if tail is not None:
+            self.stats.resumed += 1
+        else:
+            self.stats.snapshots += 1
+            tail = b"".join([*snapshot(), sse_id_only(self.event_id())])
+        client = Client(send, self.ring.seq)
+        client.task = asyncio.current_task()
+        return client, preamble + tail
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, event: str, payload: Any) -> bytes:

@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.types import Receive, Scope
 
 from backend.swarm.session import SwarmRequestError
 
 from . import specs
 from .base import serve_stream
 from .caches import HierarchyError
-from .fanout import PADDING, sse_comment
 from .service import OddsHub
 from .specs import StreamSpec
 
 log = logging.getLogger(__name__)
-
-def _preamble(hub: OddsHub) -> bytes:
-    return b"".join([PADDING, hub.retry_frame, sse_comment(f"ready {int(hub.clock.time() * 1000)}")])
-
 
 # Path -> parser of its query (a typed spec, or the 400 message). The streams bypass Litestar's
 # router (see ``backend.app.OddsApp``): an open stream keeps its whole call chain alive, so every
@@ -43,15 +38,8 @@ STREAMS: dict[str, Callable[[dict[str, str]], StreamSpec | str]] = {
 LIMIT_BEFORE_VALIDATION = frozenset({"/api/competition-odds-stream"})  # docs/api.md B5: the order of checks
 
 
-async def serve_hub_stream(scope: Scope, receive: Receive, parse: Callable[[dict[str, str]], StreamSpec | str]) -> None:
-    """One odds-hub SSE request (``base.serve_stream`` with the hub's preamble and order of checks)."""
-    hub: OddsHub = scope["app"].state.hub
-    await serve_stream(hub, scope, receive, parse, lambda: _preamble(hub),
-                       limit_first=scope["path"] in LIMIT_BEFORE_VALIDATION)
-
-
 # Path -> ASGI-style handler(scope, receive) for backend.app.OddsApp.
-STREAM_HANDLERS = {path: (lambda scope, receive, parse=parse: serve_hub_stream(scope, receive, parse))
+STREAM_HANDLERS = {path: partial(serve_stream, service="hub", parse=parse, limit_first=path in LIMIT_BEFORE_VALIDATION)
                    for path, parse in STREAMS.items()}
 
 

@@ -34,6 +34,7 @@ from backend.swarm.session import SwarmRequestError, unwrap
 
 from .base import GroupHub
 from .caches import CacheStats, HierarchyCache, MarketTypeCache
+from .fanout import PADDING, sse_comment
 from .groups import CountsGroup, CountsListener, Group
 from .registry import Lease
 from .specs import COUNTS
@@ -115,6 +116,10 @@ class OddsHub(GroupHub):
             except Exception:
                 log.exception("the Swarm connection failed during shutdown")
         await self.shutdown_groups()
+
+    def preamble(self) -> bytes:
+        """The hub's streams open with the original's padding comment and ``ready``, after ``retry:``."""
+        return b"".join([PADDING, self.retry_frame, sse_comment(f"ready {int(self.clock.time() * 1000)}")])
 
     # -- upstream helpers ---------------------------------------------------------------------------
     async def _request_data(self, command: str, params: dict[str, Any], timeout: float) -> Any:
