@@ -62,7 +62,7 @@ def test_boot_a_live_view_and_the_parse_worker_run_under_the_policy_without_a_vi
     # Prematch: the parse worker boots under the policy of its own script and parses a big list.
     page.click("#tab-prematch")
     deadline = time.monotonic() + WORKER_READY_TIMEOUT_S
-    while (state := ui.python("from oddsui.app import current; current().app.debug_state()['parser']"))["state"] \
+    while (state := ui.python("page.app.debug_state()['parser']"))["state"] \
             not in ("ready", "broken"):
         assert time.monotonic() < deadline, f"the parse worker did not boot: {state}"
         page.wait_for_timeout(200)

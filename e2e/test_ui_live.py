@@ -148,7 +148,7 @@ def test_a_package_missing_from_the_lock_fails_loudly_on_the_page(ui):
 
     ui.page.route("**/pyodide/pyodide-lock.local.json*", lock_without_micropip)
     ui.page.goto(f"{ui.base_url}/")
-    ui.page.wait_for_function("document.documentElement.dataset.boot === 'error'", timeout=90_000)
+    ui.page.wait_for_function("() => document.documentElement.dataset.boot === 'error'", timeout=90_000)
     assert ui.page.is_visible("#boot-error")
     text = ui.page.text_content("#boot-error .boot-error-text")
     assert "loadPackage failed for [micropip]" in text, text

@@ -180,6 +180,6 @@ def test_a_package_the_worker_cannot_load_fails_loudly_and_the_page_parses_itsel
     assert any("parse worker" in message for message in ui.console_errors), ui.console_errors
     page.wait_for_selector(".sport-item .sport-count:not([data-count='']):not([data-count='0'])", timeout=20_000)
     page.click(".sport-item[data-sport-id='1']")
-    page.wait_for_function("document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
+    page.wait_for_function("() => document.querySelectorAll('.game-row[data-game-id]').length > 0", timeout=ROWS_TIMEOUT_MS)
     page.wait_for_timeout(200)
     assert page.workers == []  # terminated
