@@ -9,6 +9,7 @@ alert                      fires when                                           
 ``upstream_stalled``       an upstream went quiet and its connection was replaced (5 minutes)  warning
 ``upstream_session_lost``  the odds feed forgot the hub's session (5 minutes)                  warning
 ``memory_budget``          what a service retains is over its memory budget                    warning
+``cluster_store``          a cluster process cannot reach Redis (it serves what it has)        critical
 =========================  =================================================================  ========
 
 Each rule fires exactly at its threshold (``>=`` for counts, ``>`` for the rate, as the requirement
@@ -30,7 +31,7 @@ def failure_rate(attempts: int, failures: int) -> float:
 
 
 def evaluate(*, odds_connected: bool, upstreams: Mapping[str, Upstream], group_clients: Mapping[str, int],
-             memory: Mapping[str, ServiceMemory], group_threshold: int = GROUP_CLIENTS_ALERT,
+             memory: Mapping[str, ServiceMemory], store_ok: bool = True, group_threshold: int = GROUP_CLIENTS_ALERT,
              failure_threshold: float = FAILURE_RATE_ALERT) -> list[Alert]:
     alerts: list[Alert] = []
     for group, clients in sorted(group_clients.items()):
@@ -59,4 +60,7 @@ def evaluate(*, odds_connected: bool, upstreams: Mapping[str, Upstream], group_c
             alerts.append(Alert("memory_budget", "warning",
                                 f"{name} retains {retained} bytes, over its budget of {mem.budget_bytes}",
                                 retained, mem.budget_bytes, name))
+    if not store_ok:
+        alerts.append(Alert("cluster_store", "critical", "the cluster's store (Redis) is unreachable", 0, 1,
+                            "cluster"))
     return alerts

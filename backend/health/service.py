@@ -3,23 +3,33 @@
 ``HealthService`` is an async context manager (a Litestar lifespan) and the :class:`Reporter` the
 streaming services report to, in process:
 
-* each live-tracker game's :class:`TrackerReport` renews its lease (30 s) in a :class:`LeaseMap`
-  (at most 10,000, least recently renewed evicted first, expired ones pruned on every report and
-  read) and adds its message and parse-error deltas to the totals and to a per-second ring;
+* each live-tracker game's :class:`TrackerReport` renews its lease (30 s) in the tracker *ledger*
+  and adds its message and parse-error deltas to the totals and a per-second ring. In one process
+  the ledger is local (:class:`LocalLedger`: a :class:`LeaseMap` of at most 10,000, least recently
+  renewed evicted first, expired ones pruned on every report and read); in a cluster it is the
+  store's (:class:`ClusterLedger`: the same rules in Redis, leases with their TTL, so every process
+  shows the whole cluster);
 * the odds hub's :class:`UpstreamReport` (every second) adds its deltas to per-second rings.
 
 Rings are :class:`SecondBuckets`: fixed-size, nothing allocated per update, so memory is the same
-after a minute or a year (docs/design.md R4). :meth:`snapshot` builds the one typed :class:`HealthSnapshot` from
-the reports and from the services' own figures; ``/api/health`` and ``/metrics`` are both rendered
-from it, and the alert rules (``alerts.py``) are evaluated on it.
+after a minute or a year (R4). :meth:`snapshot` builds the one typed :class:`HealthSnapshot` from
+the ledger and from each service's own figures (the :class:`OddsFigures` / :class:`TrackerFigures`
+it implements); ``/api/health`` and ``/metrics`` are both rendered from it, and the alert rules
+(``alerts.py``) are evaluated on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import resource
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import msgspec
 
 from backend.clock import Clock, iso_utc
 
@@ -29,6 +39,7 @@ from .reports import TrackerReport, UpstreamReport
 from .ring import SecondBuckets
 from .snapshot import (
     Cache,
+    ClusterFigures,
     CountsStream,
     Groups,
     HealthSnapshot,
@@ -47,59 +58,219 @@ MAX_LEASES = 10_000
 RESPONSE_SAMPLES = 1024
 SLOW_REQUEST = 1.0  # seconds
 LEASE_BYTES = 240  # a lease's key, tuple and struct, about
-CLIENT_BYTES = 9_500  # an idle SSE client (measured by bench.fanout: 9-10 KiB)
 
 
-@dataclass(slots=True)
-class _GameLease:
+class CacheCounts(Protocol):
+    hits: int
+    misses: int
+
+
+class OddsFigures(Protocol):
+    """What health reads of the odds hub (the hub itself, or a cluster edge speaking for the leader)."""
+
+    cache_stats: CacheCounts
+
+    @property
+    def odds_connected(self) -> bool: ...
+
+    def swarm_ws(self, updates_60s: SecondBuckets | None) -> SwarmWs | None: ...
+
+    def upstream_figures(self, now: float) -> Upstream | None: ...
+
+    def counts_runs(self, now: float) -> CountsStream: ...
+
+    def memory_figures(self) -> ServiceMemory: ...
+
+    def clients_by_group(self) -> dict[Hashable, int]: ...
+
+
+class TrackerFigures(Protocol):
+    def metrics(self) -> dict[str, Any]: ...
+
+    def upstream_figures(self, now: float) -> Upstream | None: ...
+
+    def memory_figures(self) -> ServiceMemory: ...
+
+    def clients_by_group(self) -> dict[Hashable, int]: ...
+
+
+class ClusterStatus(Protocol):
+    def figures(self) -> ClusterFigures: ...
+
+
+class _GameLease(msgspec.Struct, array_like=True):
+    game_id: str
     sse_clients: int
     upstream_connected: bool
 
 
+@dataclass(slots=True)
+class LedgerView:
+    leases: list[_GameLease]
+    lease_count: int
+    evicted_total: int
+    messages_total: int
+    parse_errors_total: int
+    messages_60s: int
+    series: list[int]
+    last_message_at: float | None
+    first_seen_at: float | None
+
+
+class LocalLedger:
+    """The tracker's leases and totals in this process."""
+
+    def __init__(self, clock: Clock, max_leases: int = MAX_LEASES) -> None:
+        self.clock = clock
+        self.leases: LeaseMap[_GameLease] = LeaseMap(max_leases)
+        self.messages = SecondBuckets(60)
+        self.messages_total = 0
+        self.parse_errors_total = 0
+        self.first_seen_at: float | None = None
+        self.last_message_at: float | None = None
+
+    def report(self, report: TrackerReport) -> None:
+        now = self.clock.time()
+        if self.first_seen_at is None:
+            self.first_seen_at = now
+        self.leases.renew(report.game_id, _GameLease(report.game_id, report.sse_clients, report.upstream_connected),
+                          self.clock.monotonic(), report.lease_ttl)
+        self.messages_total += report.delta_messages
+        self.parse_errors_total += report.delta_parse_errors
+        if report.delta_messages:
+            self.messages.add(now, report.delta_messages)
+        if report.last_message_at is not None:
+            self.last_message_at = report.last_message_at
+
+    def view(self) -> LedgerView:
+        now = self.clock.time()
+        leases = [lease for _, lease in self.leases.live(self.clock.monotonic())]
+        return LedgerView(leases, len(self.leases), self.leases.evicted_total, self.messages_total,
+                          self.parse_errors_total, self.messages.total(now), self.messages.series(now),
+                          self.last_message_at, self.first_seen_at)
+
+    def nbytes(self) -> int:
+        return len(self.leases) * LEASE_BYTES + self.messages.nbytes
+
+
+class ClusterLedger:
+    """The tracker's leases and totals in the cluster's store, as every process reports them.
+
+    Reports are buffered and written every ``FLUSH_EVERY`` seconds; the view is the store's, read every
+    ``READ_EVERY`` seconds (``snapshot()`` never waits for Redis). A lease is per game *and* process --
+    the leader's says whether the upstream is connected, each edge's how many clients it serves -- and
+    the rollup adds them up per game.
+    """
+
+    FLUSH_EVERY = 0.25
+    READ_EVERY = 1.0
+
+    def __init__(self, store: Any, process: str, clock: Clock, max_leases: int = MAX_LEASES) -> None:
+        self.store = store
+        self.process = process
+        self.clock = clock
+        self.max_leases = max_leases
+        self._pending: list[Any] = []
+        self._view = LedgerView([], 0, 0, 0, 0, 0, [0] * 60, None, None)
+        self._task: asyncio.Task[None] | None = None
+        self.store_ok = True
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="health-cluster-ledger")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def report(self, report: TrackerReport) -> None:
+        from backend.cluster.store import HealthItem
+
+        value = msgspec.json.encode(_GameLease(report.game_id, report.sse_clients, report.upstream_connected))
+        self._pending.append(HealthItem(f"{report.game_id}|{self.process}", value, report.lease_ttl,
+                                        report.delta_messages, report.delta_parse_errors, report.last_message_at))
+        if len(self._pending) > 10 * self.max_leases:  # the store is away: keep the newest only
+            del self._pending[: len(self._pending) - self.max_leases]
+
+    async def _run(self) -> None:
+        from backend.cluster.store import StoreError
+
+        read_at = -1e9
+        while True:
+            await self.clock.sleep(self.FLUSH_EVERY)
+            try:
+                if self._pending:
+                    items, self._pending = self._pending, []
+                    await self.store.health_report(items, self.max_leases)
+                if self.clock.monotonic() - read_at >= self.READ_EVERY:
+                    read_at = self.clock.monotonic()
+                    await self._read()
+                self.store_ok = True
+            except StoreError as exc:
+                if self.store_ok:
+                    log.warning("health: the cluster's store is unreachable (%s)", exc)
+                self.store_ok = False
+
+    async def _read(self) -> None:
+        rollup = await self.store.health_rollup()
+        leases = [msgspec.json.decode(value, type=_GameLease) for value in rollup.leases]
+        now = int(self.clock.time())
+        series = [rollup.messages_by_second.get(s, 0) for s in range(now - 59, now + 1)]
+        self._view = LedgerView(leases, len(leases), rollup.evicted_total, rollup.messages_total,
+                                rollup.parse_errors_total, sum(series), series, rollup.last_message_at,
+                                rollup.first_seen_at)
+
+    def view(self) -> LedgerView:
+        return self._view
+
+    def nbytes(self) -> int:
+        return len(self._pending) * LEASE_BYTES
+
+
 class HealthService:
-    def __init__(self, clock: Clock, *, hub: Any = None, tracker: Any = None, max_leases: int = MAX_LEASES) -> None:
+    def __init__(self, clock: Clock, *, hub: OddsFigures | None = None, tracker: TrackerFigures | None = None,
+                 max_leases: int = MAX_LEASES, ledger: LocalLedger | ClusterLedger | None = None,
+                 cluster: ClusterStatus | None = None) -> None:
         self.clock = clock
         self.hub = hub
         self.tracker = tracker
+        self.cluster = cluster
         self.started_at = clock.monotonic()
-        self.leases: LeaseMap[_GameLease] = LeaseMap(max_leases)
-        self.tracker_messages = SecondBuckets(60)
-        self.tracker_messages_total = 0
-        self.tracker_parse_errors_total = 0
-        self.tracker_first_seen_at: float | None = None
-        self.tracker_last_message_at: float | None = None
+        self.ledger = ledger if ledger is not None else LocalLedger(clock, max_leases)
         self.odds_messages = SecondBuckets(60)
         self.odds_updates = SecondBuckets(60)
         self.reports_total = 0
         self._responses: deque[float] = deque(maxlen=RESPONSE_SAMPLES)
         self._slow = 0
 
+    @property
+    def leases(self) -> LeaseMap[_GameLease]:
+        """This process's lease map (one-process mode)."""
+        assert isinstance(self.ledger, LocalLedger)
+        return self.ledger.leases
+
     async def __aenter__(self) -> HealthService:
+        if isinstance(self.ledger, ClusterLedger):
+            self.ledger.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        return None
+        if isinstance(self.ledger, ClusterLedger):
+            await self.ledger.stop()
 
     # -- reports ------------------------------------------------------------------------------------
     def report(self, report: TrackerReport | UpstreamReport) -> None:
-        now = self.clock.time()
         self.reports_total += 1
         if isinstance(report, TrackerReport):
-            if self.tracker_first_seen_at is None:
-                self.tracker_first_seen_at = now
-            self.leases.renew(report.game_id, _GameLease(report.sse_clients, report.upstream_connected),
-                              self.clock.monotonic(), report.lease_ttl)
-            self.tracker_messages_total += report.delta_messages
-            self.tracker_parse_errors_total += report.delta_parse_errors
-            if report.delta_messages:
-                self.tracker_messages.add(now, report.delta_messages)
-            if report.last_message_at is not None:
-                self.tracker_last_message_at = report.last_message_at
-        else:
-            if report.delta_messages:
-                self.odds_messages.add(now, report.delta_messages)
-            if report.delta_updates:
-                self.odds_updates.add(now, report.delta_updates)
+            self.ledger.report(report)
+            return
+        now = self.clock.time()
+        if report.delta_messages:
+            self.odds_messages.add(now, report.delta_messages)
+        if report.delta_updates:
+            self.odds_updates.add(now, report.delta_updates)
 
     def record_response(self, seconds: float) -> None:
         """One JSON request's handling time (the app's timing wrapper calls it)."""
@@ -109,19 +280,20 @@ class HealthService:
 
     # -- the snapshot -------------------------------------------------------------------------------
     def tracker_rollup(self) -> TrackerRollup:
-        games = list(self.leases.live(self.clock.monotonic()))
-        now = self.clock.time()
+        view = self.ledger.view()
+        games: dict[str, list[int]] = {}  # game -> [clients, connected]
+        for lease in view.leases:
+            entry = games.setdefault(lease.game_id, [0, 0])
+            entry[0] += lease.sse_clients
+            entry[1] |= int(lease.upstream_connected)
         metrics = self.tracker.metrics() if self.tracker is not None else {}
         return TrackerRollup(
-            active_games=sum(1 for _, g in games if g.sse_clients > 0),
-            active_sse_clients=sum(g.sse_clients for _, g in games),
-            upstream_ws_connected_games=sum(1 for _, g in games if g.upstream_connected),
-            ws_messages_total=self.tracker_messages_total,
-            ws_messages_last_60s=self.tracker_messages.total(now),
-            ws_parse_errors_total=self.tracker_parse_errors_total,
-            last_message_at=_iso(self.tracker_last_message_at),
-            first_seen_at=_iso(self.tracker_first_seen_at),
-            leases=len(self.leases), leases_evicted_total=self.leases.evicted_total,
+            active_games=sum(1 for c, _ in games.values() if c > 0),
+            active_sse_clients=sum(c for c, _ in games.values()),
+            upstream_ws_connected_games=sum(up for _, up in games.values()),
+            ws_messages_total=view.messages_total, ws_messages_last_60s=view.messages_60s,
+            ws_parse_errors_total=view.parse_errors_total, last_message_at=_iso(view.last_message_at),
+            first_seen_at=_iso(view.first_seen_at), leases=view.lease_count, leases_evicted_total=view.evicted_total,
             games_followed=metrics.get("games", 0),
             connect_attempts_total=metrics.get("connect_attempts_total", 0),
             connect_failures_total=metrics.get("connect_failures_total", 0),
@@ -142,7 +314,7 @@ class HealthService:
         hub, tracker = self.hub, self.tracker
         swarm: SwarmWs | None = None
         try:
-            swarm = hub.health_metrics(self.odds_updates) if hub is not None else None
+            swarm = hub.swarm_ws(self.odds_updates) if hub is not None else None
         except Exception:  # the contract: null when the service could not answer
             log.exception("health: the odds hub's metrics failed")
         rollup: TrackerRollup | None = None
@@ -151,21 +323,18 @@ class HealthService:
         except Exception:
             log.exception("health: the live tracker's metrics failed")
         upstream: dict[str, Upstream] = {}
-        if hub is not None:
-            stats = hub.conn.stats
-            attempts, failures = stats.attempts_5m.total(now), stats.failures_5m.total(now)
-            upstream["odds_feed"] = Upstream(
-                connected=1 if hub.conn.connected else 0, connect_attempts_5m=attempts, connect_failures_5m=failures,
-                failure_rate_5m=round(alerts.failure_rate(attempts, failures), 4),
-                stalls_5m=stats.stalls_5m.total(now), session_expiries_5m=stats.expiries_5m.total(now))
-        if tracker is not None:
-            tstats = tracker.stats
-            attempts, failures = tstats.attempts_5m.total(now), tstats.failures_5m.total(now)
-            upstream["tracker_feed"] = Upstream(
-                connected=rollup.upstream_ws_connected_games if rollup is not None else 0,
-                connect_attempts_5m=attempts, connect_failures_5m=failures,
-                failure_rate_5m=round(alerts.failure_rate(attempts, failures), 4))
-        memory = Memory(rss_bytes=rss_bytes(), services=self._memory())
+        for name, service in (("odds_feed", hub), ("tracker_feed", tracker)):
+            figures = service.upstream_figures(now) if service is not None else None
+            if figures is not None:
+                upstream[name] = figures
+        if "tracker_feed" in upstream and rollup is not None:
+            upstream["tracker_feed"] = msgspec.structs.replace(upstream["tracker_feed"],
+                                                                connected=rollup.upstream_ws_connected_games)
+        services: dict[str, ServiceMemory] = {}
+        for name, service in (("odds_hub", hub), ("live_tracker", tracker)):
+            if service is not None:
+                services[name] = service.memory_figures()
+        services["health"] = ServiceMemory(other_bytes=self.ledger.nbytes() + self._ring_bytes())
         group_clients: dict[str, int] = {}
         for name, service in (("hub", hub), ("tracker", tracker)):
             if service is not None:
@@ -174,6 +343,8 @@ class HealthService:
         stats = hub.cache_stats if hub is not None else None
         lookups = (stats.hits + stats.misses) if stats is not None else 0
         counts = hub.counts_runs(now) if hub is not None else CountsStream(0, None, {})
+        tracker_series = self.ledger.view().series
+        cluster = self.cluster.figures() if self.cluster is not None else None
         return HealthSnapshot(
             status="ok",
             uptime=round(self.clock.monotonic() - self.started_at, 3),
@@ -183,32 +354,18 @@ class HealthService:
                         hit_rate=round(stats.hits / lookups, 4) if stats and lookups else 0.0),
             responseTime=self.response_time(),
             counts_stream=counts,
-            memory=memory,
+            memory=Memory(rss_bytes=rss_bytes(), services=services),
             upstream=upstream,
             groups=Groups(count=len(group_clients), max_clients=max(group_clients.values(), default=0)),
-            messages_per_second=Series(odds_feed=self.odds_messages.series(now),
-                                       tracker_feed=self.tracker_messages.series(now)),
-            alerts=alerts.evaluate(odds_connected=hub.conn.connected if hub is not None else True,
-                                   upstreams=upstream, group_clients=group_clients, memory=memory.services),
+            messages_per_second=Series(odds_feed=self.odds_messages.series(now), tracker_feed=tracker_series),
+            alerts=alerts.evaluate(odds_connected=hub.odds_connected if hub is not None else True,
+                                   upstreams=upstream, group_clients=group_clients, memory=services,
+                                   store_ok=cluster.store_ok if cluster is not None else True),
+            cluster=cluster,
         )
 
-    def _memory(self) -> dict[str, ServiceMemory]:
-        out: dict[str, ServiceMemory] = {}
-        for name, service in (("odds_hub", self.hub), ("live_tracker", self.tracker)):
-            if service is None:
-                continue
-            budget = service.budget
-            clients = service.registry.total_clients
-            out[name] = ServiceMemory(budget_bytes=budget.limit, replay_bytes=budget.ring_bytes,
-                                      cache_bytes=budget.cache_bytes, clients=clients,
-                                      client_bytes=clients * CLIENT_BYTES,
-                                      replay_frames_trimmed_total=budget.trimmed_frames)
-        out["health"] = ServiceMemory(other_bytes=len(self.leases) * LEASE_BYTES + self._ring_bytes())
-        return out
-
     def _ring_bytes(self) -> int:
-        rings = (self.tracker_messages, self.odds_messages, self.odds_updates)
-        return sum(r.nbytes for r in rings) + 8 * RESPONSE_SAMPLES
+        return self.odds_messages.nbytes + self.odds_updates.nbytes + 8 * RESPONSE_SAMPLES
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -221,9 +378,6 @@ def _key(key: Any) -> str:
 
 def rss_bytes() -> int:
     """Resident set size of this process (Linux /proc; falls back to the peak from getrusage)."""
-    import os
-    import resource
-
     try:
         with open(f"/proc/{os.getpid()}/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -156,6 +156,27 @@ class Series(msgspec.Struct):
     tracker_feed: list[int]
 
 
+class ProcessFigures(msgspec.Struct, kw_only=True):
+    """One process of a cluster, as it last reported itself."""
+
+    process: str
+    clients: dict[str, int]
+    groups: dict[str, int]
+    leader: list[str]
+    rss_bytes: int = 0
+    store_ok: bool = True
+
+
+class ClusterFigures(msgspec.Struct, kw_only=True):
+    """A cluster (REDIS_URL set): this process, every live process, and who leads each service."""
+
+    process: str
+    store_ok: bool
+    leaders: dict[str, str | None]
+    clients_total: int
+    processes: list[ProcessFigures]
+
+
 class HealthSnapshot(msgspec.Struct, kw_only=True):
     status: str
     uptime: float
@@ -169,6 +190,7 @@ class HealthSnapshot(msgspec.Struct, kw_only=True):
     groups: Groups
     messages_per_second: Series
     alerts: list[Alert]
+    cluster: ClusterFigures | None = None  # null when one process serves alone
 
 
 def to_json(snapshot: HealthSnapshot) -> bytes:

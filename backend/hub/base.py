@@ -48,12 +48,20 @@ def base36(n: int) -> str:
             return out
 
 
+class Unavailable(Exception):
+    """A service cannot take a new stream right now (e.g. the cluster's store is away): 503."""
+
+    def __init__(self, message: str, retry_after: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class GroupHost(Protocol):
     """What any group may ask of the service holding it."""
 
     clock: Clock
 
-    def new_channel(self, name: str) -> Channel: ...
+    def new_channel(self, key: Hashable) -> Channel: ...
 
     def retained(self) -> Retained: ...
 
@@ -74,7 +82,8 @@ class BaseGroup:
     def __init__(self, ctx: GroupHost, key: Hashable) -> None:
         self.ctx = ctx
         self.key = key
-        self.channel: Channel = ctx.new_channel(repr(key))
+        self.channel: Channel = ctx.new_channel(key)
+        self.channel.bind(self.late_joiner_frames)  # a relay (cluster mode) snapshots through it
         self.retained = ctx.retained()  # the bytes of our cached payloads, against the service's budget
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
@@ -89,6 +98,9 @@ class BaseGroup:
 
     def release_upstream(self) -> None:
         """Give back what the group holds upstream (subscriptions, connections); override."""
+
+    async def ready(self) -> None:
+        """Wait until the group can serve a client (a cluster replica loads its state first)."""
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
@@ -203,6 +215,8 @@ class GroupHub:
         self._channel_counter = 0
         self._closing: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        # Cluster mode, on the leader: the channels its groups publish through (relays to the cluster).
+        self.channel_factory: Callable[[Hashable], Any] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start_reaper(self) -> None:
@@ -225,11 +239,15 @@ class GroupHub:
                 pass
             except Exception:
                 log.exception("%s reaper failed during shutdown", self.name)
+        self.drop_all_groups()
+        await self.idle()
+
+    def drop_all_groups(self) -> None:
+        """Forget and close every group now, keeping the service running (a cluster leader stepping down)."""
         self.registry.drain()
         groups, self.groups = list(self.groups.values()), {}
         for group in groups:
             self._close_later(group)
-        await self.idle()
 
     async def _reap_forever(self) -> None:
         """Every half second: tear down expired groups, drop stuck clients, send due heartbeats."""
@@ -285,9 +303,11 @@ class GroupHub:
             await asyncio.wait(list(self._closing))
 
     # -- what every group may ask ---------------------------------------------------------------------
-    def new_channel(self, name: str) -> Channel:
+    def new_channel(self, key: Hashable) -> Channel:
+        if self.channel_factory is not None:
+            return self.channel_factory(key)
         self._channel_counter += 1
-        return Channel(name, f"{self.epoch}.{base36(self._channel_counter)}", clock=self.clock,
+        return Channel(repr(key), f"{self.epoch}.{base36(self._channel_counter)}", clock=self.clock,
                        stats=self.fanout_stats, budget=self.budget, **self._channel_options)
 
     def retained(self) -> Retained:
@@ -296,12 +316,13 @@ class GroupHub:
     def group_failed(self, group: BaseGroup, message: str) -> None:
         """A group gave up: free its key now (the next client gets a new group) and close it."""
         self.groups_failed += 1
-        if self.groups.get(group.key) is group:
-            del self.groups[group.key]
-            self.registry.retire(group.key)
-        self._close_later(group)
+        self.retire(group)
 
     # -- groups for routes --------------------------------------------------------------------------
+    async def admit(self, spec: Spec) -> None:
+        """Anything asynchronous to check before :meth:`acquire` (the cluster's admission); raises
+        :class:`~.registry.LimitExceeded`. Nothing to do for one process."""
+
     def acquire(self, spec: Spec) -> tuple[Lease, BaseGroup]:
         """Take a client lease on the group ``spec`` names, creating the group if needed.
 
@@ -322,7 +343,7 @@ class GroupHub:
             return lease, group
         group = None
         try:
-            group = spec.build(self)
+            group = self.build_group(spec)
             self.groups[key] = group
             group.start()
         except BaseException as exc:
@@ -340,6 +361,28 @@ class GroupHub:
     def preamble(self) -> bytes:
         """What every stream of this service opens with (before its snapshot or resume)."""
         return self.retry_frame
+
+    CLIENT_BYTES = 9_500  # an idle SSE client (bench.fanout measures 9-10 KiB): an estimate, for health
+
+    def memory_figures(self) -> Any:
+        """What this service retains, for health: replay and cached payloads exactly, clients estimated."""
+        from backend.health.snapshot import ServiceMemory
+
+        budget, clients = self.budget, self.registry.total_clients
+        return ServiceMemory(budget_bytes=budget.limit, replay_bytes=budget.ring_bytes, cache_bytes=budget.cache_bytes,
+                             clients=clients, client_bytes=clients * self.CLIENT_BYTES,
+                             replay_frames_trimmed_total=budget.trimmed_frames)
+
+    def build_group(self, spec: Spec) -> BaseGroup:
+        """The group serving ``spec`` here (a cluster edge builds a replica instead)."""
+        return spec.build(self)
+
+    def retire(self, group: BaseGroup) -> None:
+        """Free ``group``'s key now and close it (no error sent: the caller has said what it had to)."""
+        if self.groups.get(group.key) is group:
+            del self.groups[group.key]
+            self.registry.retire(group.key)
+        self._close_later(group)
 
     def clients_by_group(self) -> dict[Hashable, int]:
         return {key: self.registry.clients(key) for key in self.groups}
@@ -383,13 +426,16 @@ async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Cal
                         "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])]})
             await send({"type": "http.response.body", "body": b""})
             return
+        await hub.admit(spec)
         lease, group = hub.acquire(spec)
-    except LimitExceeded as exc:
-        await json_response(send, 429, {"error": str(exc)}, [(b"retry-after", str(exc.retry_after).encode()),
-                                                             *NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
+    except (LimitExceeded, Unavailable) as exc:
+        status = 429 if isinstance(exc, LimitExceeded) else 503
+        await json_response(send, status, {"error": str(exc)}, [(b"retry-after", str(exc.retry_after).encode()),
+                                                                *NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
         return
     del spec
     try:
+        await group.ready()
         await group.channel.serve(send, receive, [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])], hub.preamble(),
                                   last_event_id(scope), group.late_joiner_frames)
     finally:

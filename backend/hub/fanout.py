@@ -208,6 +208,11 @@ class ReplayRing:
         if run[1] == 0:
             self._runs.popleft()
 
+    def reset(self, seq: int) -> None:
+        """Forget every frame and continue numbering after ``seq`` (a replica following a stream)."""
+        self.clear()
+        self.seq = seq
+
     def trim_oldest_second(self) -> int:
         """Drop every frame of the oldest second held (for the budget); returns how many."""
         if not self._runs:
@@ -312,6 +317,9 @@ class Channel:
         self._flush_scheduled = False
         self.closed = False
 
+    def bind(self, snapshot: Callable[[], list[bytes]]) -> None:
+        """A local channel gets its snapshot from the serving path; nothing to keep."""
+
     # -- ids ------------------------------------------------------------------------------------
     @property
     def seq(self) -> int:
@@ -388,6 +396,17 @@ class Channel:
     def publish_raw(self, event: str | None, data: bytes) -> bytes:
         """Append one event (encoded once; ``event`` None: unnamed) and schedule a flush; returns the frame."""
         frame = sse_event(event, data, f"{self.epoch}-{self.ring.seq + 1}")
+        self.ring.append(frame)
+        self.stats.events_published += 1
+        if not self._flush_scheduled and self.clients:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_start)
+        return frame
+
+    def publish_body(self, body: bytes) -> bytes:
+        """Append a frame whose id this channel adds (``body`` is ``event:``/``data:`` lines: a frame
+        encoded once for the whole cluster); schedule a flush; returns the frame."""
+        frame = b"id: " + f"{self.epoch}-{self.ring.seq + 1}".encode() + b"\n" + body
         self.ring.append(frame)
         self.stats.events_published += 1
         if not self._flush_scheduled and self.clients:

@@ -210,7 +210,9 @@ class SportGroup(Group):
         self.game_ids = [g["id"] for g in games if "id" in g]
         payload = {"sportId": self.sport_id, "sportName": self.sport_name, "data": games,
                    "last_updated": self.now_iso()}
-        self._games_payload = self.emit("games", payload)
+        # The state a snapshot shows must include the frame it is taken with: set, then publish.
+        self._games_payload = encode_json(payload)
+        self.channel.publish_raw("games", self._games_payload)
         self._account()
         self.after_games_emit()
 

@@ -23,12 +23,14 @@ from typing import Any
 import msgspec
 
 from backend.clock import Clock, iso_utc
+from backend.health import alerts
 from backend.health.reports import NullReporter, Reporter, UpstreamReport
 from backend.health.ring import SecondBuckets
-from backend.health.snapshot import CountsStream, SubscriptionFigures, SwarmWs
+from backend.health.snapshot import CountsStream, SubscriptionFigures, SwarmWs, Upstream
+from backend.lifecycle import ConnState
 from backend.ratelimit import TokenBucket
 from backend.settings import Settings
-from backend.swarm.connection import OnData, OnFailed, SubscriptionHandle, SwarmConnection
+from backend.swarm.connection import ConnectionStats, OnData, OnFailed, SubscriptionHandle, SwarmConnection
 from backend.swarm.messages import CODE_OK
 from backend.swarm.session import SwarmRequestError, unwrap
 
@@ -69,7 +71,8 @@ class _CountsHold:
 
 class OddsHub(GroupHub):
     def __init__(self, settings: Settings, clock: Clock, swarm_url: str, rng: random.Random | None = None,
-                 connector: Callable[[str], Awaitable[Any]] | None = None, reporter: Reporter | None = None) -> None:
+                 connector: Callable[[str], Awaitable[Any]] | None = None, reporter: Reporter | None = None,
+                 dormant: bool = False) -> None:
         super().__init__(
             name="hub", clock=clock, rng=rng, grace=settings.group_grace, max_clients=settings.max_clients,
             max_groups={"game": settings.max_game_groups}, subscription_budget=settings.max_subscriptions,
@@ -77,17 +80,15 @@ class OddsHub(GroupHub):
             write_timeout=settings.write_timeout, replay_frames=settings.replay_frames,
             replay_bytes=settings.replay_bytes, sse_retry_ms=settings.sse_retry_ms)
         self.settings = settings
-        self.conn = SwarmConnection(
-            swarm_url, clock=clock, site_id=settings.swarm_site_id,
-            connect_timeout=settings.swarm_connect_timeout, request_timeout=settings.swarm_request_timeout,
-            backoff_base=settings.swarm_backoff_base, backoff_cap=settings.swarm_backoff_cap,
-            max_subscriptions=settings.max_subscriptions, idle_probe=settings.swarm_idle_probe,
-            probe_timeout=settings.swarm_probe_timeout, rng=self.rng, connector=connector)
+        self._swarm_url = swarm_url
+        self._connector = connector
+        self.conn = self._new_connection()
         self.cache_stats = CacheStats()
         self.hierarchy = HierarchyCache(self._request_data, clock, settings.hierarchy_ttl, self.cache_stats)
         self.market_types_cache = MarketTypeCache(self._request_data, clock, settings.market_types_ttl,
                                                   self.cache_stats)
         self._connection: asyncio.Task[None] | None = None
+        self.dormant = dormant  # a cluster process: the upstream runs only while it leads
         self.poll_bucket = TokenBucket(settings.poll_rate, settings.poll_burst, clock.monotonic())
         self.reporter: Reporter = reporter or NullReporter()
         self._reported_at = -1e9
@@ -98,14 +99,35 @@ class OddsHub(GroupHub):
         self._counts_by_reason: dict[str, int] = {}
         self._counts_last_reason: str | None = None
 
+    def _new_connection(self, stats: ConnectionStats | None = None) -> SwarmConnection:
+        s = self.settings
+        return SwarmConnection(
+            self._swarm_url, clock=self.clock, site_id=s.swarm_site_id, connect_timeout=s.swarm_connect_timeout,
+            request_timeout=s.swarm_request_timeout, backoff_base=s.swarm_backoff_base,
+            backoff_cap=s.swarm_backoff_cap, max_subscriptions=s.max_subscriptions, idle_probe=s.swarm_idle_probe,
+            probe_timeout=s.swarm_probe_timeout, rng=self.rng, connector=self._connector, stats=stats)
+
     # -- lifecycle ------------------------------------------------------------------------------------
     async def __aenter__(self) -> OddsHub:
-        self._connection = asyncio.create_task(self.conn.run(), name="swarm-connection")
+        if not self.dormant:
+            self.start_upstream()
         self.start_reaper()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.close_streams("shutdown")
+        await self.stop_upstream()
+        await self.shutdown_groups()
+
+    def start_upstream(self) -> None:
+        """Run the Swarm connection (a stopped one is replaced; its counters carry on)."""
+        if self._connection is not None:
+            return
+        if self.conn.state is ConnState.STOPPED:
+            self.conn = self._new_connection(self.conn.stats)
+        self._connection = asyncio.create_task(self.conn.run(), name="swarm-connection")
+
+    async def stop_upstream(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.cancel()
@@ -114,8 +136,7 @@ class OddsHub(GroupHub):
             except asyncio.CancelledError:
                 pass
             except Exception:
-                log.exception("the Swarm connection failed during shutdown")
-        await self.shutdown_groups()
+                log.exception("the Swarm connection failed while stopping")
 
     def preamble(self) -> bytes:
         """The hub's streams open with the original's padding comment and ``ready``, after ``retry:``."""
@@ -203,6 +224,20 @@ class OddsHub(GroupHub):
     def counts_runs(self, now: float) -> CountsStream:
         return CountsStream(runs_last_60s=self._counts_runs.total(now), last_reason=self._counts_last_reason,
                             runs_by_reason=dict(self._counts_by_reason))
+
+    @property
+    def odds_connected(self) -> bool:
+        return self.conn.connected
+
+    def upstream_figures(self, now: float) -> Upstream:
+        stats = self.conn.stats
+        attempts, failures = stats.attempts_5m.total(now), stats.failures_5m.total(now)
+        return Upstream(connected=1 if self.conn.connected else 0, connect_attempts_5m=attempts,
+                        connect_failures_5m=failures, failure_rate_5m=round(alerts.failure_rate(attempts, failures), 4),
+                        stalls_5m=stats.stalls_5m.total(now), session_expiries_5m=stats.expiries_5m.total(now))
+
+    def swarm_ws(self, updates_60s: SecondBuckets | None = None) -> SwarmWs:
+        return self.health_metrics(updates_60s)
 
     def health_metrics(self, updates_60s: SecondBuckets | None = None) -> SwarmWs:
         """``swarm_ws`` of /api/health: the original's fields plus ours (docs/api.md A2)."""

@@ -137,6 +137,7 @@ class SwarmConnection:
         probe_timeout: float = 3.0,
         rng: random.Random | None = None,
         connector: Callable[[str], Awaitable[Any]] | None = None,
+        stats: ConnectionStats | None = None,
     ) -> None:
         self.url = url
         self.clock = clock
@@ -146,7 +147,7 @@ class SwarmConnection:
         self.stable_after = stable_after
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
         self.lifecycle = Lifecycle()
-        self.stats = ConnectionStats()
+        self.stats = stats if stats is not None else ConnectionStats()
         self.core = SwarmSession(site_id=site_id, max_subscriptions=max_subscriptions,
                                  request_timeout=request_timeout, idle_probe=idle_probe, probe_timeout=probe_timeout)
         self._ws: ClientConnection | None = None

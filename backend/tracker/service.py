@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from backend.clock import Clock
+from backend.health.alerts import failure_rate
 from backend.health.reports import NullReporter, Reporter, TrackerReport
+from backend.health.snapshot import Upstream
 from backend.hub.base import GroupHub
 from backend.settings import Settings
 
@@ -92,6 +94,12 @@ class TrackerService(GroupHub):
         for key, group in list(self.groups.items()):
             if isinstance(group, TrackerGroup):
                 group.report(now, self.registry.clients(key))
+
+    def upstream_figures(self, now: float) -> Upstream:
+        attempts, failures = self.stats.attempts_5m.total(now), self.stats.failures_5m.total(now)
+        connected = sum(1 for g in self.groups.values() if isinstance(g, TrackerGroup) and g.upstream_connected)
+        return Upstream(connected=connected, connect_attempts_5m=attempts, connect_failures_5m=failures,
+                        failure_rate_5m=round(failure_rate(attempts, failures), 4))
 
     def metrics(self) -> dict[str, Any]:
         """The tracker's own figures (the per-game rollup is health's, from the reports)."""

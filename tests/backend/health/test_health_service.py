@@ -112,7 +112,7 @@ class HealthMachine(RuleBasedStateMachine):
 
     @invariant()
     def memory_does_not_grow_with_reports(self):
-        ring_lists = [self.health.tracker_messages._counts, self.health.odds_messages._counts]
+        ring_lists = [self.health.ledger.messages._counts, self.health.odds_messages._counts]
         assert all(len(r) == 60 for r in ring_lists)
         assert len(self.health.leases) <= 4 and len(self.health._responses) <= 1024
 
