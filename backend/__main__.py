@@ -7,6 +7,7 @@ then uvicorn finishes its normal shutdown and the lifespans close the services a
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 
 import uvicorn
@@ -32,6 +33,19 @@ class Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def reusable_socket(host: str, port: int) -> socket.socket:
+    """A listening socket with SO_REUSEPORT: every process of a cluster on this machine binds the same
+    port, and the kernel spreads new connections among them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
 def main() -> int:
     try:
         settings = Settings.from_env()
@@ -43,7 +57,7 @@ def main() -> int:
     server = Server(config, app.state)
     shown = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0") else settings.host
     print(f"Odds browser: http://{shown}:{settings.port}/  (API under /api/, health at /api/health)", flush=True)
-    server.run()
+    server.run(sockets=[reusable_socket(settings.host, settings.port)] if settings.reuse_port else None)
     return 0
 
 

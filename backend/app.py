@@ -120,6 +120,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
                 url = sim.url
                 tracker_url = tracker_url or sim.tracker_url
                 log.info("embedded Swarm simulator at %s (tracker feed %s)", url, sim.tracker_url)
+            if settings.redis_url:  # a member of a cluster: backend/cluster/runtime.py
+                from backend.cluster.runtime import start_cluster
+
+                await start_cluster(stack, app, settings, clock, url, tracker_url)
+                yield
+                return
             health = app.state.health = await stack.enter_async_context(HealthService(clock))
             app.state.hub = health.hub = await stack.enter_async_context(
                 OddsHub(settings, clock, url, reporter=health))

@@ -27,6 +27,9 @@ class Settings:
     """Interface the HTTP server binds."""
     port: int = 8787
     """HTTP port. 8787 is where the original UI looks for the API on localhost."""
+    reuse_port: bool = False
+    """Bind the port with SO_REUSEPORT, so several processes (a cluster's, on one machine) share it
+    and the kernel spreads the connections among them."""
 
     swarm_ws_url: str = ""
     """Upstream Swarm feed. Empty: start the embedded simulator and use it."""
@@ -79,6 +82,11 @@ class Settings:
     """Games followed at once; a client of one more gets 429."""
     tracker_memory_budget: int = 64 * 1024 * 1024
     """Bytes the live tracker may retain (replay plus match states), as ``memory_budget`` for the hub."""
+
+    redis_url: str = ""
+    """A Redis server to form a cluster on (``redis://127.0.0.1:6379/0``): every process started with
+    the same URL serves every stream, and one of them at a time holds each upstream. Empty: one
+    process, no Redis."""
 
     group_grace: float = 5.0
     """Seconds a group with no clients is kept (and its upstream subscriptions) before teardown."""

@@ -109,7 +109,8 @@ class LeaseKeeper:
     def _lose(self, why: str) -> None:
         if self.token is None:
             return
-        log.warning("lease %s: lost (%s)", self.name, why)
+        log.log(logging.INFO if why == "stopping" else logging.WARNING, "lease %s: %s (%s)", self.name,
+                "released" if why == "stopping" else "lost", why)
         self.token = None
         self.valid_until = 0.0
         self.lost_total += 1

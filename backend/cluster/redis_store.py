@@ -321,12 +321,13 @@ class RedisStore:
         """One pipeline, so the frames run in order on one connection; each result on its own."""
         pipe = self.client.pipeline(transaction=False)
         script = self._scripts["publish"]
-        for key, epoch, frame, snapshot in items:
-            stream, meta = self._frame_keys(service, key, epoch)
-            script(keys=[self._k("lease", lease), stream, meta],
-                   args=[token, frame or b"", snapshot or b"", maxlen, self.channel(service, key, epoch),
-                         "1" if frame is not None else "0", "1" if snapshot is not None else "0"], client=pipe)
         try:
+            for key, epoch, frame, snapshot in items:
+                stream, meta = self._frame_keys(service, key, epoch)
+                await script(keys=[self._k("lease", lease), stream, meta],  # queued on the pipeline
+                             args=[token, frame or b"", snapshot or b"", maxlen, self.channel(service, key, epoch),
+                                   "1" if frame is not None else "0", "1" if snapshot is not None else "0"],
+                             client=pipe)
             results = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as exc:
             raise StoreError(f"redis publish: {exc}") from exc

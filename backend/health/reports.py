@@ -23,6 +23,7 @@ class TrackerReport(msgspec.Struct, frozen=True, kw_only=True):
     last_message_at: float | None = None  # epoch seconds
     sse_clients: int = 0
     upstream_connected: bool = False
+    role: str = "service"  # in a cluster: "service" (the leader's game) or "edge" (a process's clients)
 
 
 class UpstreamReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -189,7 +189,7 @@ class ClusterLedger:
         from backend.cluster.store import HealthItem
 
         value = msgspec.json.encode(_GameLease(report.game_id, report.sse_clients, report.upstream_connected))
-        self._pending.append(HealthItem(f"{report.game_id}|{self.process}", value, report.lease_ttl,
+        self._pending.append(HealthItem(f"{report.game_id}|{self.process}|{report.role}", value, report.lease_ttl,
                                         report.delta_messages, report.delta_parse_errors, report.last_message_at))
         if len(self._pending) > 10 * self.max_leases:  # the store is away: keep the newest only
             del self._pending[: len(self._pending) - self.max_leases]

@@ -1,0 +1,273 @@
+"""A cluster in one event loop: three processes (a dormant hub, an edge and a leadership each) on one
+in-memory store, against the in-memory Swarm feed, on a FakeClock.
+
+What must hold: every process serves a group's stream with the same ids and frames; a late joiner
+anywhere gets the snapshot and exactly what followed; a Last-Event-ID from one process resumes
+exactly on another; limits count across the cluster; when the leader goes, another takes over and
+the streams carry on without a gap or a repeat; a former leader's writes are fenced; with the store
+away the connected clients keep their streams and new groups are refused, and all recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from backend.clock import FakeClock
+from backend.cluster.leader import Leadership
+from backend.cluster.runtime import HUB_CODEC, ClusterOddsHub, ClusterReporter, hub_calls
+from backend.cluster.store import MemoryStore
+from backend.hub.base import Unavailable
+from backend.hub.fanout import Client
+from backend.hub.registry import LimitExceeded
+from backend.hub.service import OddsHub
+from backend.hub.specs import GameSpec
+from backend.settings import Settings
+from tests.support.fake_feed import FakeFeed
+
+MESSAGE = re.compile(rb"id: (\S+)\n(?:event: (\w+)\n)?data: ([^\n]*)\n\n")
+
+
+def game_tree(params: dict) -> dict:
+    gid = params["where"]["game"]["id"]
+    return {"game": {str(gid): {"id": gid, "markets_count": 0, "market": {}}}}
+
+
+class Reader:
+    def __init__(self) -> None:
+        self.received = bytearray()
+
+    async def send(self, message: dict) -> None:
+        self.received += message.get("body", b"")
+
+    def ids(self) -> list[str]:
+        return [m.group(1).decode() for m in MESSAGE.finditer(bytes(self.received))]
+
+    def counts(self) -> list[int]:
+        out = []
+        for m in MESSAGE.finditer(bytes(self.received)):
+            if m.group(2) == b"game":
+                out.append(int(re.search(rb'"markets_count":(\d+)', m.group(3)).group(1)))
+        return out
+
+
+class Process:
+    def __init__(self, cluster: Cluster, name: str) -> None:
+        self.name = name
+        self.hub = OddsHub(cluster.settings, cluster.clock, "ws://feed/", connector=cluster.feed.connect, dormant=True)
+        self.edge = ClusterOddsHub(cluster.settings, cluster.store, name, cluster.clock)
+        self.lead = Leadership(cluster.store, "hub", self.hub, HUB_CODEC, cluster.clock, name,
+                               start_upstream=self.hub.start_upstream, stop_upstream=self.hub.stop_upstream,
+                               handle_call=hub_calls(self.hub))
+        self.reporter = ClusterReporter(cluster.store, name, cluster.clock)
+        self.reporter.edges["hub"] = self.edge
+        self.reporter.leaderships["hub"] = self.lead
+        self.tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        await self.hub.__aenter__()
+        await self.edge.__aenter__()
+        self.tasks = [asyncio.create_task(self.lead.run()), asyncio.create_task(self.reporter.run())]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+        await self.edge.__aexit__(None, None, None)
+        await self.hub.__aexit__(None, None, None)
+
+
+class Cluster:
+    def __init__(self, n: int = 3, **settings) -> None:
+        self.clock = FakeClock()
+        self.store = MemoryStore(self.clock.monotonic, self.clock.time)
+        self.feed = FakeFeed(snapshot=game_tree)
+        self.settings = Settings(group_grace=2.0, **settings)
+        self.processes = [Process(self, f"p{i}") for i in range(n)]
+        self.leases: list = []  # the clients' holds on their groups
+
+    async def __aenter__(self) -> Cluster:
+        for p in self.processes:
+            await p.start()
+        await self.run_until(lambda: self.leader() is not None and self.feed.socket is not None
+                             and self.leader().hub.conn.connected)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for p in self.processes:
+            await p.stop()
+
+    def leader(self) -> Process | None:
+        leaders = [p for p in self.processes if p.lead.keeper.holding]
+        assert len(leaders) <= 1, "two leaders at once"
+        return leaders[0] if leaders else None
+
+    async def run_until(self, predicate, limit: float = 30.0) -> None:
+        await self.clock.run_until(predicate, limit=limit, step=0.1)
+
+    async def open(self, process: Process, spec, last_event_id: str | None = None) -> tuple[Reader, Client]:
+        edge = process.edge
+        await edge.admit(spec)
+        lease, group = edge.acquire(spec)
+        await self._ready(group)
+        reader = Reader()
+        client, body = group.channel._opening(reader.send, b"", last_event_id, group.late_joiner_frames)
+        await reader.send({"body": body})
+        group.channel.attach(client)
+        self.leases.append(lease)
+        return reader, client
+
+    async def _ready(self, group) -> None:
+        waiting = asyncio.ensure_future(group.ready())
+        await self.run_until(waiting.done)
+        await waiting
+
+    def push(self, game: int, markets: int) -> None:
+        subid = next(sub for sub, tree in self.feed.subscriptions.items() if str(game) in tree.get("game", {}))
+        self.feed.socket.push(subid, {"game": {str(game): {"markets_count": markets}}})
+
+
+async def test_every_process_serves_the_same_frames_and_a_resume_works_anywhere():
+    async with Cluster() as c:
+        spec = GameSpec("7")
+        a, _ = await c.open(c.processes[0], spec)
+        b, _ = await c.open(c.processes[1], spec)
+        await c.run_until(lambda: len(a.ids()) >= 1 and len(b.ids()) >= 1)
+        for n in range(1, 6):
+            c.push(7, n)
+            await c.run_until(lambda n=n: a.counts()[-1:] == [n] and b.counts()[-1:] == [n])
+        assert a.ids() == b.ids() and a.counts() == b.counts() == [0, 1, 2, 3, 4, 5]
+        epoch = a.ids()[0].rsplit("-", 1)[0]
+        assert all(i.startswith(epoch + "-") for i in a.ids())
+        # a late joiner on the third process: the snapshot and the id of where it stands
+        late, _ = await c.open(c.processes[2], spec)
+        assert late.counts()[-1] == 5 and late.ids()[-1] == a.ids()[-1]
+        # a client of process 0 resumes on process 2 from an id it got: exactly what it missed
+        resumed, _ = await c.open(c.processes[2], spec, last_event_id=a.ids()[2])
+        assert resumed.ids() == a.ids()[3:] and resumed.counts() == [3, 4, 5]
+
+
+async def test_group_and_client_limits_count_across_the_cluster():
+    async with Cluster(max_game_groups=2, max_clients=3) as c:
+        await c.open(c.processes[0], GameSpec("1"))
+        await c.open(c.processes[1], GameSpec("2"))
+        with pytest.raises(LimitExceeded, match="game groups"):
+            await c.processes[2].edge.admit(GameSpec("3"))
+        await c.open(c.processes[2], GameSpec("1"))  # an existing group is no new group
+        await c.run_until(lambda: c.processes[0].edge.other_clients == 2, limit=5)
+        with pytest.raises(LimitExceeded, match="clients"):
+            await c.processes[0].edge.admit(GameSpec("2"))
+
+
+async def test_when_the_leader_dies_another_takes_over_and_streams_carry_on_without_a_gap():
+    async with Cluster() as c:
+        spec = GameSpec("9")
+        first = c.leader()
+        followers = [p for p in c.processes if p is not first]
+        readers = [(await c.open(p, spec))[0] for p in followers]
+        await c.run_until(lambda: all(r.ids() for r in readers))
+        c.push(9, 1)
+        await c.run_until(lambda: all(r.counts()[-1:] == [1] for r in readers))
+        await first.stop()  # dies: no lease release, no goodbye
+        await c.run_until(lambda: c.leader() is not None and c.leader() is not first and c.feed.subscriptions
+                          and c.leader().hub.conn.connected, limit=30)
+        c.push(9, 2)
+        await c.run_until(lambda: all(r.counts()[-1:] == [2] for r in readers), limit=10)
+        for r in readers:
+            seqs = [int(i.rsplit("-", 1)[1]) for i in r.ids()]
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, no repeat
+        assert readers[0].ids() == readers[1].ids()
+        assert readers[0].counts()[-1] == 2 and c.leader().lead.takeovers == 1
+
+
+class Unrenewable:
+    """A store through which a lease cannot be renewed (the rest of the store works)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    async def renew_lease(self, *args):
+        from backend.cluster.store import StoreError
+
+        raise StoreError("partitioned")
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+async def test_a_leader_cut_off_from_its_lease_steps_down_before_another_takes_over():
+    async with Cluster() as c:
+        first = c.leader()
+        reader, _ = await c.open(next(p for p in c.processes if p is not first), GameSpec("3"))
+        await c.run_until(lambda: reader.ids())
+        first.lead.keeper.store = Unrenewable(c.store)
+        # c.leader() asserts at every step that there are never two leaders
+        await c.run_until(lambda: c.leader() is not None and c.leader() is not first, limit=15)
+        assert first.lead.keeper.lost_total == 1 and not first.hub.groups
+        await c.run_until(lambda: c.feed.subscriptions and c.leader().hub.conn.connected, limit=10)
+        c.push(3, 1)
+        await c.run_until(lambda: reader.counts()[-1:] == [1], limit=10)
+        seqs = [int(i.rsplit("-", 1)[1]) for i in reader.ids()]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+async def test_a_former_leader_that_missed_losing_its_lease_is_fenced_on_its_next_write():
+    async with Cluster() as c:
+        first = c.leader()
+        reader, _ = await c.open(next(p for p in c.processes if p is not first), GameSpec("4"))
+        await c.run_until(lambda: reader.ids())
+        old_socket = c.feed.socket
+        # as if paused: it cannot renew, and it believes it holds the lease for ever
+        first.lead.keeper.store = Unrenewable(c.store)
+        first.lead.keeper.valid_until = float("inf")
+        second = None
+
+        def taken_over() -> bool:
+            nonlocal second
+            second = next((p for p in c.processes if p is not first and p.lead.leading), None)
+            return second is not None and second.hub.conn.connected and bool(c.feed.subscriptions)
+
+        await c.run_until(taken_over, limit=20)
+        assert first.lead.leading  # it has not noticed
+        before = reader.ids()
+        old_subid = next(iter(old_socket.subs))
+        old_socket.push(old_subid, {"game": {"4": {"markets_count": 99}}})  # the old leader's upstream moves
+        # its write was fenced: it steps down and lets its upstream go
+        await c.run_until(lambda: not first.lead.leading and old_socket.closed, limit=5)
+        assert first.lead.keeper.lost_total == 1
+        assert 99 not in reader.counts() and reader.ids()[:len(before)] == before
+        c.push(4, 5)
+        await c.run_until(lambda: reader.counts()[-1:] == [5], limit=10)
+        seqs = [int(i.rsplit("-", 1)[1]) for i in reader.ids()]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+async def test_with_the_store_away_clients_keep_their_streams_new_groups_wait_and_all_recovers():
+    async with Cluster() as c:
+        reader, _ = await c.open(c.processes[1], GameSpec("5"))
+        await c.run_until(lambda: reader.ids())
+        c.store.down = True
+        with pytest.raises(Unavailable):
+            await c.processes[2].edge.admit(GameSpec("6"))
+        c.push(5, 1)
+        c.clock.advance(1.0)
+        await asyncio.sleep(0)
+        assert c.processes[1].edge.groups  # the connected client still has its group and stream
+        c.store.down = False
+        await c.run_until(lambda: reader.counts()[-1:] == [1], limit=15)
+        seqs = [int(i.rsplit("-", 1)[1]) for i in reader.ids()]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        other, _ = await c.open(c.processes[2], GameSpec("6"))
+        await c.run_until(lambda: other.ids(), limit=10)
+
+
+async def test_feed_requests_of_any_process_are_answered_by_the_leader():
+    async with Cluster() as c:
+        follower = next(p for p in c.processes if p is not c.leader())
+        call = asyncio.ensure_future(follower.edge.request("get", {"source": "betting", "what": {"sport": ["id"]},
+                                                                   "where": {}}, 5.0))
+        await c.run_until(call.done, limit=10)
+        assert call.result() == {}
