@@ -5,7 +5,7 @@
 URL map (everything outside ``/api/``)::
 
     GET /                 frontend/index.html
-    GET /boot.js          frontend/boot.js          (boot.js and pyodide_loader.mjs are all the JavaScript we write)
+    GET /boot.js          frontend/boot.js          (with pyodide_loader.mjs and worker/worker.mjs, all our JavaScript)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
     GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)

@@ -4,7 +4,8 @@ Each group has one :class:`Channel`. A published event is framed once (``id:``, 
 ``data:``) into bytes and appended to the channel's :class:`ReplayRing`, which is both the resume
 buffer (``Last-Event-ID``) and every client's backlog: a client is just a position in it, so there
 are no per-client queues and memory is bounded by the ring whatever the clients do. Every ring of
-the hub draws on one :class:`MemoryBudget`; past it, the oldest frames of the whole hub go first.
+a streaming service (the odds hub, the live tracker) draws on that service's one
+:class:`MemoryBudget`; past it, the oldest frames of the whole service go first.
 
 A client's life belongs to the channel (:meth:`Channel.serve`): the opening (preamble, then
 exactly the frames a ``Last-Event-ID`` missed, or the group's snapshot), attaching, waiting for the

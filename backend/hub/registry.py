@@ -1,8 +1,10 @@
 """Sans-I/O group registry: references, the grace period, and the limits.
 
-A *group* is everything the hub keeps for one stream key (``("live", "1")``, ``("game", "123")``,
-...): its upstream subscriptions, caches and SSE channel. The registry only does the
-bookkeeping; the service creates and closes the real group objects when told to.
+A *group* is everything a streaming service keeps for one stream key (``("live", "1")``,
+``("game", "123")``, ``("tracker", "123")``, ...): its upstream (subscriptions, or a tracker
+connection), caches and SSE channel; the odds hub and the live tracker each have a registry. The
+registry only does the bookkeeping; the service creates and closes the real group objects when told
+to.
 
 * ``acquire(key, now, cost=n)`` before a client joins; returns a :class:`Lease` and whether the
   group must be created. Raises :class:`LimitExceeded` (the route answers 429 with

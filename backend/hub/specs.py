@@ -3,7 +3,7 @@
 A spec is a validated stream request. It knows its group key, how many upstream subscriptions a
 new group of its kind opens (what the registry's subscription budget counts) and how to build that
 group; ``parse_*`` turn a query into a spec or the 400 message (docs/api.md B1-B5, in the original's order
-of checks). The hub takes a spec and never looks inside it (``OddsHub.acquire``).
+of checks). The hub takes a spec and never looks inside it (``GroupHub.acquire`` in ``base.py``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The embedded Swarm feed simulator: a deterministic, seeded stand-in for the real odds feed.
+"""The embedded feed simulator: a deterministic, seeded stand-in for the real odds feed (Swarm) and
+the live-tracker feed, both driven by one simulated world.
 
 Modules, each owning one thing:
 
@@ -11,7 +12,9 @@ Modules, each owning one thing:
 * :mod:`.query`    -- ``get`` what/where evaluation (pure).
 * :mod:`.diff`     -- subscription deltas (pure).
 * :mod:`.protocol` -- one connection's Swarm session, sans-I/O.
-* :mod:`.server`   -- :class:`SwarmSimulator`, the ``websockets`` adapter with fault hooks.
+* :mod:`.tracker`  -- one game's live-tracker frames, from the world and its own generator (pure).
+* :mod:`.server`   -- :class:`SwarmSimulator`, the ``websockets`` adapter with fault hooks; it
+  serves the Swarm feed and, at ``/tracker``, the tracker feed.
 
 Run it alone with ``python -m backend.simulator --help``.
 """

@@ -1,4 +1,5 @@
-"""``python -m backend.simulator``: run the Swarm feed simulator on its own until Ctrl-C."""
+"""``python -m backend.simulator``: run the feed simulator on its own until Ctrl-C (the Swarm feed at
+the printed URL, the live-tracker feed at its ``/tracker`` path)."""
 
 from __future__ import annotations
 

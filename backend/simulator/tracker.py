@@ -3,11 +3,12 @@
 A :class:`MatchTracker` follows one live game of the :class:`~.world.World` and says, in frames of
 ``oddsui.tracker_feed``, what a match tracker would: a :class:`MatchState` to begin with, then events
 and updates as the game goes on. Everything that counts comes from the world -- every goal or
-point and who scored it, cards and corners, the period and the clock, sets and games, the end -- so
-the tracker and the odds feed can never disagree about a score. What the world does not model is
-added from the tracker's own generator (seeded by the world's seed and the game id): where the ball
-is and who has it, possession share, dangerous attacks, shots, free kicks, substitutions, fouls and
-timeouts, and the points inside a tennis game (which never decide a game: the world does).
+point and who scored it, yellow cards, corners and shots on target, the period and the clock, sets
+and games, the end -- so the tracker and the odds feed can never disagree about a score. What the
+world does not model is added from the tracker's own generator (seeded by the world's seed and the
+game id): where the ball is and who has it, possession share, the kick-off, dangerous attacks,
+shots, free kicks, substitutions, red cards, fouls and timeouts, and the points inside a tennis game
+(which never decide a game: the world does).
 
 ``step(view, now)`` returns the frames since the last step (``view`` None: the game is over or gone,
 and the tracker sends its :class:`MatchEnd`). The tracker keeps its own :attr:`state` by applying

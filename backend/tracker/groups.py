@@ -35,7 +35,7 @@ from .session import Ended, Event, Frame, Malformed, Refused, Snapshot, TrackerS
 
 log = logging.getLogger(__name__)
 
-REPORT_EVERY = 5.0  # seconds between unforced reports to health (docs/api.md E)
+REPORT_EVERY = 5.0  # seconds between unforced reports to health (docs/api.md F1)
 REPORT_MESSAGES = 50
 REPORT_PARSE_ERRORS = 5
 LEASE_TTL = 30.0

@@ -18,10 +18,11 @@ Event kinds, by sport family (``MatchState.sport``):
   ``free_kick``, ``shot``, ``substitution``, ``dangerous_attack``, ``period_start``, ``period_end``;
 * basketball: ``free_throw`` (1 point), ``two_pointer``, ``three_pointer``, ``foul``, ``timeout``,
   ``period_start``, ``period_end``;
-* tennis: ``point`` (``points`` is the game score after it, e.g. ``["30", "15"]``), ``game``,
+* tennis: ``point`` (``game_points`` is the game score after it, e.g. ``["30", "15"]``), ``game``,
   ``set``, ``period_start``;
-* any other timed sport: ``score`` (with ``points``), its statistics' kinds, ``period_start``,
-  ``period_end``; any other set sport: ``point``, ``set``, ``period_start``.
+* any other timed sport: ``goal`` where goals are scored one at a time (ice hockey, baseball), else
+  ``score`` (with ``points``), its statistics' kinds, ``period_start``, ``period_end``; any other set
+  sport: ``point``, ``set``, ``period_start``.
 
 Pure (no ``js``): runs under CPython in the backend and in Pyodide in the browser.
 """
