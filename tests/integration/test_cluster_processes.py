@@ -1,0 +1,278 @@
+"""A real cluster: redis-server, one feed simulator and three ``python -m backend`` processes.
+
+Every process serves the same sport's stream with the same ids and the same bytes; ``kill -9`` of
+the process that leads the upstream loses nothing: the clients of the other processes carry on
+without a gap or a repeat, and a client of the killed one resumes on another process with its
+Last-Event-ID exactly where it was. The launcher (``python -m backend.cluster``) brings up one
+cluster behind one port, replaces a process that dies and leaves nothing behind when stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backend.cluster.launch import BackendProcess, RedisProcess, SimulatorProcess, free_port, member_env
+from backend.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL_WORLD = {"SIM_LIVE_GAMES": "40", "SIM_PREMATCH_GAMES": "200", "SIM_PRICE_CHANGES_PER_SECOND": "300",
+               "LOG_LEVEL": "WARNING"}
+
+
+class Member:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.log_path = log
+        self._log = log.open("wb")
+        self.backend = BackendProcess({**env, "HOST": "127.0.0.1", "PORT": str(self.port)}, stdout=self._log.fileno())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.backend.proc is not None
+        return self.backend.proc.pid
+
+    def kill(self) -> None:
+        os.killpg(self.pid, signal.SIGKILL)
+        assert self.backend.proc is not None
+        self.backend.proc.wait(10)
+
+    def close(self) -> None:
+        self.backend.stop()
+        self._log.close()
+
+
+@contextmanager
+def cluster(n: int) -> Iterator[list[Member]]:
+    settings = Settings.from_env(SMALL_WORLD)
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cluster-") as logs:
+        redis = RedisProcess().start()
+        stack.callback(redis.stop)
+        feed = SimulatorProcess(settings).start()
+        stack.callback(feed.stop)
+        env = member_env({**os.environ, **SMALL_WORLD}, redis_url=redis.url, swarm_url=feed.url,
+                         tracker_url=feed.tracker_url)
+        members = [Member(env, Path(logs) / f"member{i}.log") for i in range(n)]
+        for m in members:
+            m.backend.start()
+            stack.callback(m.close)
+        try:
+            wait_for_cluster(members, n)
+            yield members
+        except BaseException:
+            for m in members:
+                print(f"--- {m.log_path.name} ---\n{m.log_path.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+            raise
+
+
+def health(url: str) -> dict | None:
+    try:
+        response = httpx.get(url + "/api/health", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def wait_for_cluster(members: list[Member], n: int, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reports = [health(m.url) for m in members]
+        if all(r is not None and len(r["cluster"]["processes"]) == n and r["cluster"]["leaders"].get("hub")
+               and r["swarm_ws"]["connected"] for r in reports):
+            return
+        for m in members:
+            assert m.backend.exit_code is None, f"member on {m.port} exited"
+        time.sleep(0.3)
+    raise TimeoutError("the cluster did not form")
+
+
+def leader_of(members: list[Member]) -> Member:
+    report = health(members[0].url)
+    assert report is not None
+    holder = report["cluster"]["leaders"]["hub"]  # "<host>:<pid>:<nonce>"
+    pid = int(holder.split(":")[1])
+    return next(m for m in members if m.pid == pid)
+
+
+class Recorder:
+    """One browser's view of a stream: every (id, event, data) it got, across reconnects."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.messages: list[tuple[str, str, str]] = []
+        self.connects = 0
+        self.task: asyncio.Task | None = None
+        self.ended = asyncio.Event()
+
+    def ids(self) -> list[str]:
+        return [m[0] for m in self.messages]
+
+    async def run(self, http: httpx.AsyncClient, reconnect_to: list[str] | None = None) -> None:
+        """Read the stream; when it breaks, reconnect (to the next URL of ``reconnect_to``) with the
+        last id, as an EventSource does."""
+        urls = [self.url, *(reconnect_to or [])]
+        for url in urls:
+            headers = {"Last-Event-ID": self.messages[-1][0]} if self.messages else {}
+            try:
+                async with http.stream("GET", url, headers=headers, timeout=httpx.Timeout(10, read=30)) as response:
+                    assert response.status_code == 200, response.status_code
+                    self.connects += 1
+                    await self._read(response)
+            except (httpx.HTTPError, EOFError):
+                pass
+            self.url = url
+        self.ended.set()
+
+    async def _read(self, response: httpx.Response) -> None:
+        event, data, mid = "message", [], None
+        async for line in response.aiter_lines():
+            if line == "":
+                if mid is not None and data:
+                    self.messages.append((mid, event, "\n".join(data)))
+                event, data, mid = "message", [], None
+            elif line.startswith("id:"):
+                mid = line[3:].strip()
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+
+
+def seqs(ids: list[str]) -> list[int]:
+    return [int(i.rsplit("-", 1)[1]) for i in ids]
+
+
+def assert_gapless(recorder: Recorder) -> None:
+    epochs = {i.rsplit("-", 1)[0] for i in recorder.ids()}
+    assert len(epochs) == 1, f"the stream's epoch changed: {epochs}"
+    got = seqs(recorder.ids())
+    assert got == list(range(got[0], got[0] + len(got))), "a gap or a repeat"
+
+
+async def wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.1)
+
+
+async def a_live_sport(http: httpx.AsyncClient, base: str) -> str:
+    sports = (await http.get(base + "/api/hierarchy")).json()["sport"]
+    return str(min(int(k) for k in sports))
+
+
+@pytest.mark.timeout(240)
+async def test_a_killed_leader_loses_no_event_on_any_process():
+    with cluster(3) as members:
+        leader = leader_of(members)
+        others = [m for m in members if m is not leader]
+        async with httpx.AsyncClient() as http:
+            sport = await a_live_sport(http, members[0].url)
+            path = f"/api/live-stream?sportId={sport}"
+            followers = [Recorder(m.url + path) for m in others]
+            moved = Recorder(leader.url + path)  # a browser of the process that will be killed
+            tasks = [asyncio.create_task(r.run(http)) for r in followers]
+            tasks.append(asyncio.create_task(moved.run(http, reconnect_to=[others[0].url + path])))
+            recorders = [*followers, moved]
+            await wait(lambda: all(len(r.messages) >= 12 for r in recorders), 60, "streams did not flow")
+
+            # one stream, one history: the same id is the same event with the same data everywhere
+            by_id: dict[str, tuple[str, str]] = {}
+            for r in recorders:
+                for mid, event, data in r.messages:
+                    assert by_id.setdefault(mid, (event, data)) == (event, data), f"{mid} differs between processes"
+
+            leader.kill()
+            killed_at = [len(r.messages) for r in followers]
+            await wait(lambda: moved.connects == 2 and all(len(r.messages) > n + 5 for r, n in zip(followers,
+                       killed_at)) and len(moved.messages) > 20, 60, "streams did not carry on after the takeover")
+            for r in recorders:
+                assert_gapless(r)
+            after = health(others[0].url)
+            assert after is not None and after["cluster"]["leaders"]["hub"] not in (None, "")
+            assert int(after["cluster"]["leaders"]["hub"].split(":")[1]) != leader.pid
+            assert {p["process"] for p in after["cluster"]["processes"]} >= {
+                p for p in (h["cluster"]["process"] for h in map(health, (m.url for m in others)) if h)}
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            # the moved browser saw every id the others saw from where it joined on
+            first = moved.ids()[0]
+            for r in followers:
+                common = [i for i in r.ids() if seqs([i])[0] >= seqs([first])[0]]
+                assert moved.ids()[:len(common)] == common[:len(moved.ids())]
+
+
+@pytest.mark.timeout(180)
+def test_the_launcher_runs_a_cluster_behind_one_port_and_replaces_a_process_that_dies():
+    port = free_port()
+    env = {**os.environ, **SMALL_WORLD, "PORT": str(port), "HOST": "127.0.0.1"}
+    env.pop("REDIS_URL", None)
+    env.pop("SWARM_WS_URL", None)
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cluster", "--processes", "2"], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def processes() -> set[str]:
+        seen: set[str] = set()
+        for _ in range(8):  # connections are spread between the processes: ask a few times
+            report = health(base)
+            if report is not None:
+                seen |= {p["process"] for p in report["cluster"]["processes"]}
+        return seen
+
+    def until(predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert proc.poll() is None, "the launcher exited"
+            if time.monotonic() > deadline:
+                log.seek(0)
+                raise TimeoutError(f"{what}\n{log.read().decode(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+
+    try:
+        until(lambda: len(processes()) == 2, 90, "the cluster did not form")
+        answered_by = set()
+        for _ in range(20):
+            with httpx.Client() as fresh:  # a new connection each time: the kernel picks a process
+                answered_by.add(fresh.get(base + "/api/health", timeout=5).json()["cluster"]["process"])
+        assert len(answered_by) == 2, "one port, but not both processes behind it"
+        victim = sorted(processes())[0]
+        os.kill(int(victim.split(":")[1]), signal.SIGKILL)
+        until(lambda: victim not in processes() and len(processes()) == 2, 60, "the dead process was not replaced")
+        members = {int(p.split(":")[1]) for p in processes()}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        code = proc.wait(40)
+    assert code == 0
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    assert f"Odds browser cluster: http://localhost:{port}/" in output
+    assert "Traceback" not in output
+    # nothing is left behind: the members, the feed and Redis are gone
+    redis_port = int(output.split("Redis at redis://127.0.0.1:")[1].split("/")[0])
+    feed_port = int(output.split("feed at ws://127.0.0.1:")[1].split("/")[0])
+    for pid in members:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    for p in (port, redis_port, feed_port):
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", p), timeout=1):
+            pass
