@@ -63,6 +63,8 @@ class ProcessInfo(msgspec.Struct, kw_only=True):
 
 
 class ClusterHub(GroupHub):
+    figures_type: type[msgspec.Struct] | None = None  # what the service's leader publishes for health
+
     def __init__(self, *, service: str, store: Store, process: str, codec: SpecCodec, clock: Clock,
                  max_clients: int, max_groups: dict[str, int], subscription_budget: int | None,
                  preamble: bytes = b"", **options: Any) -> None:
@@ -81,6 +83,7 @@ class ClusterHub(GroupHub):
         self.subscriber = store.subscriber(self._on_message)
         self.subscriber.on_reconnect = self._on_reconnect
         self.other_clients = 0  # the rest of the cluster's clients, as last reported
+        self.leader_figures: Any = None  # what the leader last published of its upstream (figures_type)
         self.store_ok = True
         self._refreshed_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -189,6 +192,9 @@ class ClusterHub(GroupHub):
         keys = [g.key_text for g in self.groups.values() if isinstance(g, ReplicaGroup) and g.failed is None]
         try:
             await self.store.refresh(self.service, keys, self.process, INTEREST_TTL)
+            if self.figures_type is not None:
+                data = await self.store.get(f"{self.service}:leader")
+                self.leader_figures = msgspec.json.decode(data, type=self.figures_type) if data else None
             self.store_ok = True
         except StoreError as exc:
             if self.store_ok:

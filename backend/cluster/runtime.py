@@ -61,8 +61,18 @@ class LeaderFigures(msgspec.Struct, kw_only=True):
     counts_stream: CountsStream
 
 
+class TrackerLeaderFigures(msgspec.Struct, kw_only=True):
+    """What the leader of the live tracker publishes every second: its upstream (one socket per
+    followed game)."""
+
+    upstream: Upstream
+
+
 class ClusterOddsHub(ClusterHub):
     """The odds hub's edge: streams from replicas; the feed's answers from the leader."""
+
+    figures_type = LeaderFigures
+    leader_figures: LeaderFigures | None
 
     def __init__(self, settings: Settings, store: Store, process: str, clock: Clock) -> None:
         super().__init__(
@@ -75,8 +85,6 @@ class ClusterOddsHub(ClusterHub):
         self.settings = settings
         self.cache_stats = CacheStats()
         self.hierarchy = HierarchyCache(self._request_data, clock, settings.hierarchy_ttl, self.cache_stats)
-        self.leader_figures: LeaderFigures | None = None
-        self._figures_at = -1e9
 
     def preamble(self) -> bytes:
         return b"".join([PADDING, self.retry_frame, sse_comment(f"ready {int(self.clock.time() * 1000)}")])
@@ -105,20 +113,6 @@ class ClusterOddsHub(ClusterHub):
         return await self._request_data(command, params, timeout)
 
     # -- health: the leader's figures -------------------------------------------------------------------
-    def on_tick(self) -> None:
-        super().on_tick()
-        now = self.clock.monotonic()
-        if now - self._figures_at >= 1.0:
-            self._figures_at = now
-            self.spawn(self._read_figures(), "cluster-leader-figures")
-
-    async def _read_figures(self) -> None:
-        try:
-            data = await self.store.get("hub:leader")
-        except StoreError:
-            return
-        self.leader_figures = msgspec.json.decode(data, type=LeaderFigures) if data else None
-
     @property
     def odds_connected(self) -> bool:
         return self.leader_figures is not None and self.leader_figures.swarm_ws.connected
@@ -141,6 +135,9 @@ class ClusterOddsHub(ClusterHub):
 
 class ClusterTrackerHub(ClusterHub):
     """The live tracker's edge: it also tells health how many clients each game has here."""
+
+    figures_type = TrackerLeaderFigures
+    leader_figures: TrackerLeaderFigures | None
 
     def __init__(self, settings: Settings, store: Store, process: str, clock: Clock, reporter: Reporter) -> None:
         super().__init__(
@@ -171,7 +168,7 @@ class ClusterTrackerHub(ClusterHub):
                 "rejected_total": self.registry.rejected_total}
 
     def upstream_figures(self, now: float) -> Upstream | None:
-        return None  # the leader's tracker reports its upstream through the ledger
+        return self.leader_figures.upstream if self.leader_figures is not None else None
 
 
 class ClusterReporter:
@@ -237,6 +234,13 @@ def hub_calls(hub: OddsHub) -> Callable[[bytes], Awaitable[bytes]]:
     return handle
 
 
+def tracker_figures(tracker: TrackerService) -> Callable[[], bytes]:
+    def figures() -> bytes:
+        return msgspec.json.encode(TrackerLeaderFigures(upstream=tracker.upstream_figures(tracker.clock.time())))
+
+    return figures
+
+
 def hub_figures(hub: OddsHub) -> Callable[[], bytes]:
     def figures() -> bytes:
         now = hub.clock.time()
@@ -278,7 +282,8 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
             ClusterTrackerHub(settings, store, process, clock, health))
         reporter.edges["tracker"] = tracker_edge
         tlead = reporter.leaderships["tracker"] = Leadership(
-            store, "tracker", tracker, TRACKER_CODEC, clock, process, maxlen=settings.replay_frames)
+            store, "tracker", tracker, TRACKER_CODEC, clock, process, maxlen=settings.replay_frames,
+            metrics=tracker_figures(tracker))
         tasks.append(asyncio.create_task(tlead.run(), name="cluster-lead-tracker"))
     tasks.append(asyncio.create_task(reporter.run(), name="cluster-reporter"))
     stack.push_async_callback(stop_tasks)
