@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.cluster.launch import RedisProcess
+
 from . import nchan, proc
 from .feeder import HttpPublisher, Publisher, SwarmFeeder, odds_payload, seq_of
 
@@ -40,8 +42,14 @@ TARGET_P99_MS = 100.0
 QUIET_PCT = 15.0  # other processes below this % of one core count as a quiet machine
 ISSUE_REFERENCE = {"nchan": (16.0, 10.0), "naive": (43.0, 15.0)}  # (CPU us/event, RSS KiB/client)
 
-SERVERS = ("hub", "nchan", "naive")
-LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python"}
+SERVERS = ("hub", "nchan", "naive", "hub-redis", "hub-redis2", "nchan2")
+DEFAULT_SERVERS = ("hub", "nchan", "naive")
+LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python", "hub-redis": "hub+redis",
+          "hub-redis2": "hub+redis x2", "nchan2": "nchan x2"}
+# Issue 11's targets for the cluster (Redis) path, against the single process in the same run.
+CLUSTER_CPU_RATIO = 1.10  # CPU per delivered event, all server processes plus Redis
+CLUSTER_RSS_RATIO = 1.05  # RSS per client: "unchanged", within measurement noise
+CLUSTER_P99_RATIO = 1.2
 
 
 class BenchError(Exception):
@@ -110,20 +118,24 @@ class Server:
         self.port = free_port()
         self.log = tmp / f"{self.name}.log"
         self.popen: subprocess.Popen[bytes] | None = None
+        self.popens: list[subprocess.Popen[bytes]] = []  # every child this server started
         self.publisher: Publisher | None = None
         self.notes: list[str] = []
+        self.cores = 1  # processes that can each use a core
 
     async def start(self) -> None:
         raise NotImplementedError
 
     def pids(self) -> list[int]:
-        assert self.popen is not None
-        return [self.popen.pid]
+        return [p.pid for p in self.popens]
 
-    def _spawn(self, cmd: list[str], env: dict[str, str] | None = None) -> None:
-        with open(self.log, "wb") as log:
-            self.popen = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL)
+    def _spawn(self, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        with open(self.log, "ab") as log:
+            popen = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.popens.append(popen)
+        self.popen = self.popen or popen
+        return popen
 
     async def prime(self) -> None:
         """Publish change 0, so a new client has something to receive (the late-joiner snapshot)."""
@@ -134,26 +146,35 @@ class Server:
     async def stop(self) -> None:
         if isinstance(self.publisher, HttpPublisher):
             await self.publisher.close()
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while self.popen.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if self.popen.poll() is None:
-                self.notes.append("did not exit within 10 s of SIGTERM; killed")
-                self.popen.kill()
-                self.popen.wait()
+        for popen in self.popens:
+            if popen.poll() is None:
+                popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(p.poll() is None for p in self.popens) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for popen in self.popens:
+            if popen.poll() is None:
+                self.notes.append(f"pid {popen.pid} did not exit within 10 s of SIGTERM; killed")
+                popen.kill()
+                popen.wait()
 
 
 class HubServer(Server):
     """``python -m backend`` (uvicorn, one process) fed by :class:`SwarmFeeder` over WebSocket."""
 
     name = "hub"
+    processes = 0  # cluster members sharing the port through SO_REUSEPORT; 0: one process, no Redis
 
     def __init__(self, opts: Options, tmp: Path) -> None:
         super().__init__(opts, tmp)
         self.feeder: SwarmFeeder | None = None
         self.env: dict[str, str] = {}
+        self.redis: RedisProcess | None = None
+        self.cores = max(1, self.processes)
+
+    def pids(self) -> list[int]:
+        redis = [self.redis.proc.pid] if self.redis is not None and self.redis.proc is not None else []
+        return [*super().pids(), *redis]
 
     async def start(self) -> None:
         self.feeder = await SwarmFeeder().__aenter__()
@@ -164,9 +185,13 @@ class HubServer(Server):
             "GROUP_GRACE": "60",  # the warm-up clients leave; keep their group for the measured ones
             "MAX_CLIENTS": str(max(10_000, self.opts.clients + self.opts.warmup + 100)),
         }
-        self._spawn([sys.executable, "-m", "backend"], {**os.environ, **self.env})
-        assert self.popen is not None
-        await wait_listening(self.port, self.popen, self.log)
+        if self.processes:
+            self.redis = RedisProcess().start()
+            self.env.update(REDIS_URL=self.redis.url, REUSE_PORT="true", LIVE_TRACKER_WS_URL="")
+        for _ in range(max(1, self.processes)):
+            self._spawn([sys.executable, "-m", "backend"], {**os.environ, **self.env})
+        for popen in self.popens:
+            await wait_listening(self.port, popen, self.log)
         try:
             await asyncio.wait_for(self._session(), 15)
         except TimeoutError:
@@ -186,18 +211,36 @@ class HubServer(Server):
         finally:
             if self.feeder is not None:
                 await self.feeder.__aexit__(None, None, None)
+            if self.redis is not None:
+                self.redis.stop()
+
+
+class HubRedisServer(HubServer):
+    """One ``python -m backend`` with ``REDIS_URL``: the cluster path with a single member."""
+
+    name = "hub-redis"
+    processes = 1
+
+
+class HubRedis2Server(HubServer):
+    """Two cluster members on one port (SO_REUSEPORT spreads the clients between them)."""
+
+    name = "hub-redis2"
+    processes = 2
 
 
 class NchanServer(Server):
     name = "nchan"
+    workers: int | None = None  # None: --nchan-workers
 
     async def start(self) -> None:
+        self.cores = self.workers or self.opts.nchan_workers
         module, note = nchan.ensure_installed(self.opts.install)
         if module is None:
             raise BenchError(note)
         if note != "already installed":
             self.notes.append(note)
-        conf = nchan.write_config(self.tmp / "nginx", module, self.port, self.opts.nchan_workers,
+        conf = nchan.write_config(self.tmp / f"nginx-{self.name}", module, self.port, self.cores,
                                   self.opts.clients + self.opts.warmup)
         self._spawn(nchan.command(conf))
         assert self.popen is not None
@@ -219,7 +262,14 @@ class NaiveServer(Server):
         self.publisher = HttpPublisher("127.0.0.1", self.port, "/pub")
 
 
-SERVER_CLASSES: dict[str, type[Server]] = {"hub": HubServer, "nchan": NchanServer, "naive": NaiveServer}
+class Nchan2Server(NchanServer):
+    name = "nchan2"
+    workers = 2
+
+
+SERVER_CLASSES: dict[str, type[Server]] = {"hub": HubServer, "nchan": NchanServer, "naive": NaiveServer,
+                                           "hub-redis": HubRedisServer, "hub-redis2": HubRedis2Server,
+                                           "nchan2": Nchan2Server}
 
 
 # -- the load generator process --------------------------------------------------------------------
@@ -419,6 +469,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         example_seq = seq_of(json.loads(example)["updates"][0]["odds"][0]["price"]) if example else None
         result.data = {
             "pids": pids,
+            "cores": server.cores,
             "clients_requested": opts.clients,
             "clients": report["clients"],
             "connect_errors": conn["errors"],
@@ -470,6 +521,8 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             result.data["publish_statuses"] = server.publisher.statuses
         if isinstance(server, HubServer):
             result.data["hub_env"] = server.env
+            if server.processes:
+                result.data["rss_kib_redis"] = proc.total_rss(pids[-1:])
             result.data["feeder_commands"] = sorted(set(server.feeder.commands)) if server.feeder else []
         result.ok = True
         await loadgen.command(cmd="close_all")
@@ -565,6 +618,8 @@ def render(results: list[Result], opts: Options) -> str:
         add("  issue's reference numbers on this machine: nchan 16 us/event, 10 KiB/client; "
             "naive Python 43 us/event, 15 KiB/client")
 
+    lines.extend(render_cluster(by))
+
     warnings = []
     for r in results:
         if not r.ok:
@@ -573,7 +628,7 @@ def render(results: list[Result], opts: Options) -> str:
         if d["loadgen_cpu_pct_of_core"] >= 90:
             warnings.append(f"{name}: the load generator used {d['loadgen_cpu_pct_of_core']:.0f}% of a core: it was "
                             "saturated, so latencies include its own queueing (upper bounds)")
-        cores = opts.nchan_workers if r.server == "nchan" else 1  # processes that can use a core each
+        cores = r.data.get("cores", 1)  # processes that can use a core each
         demand = 100 * d["server_cpu_seconds"] / d["publish_seconds"]  # CPU needed per second of publishing
         if demand >= 90 * cores:
             warnings.append(f"{name}: the server needed {demand:.0f}% of a core per second of publishing: saturated "
@@ -612,6 +667,59 @@ def render(results: list[Result], opts: Options) -> str:
     return "\n".join(lines)
 
 
+def render_cluster(by: dict[str, Result]) -> list[str]:
+    """The cluster (Redis) rows against the single process, and issue 11's targets for them."""
+    lines: list[str] = []
+    hub = by.get("hub")
+    members = [by[k] for k in ("hub-redis", "hub-redis2") if k in by and by[k].ok]
+    if not members:
+        return lines
+    lines.append("")
+    lines.append("The cluster path (all server processes plus redis-server) against one process without Redis:")
+    pairs = [(m, hub) for m in members]
+    if "nchan2" in by and by["nchan2"].ok and "hub-redis2" in by and by["hub-redis2"].ok:
+        pairs.append((by["hub-redis2"], by["nchan2"]))
+    if "nchan2" in by and by["nchan2"].ok and "nchan" in by and by["nchan"].ok:
+        pairs.append((by["nchan2"], by["nchan"]))
+    for a, b in pairs:
+        if b is None or not b.ok:
+            continue
+        x, y = a.data, b.data
+        lines.append(f"  {LABELS[a.server]:>12} / {LABELS[b.server]:<12}  CPU/event "
+                     f"{ratio(x['cpu_us_per_event'], y['cpu_us_per_event']):>7}   RSS/client "
+                     f"{ratio(x['rss_kib_per_idle_client'], y['rss_kib_per_idle_client']):>7}   p99 latency "
+                     f"{ratio(x['latency_ms']['p99'], y['latency_ms']['p99']):>7}")
+    if hub is None or not hub.ok:
+        lines.append("  (no single-process row in this run: the targets below need --servers hub,...)")
+        return lines
+    h = hub.data
+    lines.append("")
+    lines.append("Targets for the cluster path (issue 11), each against the single process above:")
+    for m in members:
+        d = m.data
+        cpu = d["cpu_us_per_event"] / h["cpu_us_per_event"] if d["cpu_us_per_event"] and h["cpu_us_per_event"] else None
+        rss = (d["rss_kib_per_idle_client"] / h["rss_kib_per_idle_client"]
+               if h["rss_kib_per_idle_client"] > 0 else None)
+        p99 = (d["latency_ms"]["p99"] / h["latency_ms"]["p99"]
+               if h["latency_ms"]["p99"] > 0 and math.isfinite(d["latency_ms"]["p99"]) else None)
+
+        def verdict(value: float | None, limit: float) -> str:
+            return "PASS" if value is not None and value <= limit else "MISS"
+
+        name = LABELS[m.server]
+        lines.append(f"  {name:<13} CPU/event <= {CLUSTER_CPU_RATIO:.2f}x  {fmt(cpu, 2):>6}x {verdict(cpu, CLUSTER_CPU_RATIO)}"
+                     f"   RSS/client <= {CLUSTER_RSS_RATIO:.2f}x  {fmt(rss, 2):>6}x {verdict(rss, CLUSTER_RSS_RATIO)}"
+                     f"   p99 <= {CLUSTER_P99_RATIO:.1f}x  {fmt(p99, 2):>6}x {verdict(p99, CLUSTER_P99_RATIO)}"
+                     f"   lost {d['lost']} {'PASS' if d['lost'] == 0 else 'MISS'}")
+        if "rss_kib_redis" in d:
+            lines.append(f"  {'':<13} (redis-server RSS {d['rss_kib_redis'] / 1024:.1f} MiB; per process: "
+                         + ", ".join(f"{pid} {v[1] / 1024:.0f} MiB" for pid, v in d["rss_kib_by_pid"].items()) + ")")
+    if any(m.server == "hub-redis2" for m in members):
+        lines.append("  hub+redis x2 shares the 2 cores with the load generator: see PERFORMANCE.md before reading it as "
+                     "a scaling figure")
+    return lines
+
+
 def _finite(value: Any) -> Any:
     """JSON has no infinity: a latency that never arrived is written as null."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -645,7 +753,8 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--warmup", type=int, default=10, help="warm-up clients before measuring (default 10)")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds idle before RSS is read (default 2)")
     parser.add_argument("--drain", type=float, help="seconds allowed after the last publish (default 20; --quick 10)")
-    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated, from: hub,nchan,naive")
+    parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
+                        help=f"comma-separated, from: {','.join(SERVERS)} (default %(default)s)")
     parser.add_argument("--nchan-workers", type=int, default=1, help="nginx worker processes (default 1)")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx/nchan")
     parser.add_argument("--wait-quiet", type=float, help="before each window, wait up to this many seconds for "

@@ -82,7 +82,7 @@ http {{
     nchan_shared_memory_size 128M;
 
     server {{
-        listen 127.0.0.1:{port} backlog=2048;
+        listen 127.0.0.1:{port} backlog=2048{' reuseport' if workers > 1 else ''};
 
         location = /api/live-stream {{
             nchan_subscriber eventsource;
