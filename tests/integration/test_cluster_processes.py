@@ -116,7 +116,8 @@ class Recorder:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.messages: list[tuple[str, str, str]] = []
+        self.items: list[tuple[str | None, str, str | None]] = []  # every message: (id, event, data)
+        self.messages: list[tuple[str, str, str]] = []  # the events: the messages with an id and data
         self.connects = 0
         self.task: asyncio.Task | None = None
         self.ended = asyncio.Event()
@@ -144,6 +145,8 @@ class Recorder:
         event, data, mid = "message", [], None
         async for line in response.aiter_lines():
             if line == "":
+                if mid is not None or data:
+                    self.items.append((mid, event, "\n".join(data) if data else None))
                 if mid is not None and data:
                     self.messages.append((mid, event, "\n".join(data)))
                 event, data, mid = "message", [], None
@@ -153,6 +156,30 @@ class Recorder:
                 event = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].removeprefix(" "))
+
+
+def fold(items: list[tuple[str | None, str, str | None]], until: str) -> dict:
+    """What a browser shows once it stands at id ``until``: the games list and each listed game's
+    main odds. A late joiner's opening (the snapshot, without ids) comes before the id-only message
+    that says where it stands; an odds snapshot (its ids strings) replaces what was known."""
+    games: list[str] = []
+    odds: dict[str, tuple] = {}
+    last = seqs([until])[0]
+    assert until in (i[0] for i in items), f"{until} never came"
+    for mid, event, data in items:
+        if mid is not None and seqs([mid])[0] > last:
+            break
+        if data is None:
+            continue
+        payload = json.loads(data)
+        if event == "games":
+            games = sorted(str(g["id"]) for g in payload["data"])
+        elif event == "odds":
+            if any(isinstance(u["gameId"], str) for u in payload["updates"]):
+                odds = {}
+            for u in payload["updates"]:
+                odds[str(u["gameId"])] = (json.dumps(u["odds"]), u.get("markets_count"))
+    return {"games": games, "odds": {g: v for g, v in odds.items() if g in games and v[0] != "null"}}
 
 
 def seqs(ids: list[str]) -> list[int]:
@@ -213,6 +240,16 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
                        killed_at)) and len(moved.messages) > 20, 60, "streams did not carry on after the takeover")
             for r in recorders:
                 assert_gapless(r)
+            # every browser converges to the state a browser arriving now is given
+            late = Recorder(others[1].url + path)
+            tasks.append(asyncio.create_task(late.run(http)))
+            await wait(lambda: any(d is None for _, _, d in late.items), 15, "no opening for a late joiner")
+            stand = next(mid for mid, _, d in late.items if d is None)  # the id-only message: where it stands
+            await wait(lambda: all(stand in r.ids() for r in [*followers, moved]), 15, "not every browser got there")
+            now = fold(late.items, stand)
+            assert now["games"] and now["odds"]
+            for r in [*followers, moved]:
+                assert fold(r.items, stand) == now
             after = health(others[0].url)
             assert after is not None and after["cluster"]["leaders"]["hub"] not in (None, "")
             assert int(after["cluster"]["leaders"]["hub"].split(":")[1]) != leader.pid
