@@ -123,6 +123,11 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             if settings.redis_url:  # a member of a cluster: backend/cluster/runtime.py
                 from backend.cluster.runtime import start_cluster
 
+                if settings.uses_simulator:
+                    log.warning("REDIS_URL with the embedded simulator: each process simulates a world of its own "
+                                "and the leader's is the feed, so a new leader brings a new world (same games, "
+                                "other prices); set SWARM_WS_URL to one feed (python -m backend.cluster does)")
+
                 await start_cluster(stack, app, settings, clock, url, tracker_url)
                 yield
                 return

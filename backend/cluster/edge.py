@@ -189,9 +189,14 @@ class ClusterHub(GroupHub):
         self.spawn(self._refresh(), "cluster-refresh")
 
     async def _refresh(self) -> None:
-        keys = [g.key_text for g in self.groups.values() if isinstance(g, ReplicaGroup) and g.failed is None]
+        replicas = {g.key_text: g for g in self.groups.values() if isinstance(g, ReplicaGroup) and g.failed is None}
         try:
-            await self.store.refresh(self.service, keys, self.process, INTEREST_TTL)
+            lost = await self.store.refresh(self.service, [(k, g.epoch) for k, g in replicas.items()], self.process,
+                                            INTEREST_TTL)
+            for key in lost:
+                group = replicas[key]
+                if self.groups.get(group.key) is group:
+                    group.incarnation_lost("the cluster no longer has it")
             if self.figures_type is not None:
                 data = await self.store.get(f"{self.service}:leader")
                 self.leader_figures = msgspec.json.decode(data, type=self.figures_type) if data else None
@@ -235,13 +240,30 @@ class ReplicaGroup(BaseGroup):
                 log.warning("replica %s: not loaded after %gs; serving what there is", self.key_text, LOAD_TIMEOUT)
 
     async def _load(self, initial: bool) -> None:
-        """Subscribe, then read the incarnation's kept frames and snapshot; later messages queue meanwhile."""
+        """Subscribe, then read the incarnation's kept frames and snapshot; later messages queue
+        meanwhile. While the store is away it tries again (the clients keep what they have)."""
         store = self.ctx.store
         if initial:
             await self.ctx.subscriber.subscribe(self.ctx.follow(self))
-        meta = await store.meta(self.service, self.key_text, self.epoch)
-        frames = await store.frames(self.service, self.key_text, self.epoch, meta.first - 1)
+        delay = 0.25
+        while True:
+            try:
+                meta = await store.meta(self.service, self.key_text, self.epoch)
+                frames = await store.frames(self.service, self.key_text, self.epoch, meta.first - 1)
+                break
+            except StoreError as exc:
+                if self.closed:
+                    return
+                log.debug("replica %s: cannot load (%s); again in %gs", self.key_text, exc, delay)
+                await self.ctx.clock.sleep(delay)
+                delay = min(2.0, delay * 2)
+        if self.closed:
+            return
         ring = self.channel.ring
+        if not initial and meta.seq < ring.seq:  # the store knows less than we served: it lost the stream
+            self._repairing = False
+            self.incarnation_lost("the store's stream went back")
+            return
         if initial or not frames or frames[0][0] > ring.seq + 1:
             if not initial:
                 self.resets += 1  # what we had is not continued by what is kept: start over there
@@ -275,6 +297,20 @@ class ReplicaGroup(BaseGroup):
             self._repair()
             return
         self._append(message.data)
+
+    def incarnation_lost(self, why: str) -> None:
+        """The store has forgotten this incarnation (every process's interest expired while it was
+        away, or it restarted empty): nothing will ever continue these ids. End the streams -- each
+        browser reconnects with its Last-Event-ID, gets a new incarnation's snapshot and goes on --
+        and let the key be admitted afresh."""
+        if self.closed:
+            return
+        log.info("replica %s: the incarnation %s is lost (%s); its %d clients reconnect", self.key_text, self.epoch,
+                 why, len(self.channel.clients))
+        self.resets += 1
+        self.failed = "incarnation lost"
+        self.channel.close_all("incarnation lost")
+        self.ctx.retire(self)
 
     def _append(self, body: bytes) -> None:
         self.channel.publish_body(body)

@@ -48,9 +48,15 @@ log = logging.getLogger(__name__)
 
 _NOW_MS = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
 
+# A token is never below Redis's clock in ms: a Redis restarted empty still hands out tokens above
+# every token of before, so a holder from before the restart stays fenced.
 ACQUIRE = _NOW_MS + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local token = redis.call('INCR', KEYS[2])
+if token < now then
+  token = now
+  redis.call('SET', KEYS[2], token)
+end
 redis.call('SET', KEYS[1], token .. ' ' .. ARGV[1], 'PX', ARGV[2])
 return token
 """
@@ -96,14 +102,18 @@ redis.call('ZADD', KEYS[2], now + tonumber(ARGV[8]), ARGV[7])
 return {1, cjson.decode(rec).epoch, ''}
 """
 
-# KEYS: groups hash; ARGV: process, ttl_ms, interest prefix, K...
+# KEYS: groups hash; ARGV: process, ttl_ms, interest prefix, K1, E1, K2, E2, ...; returns the lost Ks
 REFRESH = _NOW_MS + """
-for i = 4, #ARGV do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then
+local lost = {}
+for i = 4, #ARGV, 2 do
+  local record = redis.call('HGET', KEYS[1], ARGV[i])
+  if record and cjson.decode(record).epoch == ARGV[i + 1] then
     redis.call('ZADD', ARGV[3] .. ARGV[i], now + tonumber(ARGV[2]), ARGV[1])
+  else
+    lost[#lost + 1] = ARGV[i]
   end
 end
-return 1
+return lost
 """
 
 # KEYS: groups hash, interest zset of K; ARGV: K, process
@@ -284,10 +294,12 @@ class RedisStore:
         return Admission(bool(ok), epoch.decode() if isinstance(epoch, bytes) else str(epoch),
                          reason.decode() if isinstance(reason, bytes) else str(reason))
 
-    async def refresh(self, service: str, keys: list[str], process: str, ttl: float) -> None:
-        if keys:
-            await self._run("refresh", [self._k(service, "groups")],
-                            [process, _ms(ttl), self._k(service, "i", ""), *keys])
+    async def refresh(self, service: str, groups: list[tuple[str, str]], process: str, ttl: float) -> list[str]:
+        if not groups:
+            return []
+        lost = await self._run("refresh", [self._k(service, "groups")],
+                               [process, _ms(ttl), self._k(service, "i", ""), *(x for g in groups for x in g)])
+        return [key.decode() for key in lost]  # type: ignore[union-attr]
 
     async def leave(self, service: str, key: str, process: str) -> None:
         await self._run("leave", [self._k(service, "groups"), self._k(service, "i", key)], [key, process])
@@ -430,8 +442,9 @@ class RedisStore:
 
 
 class RedisSubscriber:
-    """One pub/sub connection for every channel this process follows; it reconnects by itself and
-    tells the owner (``on_reconnect``) so it can fill whatever it missed while away."""
+    """One pub/sub connection for every channel this process follows. It reconnects by itself
+    (subscribing every channel again) and then tells the owner (``on_reconnect``) so it can fill
+    whatever it missed while away; :meth:`subscribe` never fails for want of Redis."""
 
     def __init__(self, store: RedisStore, on_message: OnMessage) -> None:
         self.store = store
@@ -440,56 +453,84 @@ class RedisSubscriber:
         self.channels: set[str] = set()
         self._pubsub = store.client.pubsub(ignore_subscribe_messages=True)
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self.connected = False
+        self.reconnects = 0
 
     async def subscribe(self, channel: str) -> None:
+        """Follow ``channel``; when Redis answers, the subscription is in place on return (so what
+        is read from the store next cannot miss a notification)."""
         self.channels.add(channel)
         try:
-            await self._pubsub.subscribe(channel)
-        except (RedisError, OSError) as exc:
-            raise StoreError(f"redis subscribe: {exc}") from exc
+            if self.connected:
+                await self._pubsub.subscribe(channel)
+            elif self._task is None:  # the first subscription opens the connection
+                await self._connect()
+                self.connected = True
+        except (RedisError, OSError, RuntimeError) as exc:
+            self._lost(exc)  # the reader reconnects and subscribes it with the others
         if self._task is None:
             self._task = asyncio.create_task(self._read(), name="cluster-subscriber")
+        self._wake.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self.channels.discard(channel)
+        if self.connected:
+            try:
+                await self._pubsub.unsubscribe(channel)
+            except (RedisError, OSError, RuntimeError):
+                pass  # gone locally: a reconnect will not subscribe it again
+
+    def _lost(self, exc: BaseException) -> None:
+        if self.connected:
+            log.warning("cluster: pub/sub connection lost (%s); reconnecting", exc)
+        self.connected = False
+
+    async def _connect(self) -> None:
+        old, self._pubsub = self._pubsub, self.store.client.pubsub(ignore_subscribe_messages=True)
         try:
-            await self._pubsub.unsubscribe(channel)
-        except (RedisError, OSError):
-            pass  # the channel is gone locally; a reconnect will not subscribe it again
+            await old.aclose()
+        except (RedisError, OSError, RuntimeError):
+            pass
+        await self._pubsub.subscribe(*self.channels)
 
     async def _read(self) -> None:
         delay = 0.1
+        first = not self.connected  # a first connection is no reconnection
         while True:
-            try:
-                message = await self._pubsub.get_message(timeout=1.0)
-                if not self.connected:
-                    self.connected = True
-                    delay = 0.1
-                if message is None:
+            if not self.channels:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if not self.connected:
+                try:
+                    await self._connect()
+                except (RedisError, OSError, RuntimeError):
+                    await asyncio.sleep(delay)
+                    delay = min(2.0, delay * 2)
                     continue
-                channel = message["channel"].decode()
-                try:
-                    self.on_message(channel, decode_message(message["data"]))
-                except Exception:
-                    log.exception("cluster: handling a message of %s failed", channel)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError, ValueError) as exc:
-                if self.connected:
-                    log.warning("cluster: pub/sub connection lost (%s); reconnecting", exc)
-                self.connected = False
-                await asyncio.sleep(delay)
-                delay = min(2.0, delay * 2)
-                try:
-                    self._pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
-                    if self.channels:
-                        await self._pubsub.subscribe(*self.channels)
-                    self.connected = True
+                self.connected = True
+                delay = 0.1
+                if not first:
+                    self.reconnects += 1
                     if self.on_reconnect is not None:
                         self.on_reconnect()
-                except (RedisError, OSError):
-                    self.connected = False
+                first = False
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ValueError, RuntimeError) as exc:
+                self._lost(exc)
+                await asyncio.sleep(delay)
+                continue
+            if message is None:
+                continue
+            channel = message["channel"].decode()
+            try:
+                self.on_message(channel, decode_message(message["data"]))
+            except Exception:
+                log.exception("cluster: handling a message of %s failed", channel)
 
     async def close(self) -> None:
         task, self._task = self._task, None
@@ -498,7 +539,7 @@ class RedisSubscriber:
             await asyncio.gather(task, return_exceptions=True)
         try:
             await self._pubsub.aclose()
-        except (RedisError, OSError, AttributeError):
+        except (RedisError, OSError, AttributeError, RuntimeError):
             pass
 
 

@@ -101,7 +101,11 @@ class Store(Protocol):
     async def admit(self, service: str, key: str, spec: bytes, kind: str, cost: int, kind_limit: int | None,
                     budget: int | None, process: str, ttl: float, new_epoch: str) -> Admission: ...
 
-    async def refresh(self, service: str, keys: list[str], process: str, ttl: float) -> None: ...
+    async def refresh(self, service: str, groups: list[tuple[str, str]], process: str, ttl: float) -> list[str]:
+        """Renew this process's interest in each ``(key, epoch)``; return the keys whose incarnation
+        the store no longer has (forgotten after every interest expired, or the store restarted
+        empty): their streams cannot continue."""
+        ...
 
     async def leave(self, service: str, key: str, process: str) -> None: ...
 
@@ -218,7 +222,8 @@ class MemoryStore:
         current = self._leases.get(name)
         if current is not None and current[2] > self.now():
             return None
-        token = self._fences[name] = self._fences.get(name, 0) + 1
+        # never below the clock in ms, as in Redis: tokens keep growing across a flush()
+        token = self._fences[name] = max(self._fences.get(name, 0) + 1, int(self.wall() * 1000))
         self._leases[name] = (token, holder, self.now() + ttl)
         return token
 
@@ -260,13 +265,26 @@ class MemoryStore:
         group.interest[process] = self.now() + ttl
         return Admission(True, group.epoch)
 
-    async def refresh(self, service: str, keys: list[str], process: str, ttl: float) -> None:
+    async def refresh(self, service: str, groups: list[tuple[str, str]], process: str, ttl: float) -> list[str]:
         self._check()
-        groups = self._groups.get(service, {})
-        for key in keys:
-            group = groups.get(key)
-            if group is not None:
+        known = self._groups.get(service, {})
+        lost = []
+        for key, epoch in groups:
+            group = known.get(key)
+            if group is None or group.epoch != epoch:
+                lost.append(key)
+            else:
                 group.interest[process] = self.now() + ttl
+        return lost
+
+    def flush(self) -> None:
+        """Forget everything, as a Redis restarted without persistence would (tests). The fencing
+        counters stay: a restart takes time, and Redis's tokens follow its clock."""
+        self._leases.clear()
+        self._groups.clear()
+        self._frames.clear()
+        self._calls.clear()
+        self._values.clear()
 
     async def leave(self, service: str, key: str, process: str) -> None:
         self._check()

@@ -60,7 +60,7 @@ class Member:
 
 
 @contextmanager
-def cluster(n: int) -> Iterator[list[Member]]:
+def cluster(n: int) -> Iterator[tuple[list[Member], RedisProcess]]:
     settings = Settings.from_env(SMALL_WORLD)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cluster-") as logs:
         redis = RedisProcess().start()
@@ -75,7 +75,7 @@ def cluster(n: int) -> Iterator[list[Member]]:
             stack.callback(m.close)
         try:
             wait_for_cluster(members, n)
-            yield members
+            yield members, redis
         except BaseException:
             for m in members:
                 print(f"--- {m.log_path.name} ---\n{m.log_path.read_text(errors='replace')[-3000:]}", file=sys.stderr)
@@ -125,10 +125,13 @@ class Recorder:
     def ids(self) -> list[str]:
         return [m[0] for m in self.messages]
 
-    async def run(self, http: httpx.AsyncClient, reconnect_to: list[str] | None = None) -> None:
-        """Read the stream; when it breaks, reconnect (to the next URL of ``reconnect_to``) with the
-        last id, as an EventSource does."""
+    async def run(self, http: httpx.AsyncClient, reconnect_to: list[str] | None = None,
+                  forever: bool = False) -> None:
+        """Read the stream; when it breaks, reconnect (to the next URL of ``reconnect_to``, or to
+        the same one for ever) with the last id, as an EventSource does."""
         urls = [self.url, *(reconnect_to or [])]
+        while forever and len(urls) < 1000:
+            urls.append(self.url)
         for url in urls:
             headers = {"Last-Event-ID": self.messages[-1][0]} if self.messages else {}
             try:
@@ -139,6 +142,8 @@ class Recorder:
             except (httpx.HTTPError, EOFError):
                 pass
             self.url = url
+            if forever:
+                await asyncio.sleep(0.5)
         self.ended.set()
 
     async def _read(self, response: httpx.Response) -> None:
@@ -186,6 +191,25 @@ def seqs(ids: list[str]) -> list[int]:
     return [int(i.rsplit("-", 1)[1]) for i in ids]
 
 
+def epochs_in_order(recorder: Recorder) -> list[str]:
+    out: list[str] = []
+    for i in recorder.ids():
+        epoch = i.rsplit("-", 1)[0]
+        if not out or out[-1] != epoch:
+            out.append(epoch)
+    return out
+
+
+def assert_gapless_per_epoch(recorder: Recorder) -> None:
+    by_epoch: dict[str, list[int]] = {}
+    for i in recorder.ids():
+        epoch, seq = i.rsplit("-", 1)
+        by_epoch.setdefault(epoch, []).append(int(seq))
+    assert len(by_epoch) == len(epochs_in_order(recorder)), "an epoch came back after another"
+    for got in by_epoch.values():
+        assert got == list(range(got[0], got[0] + len(got))), "a gap or a repeat"
+
+
 def assert_gapless(recorder: Recorder) -> None:
     epochs = {i.rsplit("-", 1)[0] for i in recorder.ids()}
     assert len(epochs) == 1, f"the stream's epoch changed: {epochs}"
@@ -208,7 +232,7 @@ async def a_live_sport(http: httpx.AsyncClient, base: str) -> str:
 
 @pytest.mark.timeout(240)
 async def test_a_killed_leader_loses_no_event_on_any_process():
-    with cluster(3) as members:
+    with cluster(3) as (members, _redis):
         leader = leader_of(members)
         others = [m for m in members if m is not leader]
         async with httpx.AsyncClient() as http:
@@ -278,6 +302,38 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
             for r in followers:
                 common = [i for i in r.ids() if seqs([i])[0] >= seqs([first])[0]]
                 assert moved.ids()[:len(common)] == common[:len(moved.ids())]
+
+
+@pytest.mark.timeout(180)
+async def test_redis_going_away_and_coming_back_empty_loses_no_browser():
+    with cluster(2) as (members, redis):
+        async with httpx.AsyncClient() as http:
+            sport = await a_live_sport(http, members[0].url)
+            readers = [Recorder(m.url + f"/api/live-stream?sportId={sport}") for m in members]
+            tasks = [asyncio.create_task(r.run(http, forever=True)) for r in readers]
+            await wait(lambda: all(len(r.messages) >= 5 for r in readers), 60, "streams did not flow")
+            redis.stop()
+            # every process says so, and serves what it has: the streams stay open
+            await wait(lambda: all((h := health(m.url)) and not h["cluster"]["store_ok"]
+                                   and "cluster_store" in {a["name"] for a in h["alerts"]} for m in members),
+                       15, "health does not show the store away")
+            assert all(r.connects == 1 for r in readers)
+            redis.start()  # the same port, nothing in it
+            # the streams of the forgotten incarnation end; the browsers come back to a new one
+            await wait(lambda: all(r.connects >= 2 and len(epochs_in_order(r)) == 2 for r in readers)
+                       and readers[0].ids()[-1:] == readers[1].ids()[-1:], 60, "the browsers did not recover")
+            first, second = epochs_in_order(readers[0])
+            await wait(lambda: all(len([i for i in r.ids() if i.startswith(second)]) >= 5 for r in readers), 30,
+                       "the new incarnation does not flow")
+            for r in readers:
+                assert epochs_in_order(r) == [first, second]
+                assert_gapless_per_epoch(r)
+            await wait(lambda: all((h := health(m.url)) and h["cluster"]["store_ok"]
+                                   and "cluster_store" not in {a["name"] for a in h["alerts"]} for m in members),
+                       15, "health does not show the store back")
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.mark.timeout(180)

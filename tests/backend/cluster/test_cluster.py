@@ -271,3 +271,53 @@ async def test_feed_requests_of_any_process_are_answered_by_the_leader():
                                                                    "where": {}}, 5.0))
         await c.run_until(call.done, limit=10)
         assert call.result() == {}
+
+
+async def away_past_every_lease(c: Cluster) -> None:
+    c.store.down = True
+    c.clock.advance(12.0)  # every lease and every interest expires meanwhile
+    await c.run_until(lambda: not any(p.lead.keeper.holding for p in c.processes), limit=5)
+    c.store.down = False
+
+
+@pytest.mark.parametrize("outage", ["restarted empty", "away past every lease"])
+async def test_when_the_store_forgets_a_stream_its_clients_reconnect_to_a_new_one(outage):
+    async with Cluster() as c:
+        readers = [await c.open(p, GameSpec("8")) for p in c.processes[1:]]
+        await c.run_until(lambda: all(r.ids() for r, _ in readers))
+        c.push(8, 1)
+        await c.run_until(lambda: all(r.counts()[-1:] == [1] for r, _ in readers))
+        old_epoch = readers[0][0].ids()[-1].rsplit("-", 1)[0]
+        if outage == "restarted empty":
+            c.store.flush()
+        else:
+            await away_past_every_lease(c)
+            await c.store.wanted("hub")  # the first to look (a leader reconciling) forgets the expired groups
+        # the streams end (nothing could continue their ids) ...
+        await c.run_until(lambda: all(client.closed for _, client in readers), limit=15)
+        assert all(not p.edge.groups for p in c.processes[1:])
+        # ... and the browsers come back with their Last-Event-ID: a new incarnation's snapshot
+        again = [await c.open(p, GameSpec("8"), last_event_id=r.ids()[-1]) for p, (r, _) in
+                 zip(c.processes[1:], readers)]
+        await c.run_until(lambda: all(r.counts() for r, _ in again), limit=15)
+        new_epochs = {r.ids()[0].rsplit("-", 1)[0] for r, _ in again}
+        assert len(new_epochs) == 1 and old_epoch not in new_epochs
+        await c.run_until(lambda: c.feed.subscriptions and any(p.lead.leading for p in c.processes), limit=15)
+        c.push(8, 2)
+        await c.run_until(lambda: all(r.counts()[-1:] == [2] for r, _ in again), limit=10)
+        assert again[0][0].ids() == again[1][0].ids()
+
+
+async def test_when_the_store_comes_back_before_it_forgot_a_stream_the_stream_goes_on():
+    async with Cluster() as c:
+        reader, client = await c.open(c.processes[1], GameSpec("2"))
+        await c.run_until(lambda: reader.ids())
+        await away_past_every_lease(c)
+        for p in c.processes:
+            await p.edge._refresh()  # the edges renew their interest before a leader looks
+        await c.run_until(lambda: c.feed.subscriptions and any(p.lead.leading for p in c.processes), limit=15)
+        c.push(2, 4)
+        await c.run_until(lambda: reader.counts()[-1:] == [4], limit=10)
+        assert not client.closed
+        seqs = [int(i.rsplit("-", 1)[1]) for i in reader.ids()]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the same incarnation, no gap

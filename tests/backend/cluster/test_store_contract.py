@@ -26,9 +26,10 @@ def redis():
 
 
 class Harness:
-    def __init__(self, store, clock: FakeClock | None) -> None:
+    def __init__(self, store, clock: FakeClock | None, flush) -> None:
         self.store = store
         self.clock = clock
+        self.flush = flush  # forget everything, as a restarted Redis without persistence
 
     async def pass_time(self, seconds: float) -> None:
         if self.clock is not None:
@@ -46,10 +47,11 @@ class Harness:
 async def h(request, redis):
     if request.param == "memory":
         clock = FakeClock()
-        harness = Harness(MemoryStore(clock.monotonic, clock.time), clock)
+        store = MemoryStore(clock.monotonic, clock.time)
+        harness = Harness(store, clock, store.flush)
     else:
         redis.cli("FLUSHALL")
-        harness = Harness(RedisStore(redis.url), None)
+        harness = Harness(RedisStore(redis.url), None, lambda: redis.cli("FLUSHALL"))
     yield harness
     await harness.store.close()
 
@@ -70,6 +72,16 @@ async def test_a_lease_has_one_holder_and_tokens_only_grow(h):
     assert await s.lease_holder("hub") == (second, "b")
     await s.release_lease("hub", second)
     assert await s.lease_holder("hub") is None
+
+
+async def test_tokens_grow_even_across_a_store_that_forgot_everything(h):
+    s = h.store
+    before = await s.acquire_lease("hub", "a", TTL)
+    h.flush()
+    after = await s.acquire_lease("hub", "b", TTL)
+    assert after is not None and after > before
+    with pytest.raises(Fenced):
+        await s.publish("hub", "k", "e1", "hub", before, b"frame", None, 100)
 
 
 async def test_a_write_with_a_stale_token_is_fenced(h):
@@ -111,10 +123,16 @@ async def test_interest_expires_with_its_process_unless_renewed(h):
     await s.admit("hub", "live:1", b'{"kind":"live","sport_id":"1"}', "live", 2, None, None, "p1", TTL, "e1")
     await s.admit("hub", "live:2", b"{}", "live", 2, None, None, "p2", TTL, "e2")
     await h.pass_time(TTL * 0.6)
-    await s.refresh("hub", ["live:1"], "p1", TTL)
+    assert await s.refresh("hub", [("live:1", "e1")], "p1", TTL) == []
     await h.pass_time(TTL * 0.6)
     wanted = await s.wanted("hub")
     assert set(wanted) == {"live:1"} and wanted["live:1"].spec == b'{"kind":"live","sport_id":"1"}'
+    # an incarnation the store has forgotten, or replaced, is reported lost and not brought back
+    assert await s.refresh("hub", [("live:1", "e1"), ("live:2", "e2"), ("live:1x", "e9")], "p2", TTL) == [
+        "live:2", "live:1x"]
+    await s.admit("hub", "live:2", b"{}", "live", 2, None, None, "p3", TTL, "e7")
+    assert await s.refresh("hub", [("live:2", "e2")], "p2", TTL) == ["live:2"]
+    assert set(await s.wanted("hub")) == {"live:1", "live:2"}
 
 
 async def test_frames_are_numbered_kept_snapshotted_and_notified_in_order(h):
