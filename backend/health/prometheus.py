@@ -128,6 +128,43 @@ class SnapshotCollector:
         for alert in snap.alerts:
             alerts.add_metric([alert.name, alert.severity, alert.service], 1)
         yield alerts
+        if snap.cluster is not None:
+            yield from _cluster(snap)
+
+
+def _cluster(snap: HealthSnapshot) -> Iterator[Metric]:
+    """The cluster as this process sees it (REDIS_URL set): every live process, who leads."""
+    cluster = snap.cluster
+    assert cluster is not None
+    yield _gauge("odds_cluster_store_up", "1 while this process reaches the cluster's store (Redis)",
+                 int(cluster.store_ok))
+    yield _gauge("odds_cluster_processes", "Live processes of the cluster", len(cluster.processes))
+    yield _gauge("odds_cluster_clients_total", "SSE clients across the cluster", cluster.clients_total)
+    clients = _gauge("odds_cluster_process_clients", "SSE clients of each process, by service",
+                     labels=["process", "service"])
+    groups = _gauge("odds_cluster_process_groups", "Stream groups each process serves, by service",
+                    labels=["process", "service"])
+    rss = _gauge("odds_cluster_process_resident_memory_bytes", "Resident memory of each process",
+                 labels=["process"])
+    for p in cluster.processes:
+        for service, n in sorted(p.clients.items()):
+            clients.add_metric([p.process, service], n)
+        for service, n in sorted(p.groups.items()):
+            groups.add_metric([p.process, service], n)
+        rss.add_metric([p.process], p.rss_bytes)
+    yield clients
+    yield groups
+    yield rss
+    leader = _gauge("odds_cluster_leader", "1 for the process holding each service's upstream lease",
+                    labels=["service", "process"])
+    mine = _gauge("odds_cluster_is_leader", "1 if this process holds the service's upstream lease",
+                  labels=["service"])
+    for service, holder in sorted(cluster.leaders.items()):
+        if holder:
+            leader.add_metric([service, holder], 1)
+        mine.add_metric([service], int(holder == cluster.process))
+    yield leader
+    yield mine
 
 
 def registry_for(snapshot: Callable[[], HealthSnapshot]) -> CollectorRegistry:

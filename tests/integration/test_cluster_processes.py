@@ -294,6 +294,15 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
             await wait(quiet_sees_upstreams, 10, "health of a non-leader does not show the leaders' upstreams")
             quiet = quiet_health()
             assert quiet["live_tracker"]["active_games"] >= 1 and quiet["live_tracker"]["active_sse_clients"] >= 2
+            # and /metrics on it shows the cluster: who leads, every process's clients
+            quiet_url = next(m.url for m in others if health(m.url)["cluster"]["process"] == quiet["cluster"]["process"])
+            metrics = (await http.get(quiet_url + "/metrics")).text
+            new_leader = quiet["cluster"]["leaders"]["hub"]
+            assert f'odds_cluster_leader{{process="{new_leader}",service="hub"}} 1.0' in metrics
+            assert 'odds_cluster_is_leader{service="hub"} 0.0' in metrics
+            assert "odds_cluster_store_up 1.0" in metrics
+            for p in quiet["cluster"]["processes"]:
+                assert f'odds_cluster_process_clients{{process="{p["process"]}",service="hub"}}' in metrics
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
