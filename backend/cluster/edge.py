@@ -36,6 +36,8 @@ from backend.hub.base import BaseGroup, GroupHub, Spec, Unavailable, base36
 from backend.hub.fanout import Channel, encode_json, sse_event
 from backend.hub.registry import LimitExceeded
 
+from .leader import SNAPSHOT_CALL
+from .relay import FRESH_FRAMES
 from .specs import SpecCodec, key_text
 from .store import Message, Store, StoreError
 
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 INTEREST_TTL = 5.0  # seconds a process's interest outlives its last renewal
 REFRESH_EVERY = 1.0
 LOAD_TIMEOUT = 5.0
+SNAPSHOT_WAIT = 2.0  # seconds a late joiner may wait for a fresh snapshot before it gets what there is
 ERROR_PREFIX = b"event: error\n"
 
 
@@ -222,8 +225,10 @@ class ReplicaGroup(BaseGroup):
         self._loaded = asyncio.Event()
         self._pending: list[Message] = []
         self._repairing = False
+        self._fetching: asyncio.Future[None] | None = None
         self.gaps_filled = 0
         self.resets = 0
+        self.snapshots_fetched = 0
 
     @property
     def service(self) -> str:
@@ -233,11 +238,42 @@ class ReplicaGroup(BaseGroup):
         self.spawn(self._load(initial=True), "replica-load")
 
     async def ready(self) -> None:
+        """Before a client is served: the replica is loaded, and its snapshot recent enough that a late
+        joiner gets at most about ``FRESH_FRAMES`` frames after it (else a fresh one is fetched)."""
         if not self._loaded.is_set():
             try:
                 await within(self.ctx.clock, LOAD_TIMEOUT, self._loaded.wait())
             except TimeoutError:
                 log.warning("replica %s: not loaded after %gs; serving what there is", self.key_text, LOAD_TIMEOUT)
+                return
+        if self._snapshot_stale():
+            if self._fetching is None or self._fetching.done():
+                self._fetching = asyncio.ensure_future(self._fetch_snapshot())
+            await asyncio.shield(self._fetching)
+
+    def _snapshot_stale(self) -> bool:
+        ring = self.channel.ring
+        if self.snapshot is None:
+            return ring.seq > FRESH_FRAMES or not ring.covers(0)  # else the whole history is short enough
+        return not ring.covers(self.snapshot_seq) or ring.seq - self.snapshot_seq > FRESH_FRAMES
+
+    async def _fetch_snapshot(self) -> None:
+        """Ask the leader for a fresh snapshot, read it, and wait until the frames it includes are here."""
+        ctx, clock = self.ctx, self.ctx.clock
+        request = SNAPSHOT_CALL + f"{self.key_text} {self.epoch}".encode()
+        try:
+            await within(clock, SNAPSHOT_WAIT, ctx.store.call(self.service, request, SNAPSHOT_WAIT))
+            meta = await within(clock, SNAPSHOT_WAIT, ctx.store.meta(self.service, self.key_text, self.epoch))
+        except (StoreError, TimeoutError) as exc:
+            log.info("replica %s: no fresh snapshot (%s); serving what there is", self.key_text, exc)
+            return
+        self.snapshots_fetched += 1
+        if meta.snapshot is not None and meta.snapshot_seq >= self.snapshot_seq:
+            self.snapshot, self.snapshot_seq = meta.snapshot, meta.snapshot_seq
+        waited = 0.0
+        while self.channel.ring.seq < self.snapshot_seq and waited < SNAPSHOT_WAIT and not self.closed:
+            await clock.sleep(0.005)  # the frames it includes are on their way by pub/sub
+            waited += 0.005
 
     async def _load(self, initial: bool) -> None:
         """Subscribe, then read the incarnation's kept frames and snapshot; later messages queue
@@ -284,10 +320,6 @@ class ReplicaGroup(BaseGroup):
             return
         if not self._loaded.is_set() or self._repairing:
             self._pending.append(message)
-            return
-        if message.kind == "S":
-            if message.seq >= self.snapshot_seq:
-                self.snapshot, self.snapshot_seq = message.data, message.seq
             return
         ring = self.channel.ring
         if message.seq <= ring.seq:
@@ -345,14 +377,14 @@ class ReplicaGroup(BaseGroup):
         if frames:
             return frames
         ring = self.channel.ring
-        out = [self.snapshot] if self.snapshot else []
-        if self.snapshot is not None and ring.covers(self.snapshot_seq):
+        if self.snapshot is not None and self.snapshot_seq <= ring.seq:
             after = ring.after(self.snapshot_seq)
-            if after:
-                out.append(after)
-        elif self.snapshot is None and ring.covers(ring.first_seq - 1):
-            out.append(ring.after(ring.first_seq - 1) or b"")  # no snapshot yet: everything kept
-        return out
+            if after is None:  # (only when no fresh snapshot could be had: the state is that old)
+                log.info("replica %s: serving a snapshot %d frames old", self.key_text, ring.seq - self.snapshot_seq)
+            return [self.snapshot, after] if after else [self.snapshot]
+        if ring.covers(0):
+            return [ring.after(0) or b""]  # no snapshot yet: the whole history is here
+        return [self.snapshot] if self.snapshot is not None else []
 
     def release_upstream(self) -> None:
         self.ctx.unfollow(self)

@@ -10,7 +10,8 @@ Every process runs a :class:`Leadership` per service. It waits for the service's
   keeps it -- and its relay writes to the wanted incarnation; a group nobody wants any more is let go
   (the service closes it after its grace period) and its stream is dropped;
 * starts the service's upstream (the Swarm connection; tracker sockets belong to their groups);
-* answers the edges' **calls** (``handle_call``: hierarchy, results) and publishes its **metrics**.
+* answers the edges' **calls**: a fresh snapshot of a group for a late joiner (any service), and
+  the service's own (``handle_call``: the hub's hierarchy and results); publishes its **metrics**.
 
 When the lease is lost -- or a write is fenced, which means another process holds it -- it stops at
 once: no more writes, every group closed, the upstream stopped. The next holder resubscribes and
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_EVERY = 0.5
 METRICS_EVERY = 1.0
+SNAPSHOT_CALL = b"snapshot "  # an edge's call for a fresh snapshot: b"snapshot <key text> <epoch>"
 
 
 class Leadership:
@@ -183,8 +185,6 @@ class Leadership:
 
     # -- calls and metrics --------------------------------------------------------------------------
     async def _serve_calls(self) -> None:
-        if self._handle_call is None:
-            return
         while self.leading:
             try:
                 item = await self.store.next_call(self.name, 1.0)
@@ -195,9 +195,13 @@ class Leadership:
                 self._spawn(self._answer(*item), "cluster-call")
 
     async def _answer(self, reply_to: str, request: bytes) -> None:
-        assert self._handle_call is not None
         try:
-            response = await self._handle_call(request)
+            if request.startswith(SNAPSHOT_CALL):
+                response = await self._fresh_snapshot(request[len(SNAPSHOT_CALL):])
+            elif self._handle_call is not None:
+                response = await self._handle_call(request)
+            else:
+                response = b'{"ok":false,"error":"no such call"}'
         except Exception:
             log.exception("cluster %s: a call failed", self.name)
             response = b'{"ok":false,"error":"internal error"}'
@@ -205,6 +209,18 @@ class Leadership:
             await self.store.reply(reply_to, response)
         except StoreError:
             pass  # the caller times out
+
+    async def _fresh_snapshot(self, request: bytes) -> bytes:
+        """``<key text> <epoch>``: store a recent snapshot of that incarnation, answer once written."""
+        text, _, epoch = request.decode().rpartition(" ")
+        for key, (_lease, held_epoch) in self.held.items():
+            if held_epoch == epoch and key_text(key) == text:
+                group = self.service.groups.get(key)
+                channel = group.channel if group is not None else None
+                if isinstance(channel, RelayChannel) and await channel.fresh_snapshot(epoch):
+                    return b'{"ok":true}'
+                break
+        return b'{"ok":false}'
 
     async def _publish_metrics(self) -> None:
         if self._metrics is None:

@@ -8,7 +8,7 @@ Keys (``S`` the service, ``K`` a group key, ``E`` its epoch)::
     odds:S:i:K                zset: processes interested in K, scored by expiry (ms, Redis time)
     odds:S:s:K:E              stream of the incarnation's frames, entry id "<seq>-0", field f
     odds:S:m:K:E              hash: seq, snap, snap_seq
-    odds:S:c:K:E              pub/sub channel: "F<seq> <frame>" and "S<seq> <snapshot>"
+    odds:S:c:K:E              pub/sub channel: "F<seq> <frame>" for each frame
     odds:S:calls              list of calls for the leader: "<reply key>\\n<request>"
     odds:reply:<id>           list holding one call's reply (expires)
     odds:v:<name>             small values with a TTL (the leader's metrics)
@@ -156,7 +156,6 @@ if ARGV[6] == '1' then
 end
 if ARGV[7] == '1' then
   redis.call('HSET', KEYS[3], 'snap', ARGV[3], 'snap_seq', seq)
-  redis.call('PUBLISH', ARGV[5], 'S' .. seq .. ' ' .. ARGV[3])
 end
 return seq
 """

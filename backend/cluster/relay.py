@@ -4,10 +4,15 @@ On the leader, a group's ``channel`` is a :class:`RelayChannel` instead of a loc
 :class:`~backend.hub.fanout.Channel`: the group publishes exactly as in single-process mode, and the
 relay hands each frame -- encoded once, for every process of the cluster -- to the
 :class:`Publisher`, which writes it to the group incarnation's stream with the lease token (the
-store rejects it if the token is stale) and notifies every subscriber. The relay attaches the
-group's late-joiner snapshot to a frame at most every ``SNAPSHOT_EVERY`` seconds or
-``SNAPSHOT_FRAMES`` frames, taken right after that frame, so a late joiner anywhere gets a snapshot
-and exactly the frames after it.
+store rejects it if the token is stale) and notifies every subscriber.
+
+Snapshots (the group's late-joiner frames, its whole state: the big item) are stored, never
+broadcast, and taken only when needed: when the relay starts writing to an incarnation, every
+``SNAPSHOT_FRAMES`` frames (so the kept stream always reaches back to the stored snapshot), and when
+an edge asks for a fresh one because a late joiner arrived and its own is more than
+``FRESH_FRAMES`` frames old (:meth:`RelayChannel.fresh_snapshot`, answered once the snapshot is
+written; requests while one is recent share it). A late joiner anywhere gets a snapshot and exactly
+the frames after it.
 
 Frames are written in order per group (one writer, pipelined batches). If the store is unreachable,
 frames are lost for the cluster; when it answers again, every relay that lost some publishes its
@@ -28,8 +33,8 @@ from .store import Fenced, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY = 0.5  # seconds
-SNAPSHOT_FRAMES = 256
+SNAPSHOT_FRAMES = 512  # a stored snapshot at least this often (the stream keeps 2048 frames)
+FRESH_FRAMES = 64  # a late joiner is given at most about this many frames after its snapshot
 BATCH = 200  # publishes per pipeline
 
 
@@ -39,6 +44,7 @@ class _Item:
     epoch: str
     frame: bytes | None
     snapshot: bytes | None
+    written: asyncio.Future[bool] | None = None  # set once the item is in the store (or is not)
 
 
 class Publisher:
@@ -68,6 +74,8 @@ class Publisher:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        for item in self._queue:
+            _settle(item, False)
         self._queue.clear()
 
     def put(self, item: _Item) -> None:
@@ -83,6 +91,13 @@ class Publisher:
                 await self._write(batch)
 
     async def _write(self, batch: list[_Item]) -> None:
+        try:
+            await self._write_batch(batch)
+        finally:
+            for item in batch:
+                _settle(item, False)  # (those written were settled True already)
+
+    async def _write_batch(self, batch: list[_Item]) -> None:
         token = self.token()
         if token is None:
             return  # not the holder (any more): nothing goes out
@@ -107,6 +122,7 @@ class Publisher:
                 item.relay.lost_some = True
             else:
                 self.published_total += 1
+                _settle(item, True)
         if not self.store_ok:
             log.info("cluster %s: the store answers again; publishing every group's state", self.service)
             self.store_ok = True
@@ -116,6 +132,11 @@ class Publisher:
         for item in batch:
             if item.relay.lost_some:
                 item.relay.resync()
+
+
+def _settle(item: _Item, written: bool) -> None:
+    if item.written is not None and not item.written.done():
+        item.written.set_result(written)
 
 
 class RelayChannel:
@@ -130,9 +151,9 @@ class RelayChannel:
         self.lost_some = False
         self.clients: dict[object, None] = {}  # never any: clients are served by the edges
         self._snapshot: Callable[[], list[bytes]] | None = None
-        self._snapshot_at = -1e9
-        self._frames_since = 0
-        self.seq = 0
+        self._frames_since = 0  # frames published since the last snapshot was queued
+        self._last_snapshot: asyncio.Future[bool] | None = None
+        self.snapshots_total = 0
 
     def bind(self, snapshot: Callable[[], list[bytes]]) -> None:
         """The group's late-joiner frames (called when a snapshot is due)."""
@@ -145,7 +166,6 @@ class RelayChannel:
             return
         self.epoch = epoch
         if epoch is not None:
-            self._snapshot_at = -1e9
             self.publish_snapshot()
 
     def publish_raw(self, event: str | None, data: bytes) -> bytes:
@@ -154,31 +174,37 @@ class RelayChannel:
         frame = sse_event(event, data)  # the id is the cluster's, added by every reader
         if self.epoch is not None and not self.closed:
             self._frames_since += 1
-            self.publisher.put(_Item(self, self.epoch, frame, self._due_snapshot()))
+            due = self._frames_since >= SNAPSHOT_FRAMES
+            self.publisher.put(_Item(self, self.epoch, frame, self._take_snapshot() if due else None))
         return frame
 
-    def _due_snapshot(self) -> bytes | None:
-        now = self.clock.monotonic()
-        if now - self._snapshot_at < SNAPSHOT_EVERY and self._frames_since < SNAPSHOT_FRAMES:
-            return None
-        self._snapshot_at = now
+    def _take_snapshot(self) -> bytes:
         self._frames_since = 0
+        self.snapshots_total += 1
         return b"".join(self._snapshot()) if self._snapshot is not None else b""
 
-    def publish_snapshot(self) -> None:
-        if self.epoch is not None and not self.closed and self._snapshot is not None:
-            self._snapshot_at = self.clock.monotonic()
-            self._frames_since = 0
-            self.publisher.put(_Item(self, self.epoch, None, b"".join(self._snapshot())))
-
-    def resync(self) -> None:
-        """After lost frames: send the whole current state again, as frames, to every client."""
-        self.lost_some = False
+    def publish_snapshot(self) -> asyncio.Future[bool] | None:
+        """Store the group's current state as the incarnation's snapshot (after every frame so far);
+        the future says when it is written."""
         if self.epoch is None or self.closed or self._snapshot is None:
-            return
-        for frame in self._snapshot():
-            self.publisher.put(_Item(self, self.epoch, frame, None))
-        self.publish_snapshot()
+            return None
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.publisher.put(_Item(self, self.epoch, None, self._take_snapshot(), written))
+        self._last_snapshot = written
+        return written
+
+    async def fresh_snapshot(self, epoch: str) -> bool:
+        """An edge's late joiner needs a recent snapshot of ``epoch``: make sure one is stored (at
+        most ``FRESH_FRAMES / 2`` frames old), and return once it is. False if this relay does not
+        write that incarnation (any more) or the store refused the write."""
+        if epoch != self.epoch or self.closed:
+            return False
+        last = self._last_snapshot
+        failed = last is not None and last.done() and (last.cancelled() or not last.result())
+        if last is not None and not failed and self._frames_since <= FRESH_FRAMES // 2:
+            return await asyncio.shield(last)
+        written = self.publish_snapshot()
+        return await written if written is not None else False
 
     # what the group machinery may call on a channel; a relay has no clients of its own
     def close_all(self, reason: str) -> None:

@@ -15,8 +15,9 @@ The model, per service (``"hub"``, ``"tracker"``):
   with an expiry. Admission of a new group checks the per-kind limits and the subscription budget
   cluster-wide; a group no process wants any more (left, or expired) is forgotten.
 * **frames** of a group incarnation: a sequence numbered 1, 2, 3, ... (the ``seq`` of its SSE ids),
-  bounded to the last ``maxlen``; its latest *snapshot* with the seq it was taken at; and a
-  notification of each new frame and snapshot to subscribers.
+  bounded to the last ``maxlen``, each notified to the subscribers as it is written; and its latest
+  *snapshot* with the seq it was taken at, kept but not notified (it is the big item: a replica
+  reads it when a late joiner needs it).
 * **calls**: requests for the leader (hierarchy, results) and their replies.
 * **processes**: what each process reports about itself, expiring with it.
 """
@@ -60,7 +61,7 @@ class Meta(msgspec.Struct, frozen=True):
 
 
 class Message(msgspec.Struct, frozen=True):
-    """A notification on a group's channel: a frame (``kind`` "F") or a snapshot ("S") at ``seq``."""
+    """A notification on a group's channel: a frame (``kind`` "F") at ``seq``."""
 
     kind: str
     seq: int
@@ -326,9 +327,8 @@ class MemoryStore:
             while len(frames.kept) > maxlen:
                 frames.kept.popleft()
             self._notify(channel, Message("F", frames.seq, frame))
-        if snapshot is not None:
+        if snapshot is not None:  # kept, not notified: a replica reads it when a late joiner needs it
             frames.snapshot, frames.snapshot_seq = snapshot, frames.seq
-            self._notify(channel, Message("S", frames.seq, snapshot))
         return frames.seq
 
     async def publish_many(self, service: str, lease: str, token: int, maxlen: int,

@@ -27,7 +27,8 @@ from backend.hub.specs import GameSpec
 from backend.settings import Settings
 from tests.support.fake_feed import FakeFeed
 
-MESSAGE = re.compile(rb"id: (\S+)\n(?:event: (\w+)\n)?data: ([^\n]*)\n\n")
+# a message: its id (none in a late joiner's snapshot), its event name, its data (none in an id-only one)
+MESSAGE = re.compile(rb"(?:id: (\S+)\n)?(?:event: (\w+)\n)?(?:data: ([^\n]*)\n)?\n")
 
 
 def game_tree(params: dict) -> dict:
@@ -43,7 +44,13 @@ class Reader:
         self.received += message.get("body", b"")
 
     def ids(self) -> list[str]:
-        return [m.group(1).decode() for m in MESSAGE.finditer(bytes(self.received))]
+        """The ids of the events received."""
+        return [m.group(1).decode() for m in MESSAGE.finditer(bytes(self.received)) if m.group(1) and m.group(3)]
+
+    def stands(self) -> str | None:
+        """The last id received, an id-only message's included (where a late joiner stands)."""
+        ids = [m.group(1).decode() for m in MESSAGE.finditer(bytes(self.received)) if m.group(1)]
+        return ids[-1] if ids else None
 
     def counts(self) -> list[int]:
         out = []
@@ -144,7 +151,7 @@ async def test_every_process_serves_the_same_frames_and_a_resume_works_anywhere(
         assert all(i.startswith(epoch + "-") for i in a.ids())
         # a late joiner on the third process: the snapshot and the id of where it stands
         late, _ = await c.open(c.processes[2], spec)
-        assert late.counts()[-1] == 5 and late.ids()[-1] == a.ids()[-1]
+        assert late.counts()[-1] == 5 and late.stands() == a.ids()[-1]
         # a client of process 0 resumes on process 2 from an id it got: exactly what it missed
         resumed, _ = await c.open(c.processes[2], spec, last_event_id=a.ids()[2])
         assert resumed.ids() == a.ids()[3:] and resumed.counts() == [3, 4, 5]
@@ -321,3 +328,26 @@ async def test_when_the_store_comes_back_before_it_forgot_a_stream_the_stream_go
         assert not client.closed
         seqs = [int(i.rsplit("-", 1)[1]) for i in reader.ids()]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # the same incarnation, no gap
+
+
+async def test_snapshots_are_taken_when_a_late_joiner_needs_one_and_shared():
+    from backend.cluster.relay import FRESH_FRAMES
+
+    async with Cluster() as c:
+        first = await c.open(c.processes[0], GameSpec("6"))
+        await c.run_until(lambda: first[0].ids())
+        relay = c.leader().hub.groups[GameSpec("6").key].channel
+        taken = relay.snapshots_total  # the incarnation's first state
+        for n in range(1, 3 * FRESH_FRAMES):
+            c.push(6, n)
+        await c.run_until(lambda: first[0].counts()[-1:] == [3 * FRESH_FRAMES - 1], limit=10)
+        assert relay.snapshots_total == taken  # nobody joined: no snapshot was taken
+        late, _ = await c.open(c.processes[2], GameSpec("6"))
+        assert relay.snapshots_total == taken + 1
+        # the late joiner's opening: a recent snapshot, at most a few frames after it, where the others are
+        assert late.counts()[-1] == 3 * FRESH_FRAMES - 1 and late.stands() == first[0].ids()[-1]
+        assert len(late.ids()) <= FRESH_FRAMES // 2
+        again, _ = await c.open(c.processes[1], GameSpec("6"))  # at once: the same snapshot serves
+        assert relay.snapshots_total == taken + 1 and again.stands() == first[0].ids()[-1]
+        assert again.counts()[-1] == 3 * FRESH_FRAMES - 1
+        assert c.processes[2].edge.groups[GameSpec("6").key].snapshots_fetched == 1
