@@ -45,3 +45,31 @@ def test_quick_fanout_bench_against_the_hub_counts_every_client_and_event(tmp_pa
     assert result["latency_samples"] > 0
     assert result["payload_matches_reference"] is True
     assert result["cpu_us_per_event"] is not None and result["rss_kib_per_idle_client"] is not None
+
+
+def test_quick_fanout_bench_runs_the_cluster_rows_with_redis_counted(tmp_path: Path) -> None:
+    out = tmp_path / "fanout.json"
+    run = subprocess.run([sys.executable, "-m", "bench.fanout", "--quick", "--clients", "200", "--seconds", "2",
+                          "--servers", "hub,hub-redis2", "--json", str(out)],
+                         check=False, cwd=REPO, capture_output=True, text=True, timeout=85)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Targets for the cluster path" in run.stdout
+    results = {r["server"]: r for r in json.loads(out.read_text())["results"]}
+    cluster = results["hub-redis2"]
+    assert cluster["ok"], cluster
+    assert len(cluster["pids"]) == 3 and cluster["cores"] == 2  # two members and redis-server
+    assert cluster["hub_env"]["REUSE_PORT"] == "true" and cluster["hub_env"]["REDIS_URL"].startswith("redis://")
+    assert cluster["clients"] == 200 and cluster["delivered"] + cluster["lost"] == cluster["expected"]
+    assert cluster["payload_matches_reference"] is True
+
+
+def test_redis_path_bench_counts_every_delivery(tmp_path: Path) -> None:
+    out = tmp_path / "redis.json"
+    run = subprocess.run([sys.executable, "-m", "bench.redis_path", "--seconds", "0.5", "--subscribers", "1,3",
+                          "--groups", "5", "--json", str(out)], check=False, cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for result in json.loads(out.read_text()):
+        assert result["frames_per_s"] > 0
+        assert result["delivered"] == result["expected_deliveries"]  # every subscriber got every frame
+        assert result["redis_out_bytes_per_frame"] >= result["frame_bytes"] * result["subscribers"]
