@@ -177,6 +177,43 @@ def abort_connection(send: Send) -> bool:
     return True
 
 
+class DirectWriter:
+    """Body writes of one streaming response straight to uvicorn's transport, skipping the ASGI
+    ``send`` coroutine: the fan-out's per-client cost per event is then one ``transport.write``.
+
+    Only for a response uvicorn's httptools protocol is sending with chunked encoding (what every
+    SSE stream is): :func:`direct_writer` returns None otherwise, and for any other server. A write
+    goes direct only while uvicorn itself would write at once (:meth:`ready`: not paused by flow
+    control, not disconnected); otherwise the caller uses ``send``, which waits for the drain as
+    always, so back-pressure and the stuck-client rules are unchanged. The framing is the same as
+    uvicorn's (``<hex length>\\r\\n<body>\\r\\n``, see :func:`chunk`).
+    """
+
+    __slots__ = ("_cycle", "_flow", "write")
+
+    def __init__(self, cycle: Any) -> None:
+        self._cycle = cycle
+        self._flow = cycle.flow
+        self.write: Callable[[bytes], None] = cycle.transport.write  # a framed chunk
+
+    def ready(self) -> bool:
+        return not self._flow.write_paused and not self._cycle.disconnected
+
+
+def chunk(body: bytes) -> bytes:
+    """``body`` framed as one HTTP/1.1 chunk, as uvicorn frames it."""
+    return b"%x\r\n%b\r\n" % (len(body), body)
+
+
+def direct_writer(send: Send) -> DirectWriter | None:
+    """A :class:`DirectWriter` for the response behind ``send`` (after its start was sent), or None."""
+    cycle = getattr(send, "__self__", None)
+    if (type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl" or cycle.chunked_encoding is not True
+            or not cycle.response_started or cycle.response_complete or cycle.scope.get("method") == "HEAD"):
+        return None
+    return DirectWriter(cycle)
+
+
 def without_body(send: Send) -> Send:
     """``send`` for a HEAD: the response start as given, then an empty, final body; the app's
     further body messages are dropped."""

@@ -41,7 +41,8 @@ from typing import Any
 import msgspec
 
 from backend.clock import Clock
-from backend.http import abort_connection, parse_event_id
+from backend.http import DirectWriter, abort_connection, direct_writer, parse_event_id
+from backend.http import chunk as http_chunk
 
 log = logging.getLogger(__name__)
 
@@ -280,11 +281,12 @@ class FanoutStats:
 class Client:
     """One SSE connection: where it is in the ring, and its write state. Owned by its channel."""
 
-    __slots__ = ("send", "pos", "closed", "close_reason", "failures", "parked", "parked_since", "_coro",
+    __slots__ = ("send", "direct", "pos", "closed", "close_reason", "failures", "parked", "parked_since", "_coro",
                  "_target", "task")
 
     def __init__(self, send: Send, pos: int) -> None:
         self.send = send
+        self.direct: DirectWriter | None = None  # writes straight to the server's transport, when it allows
         self.pos = pos
         self.closed = False
         self.close_reason: str | None = None
@@ -361,6 +363,7 @@ class Channel:
             return
         await send({"type": "http.response.body", "body": body, "more_body": True})
         del body
+        client.direct = direct_writer(send)
         try:
             self.attach(client)
             while (await receive())["type"] != "http.disconnect":
@@ -446,23 +449,24 @@ class Channel:
         """
         head = self.ring.seq
         shared_pos = -1
-        shared = b""
+        shared = shared_framed = b""
         end = min(len(targets), start + self.slice_size)
         for i in range(start, end):
             client = targets[i]
             if client.closed or client.parked or client.pos >= head:
                 continue
             if client.pos == shared_pos:
-                chunk = shared
+                self._write(client, shared, head, shared_framed)
+                continue
+            found = self.ring.after(client.pos)
+            if found is None:
+                self.drop(client, "lagging")
+                continue
+            if shared_pos == -1:  # the chunk most clients get: framed once for all of them
+                shared_pos, shared, shared_framed = client.pos, found, http_chunk(found)
+                self._write(client, shared, head, shared_framed)
             else:
-                found = self.ring.after(client.pos)
-                if found is None:
-                    self.drop(client, "lagging")
-                    continue
-                chunk = found
-                if shared_pos == -1:
-                    shared_pos, shared = client.pos, chunk
-            self._write(client, chunk, head)
+                self._write(client, found, head)
         if end < len(targets):
             asyncio.get_running_loop().call_soon(self._flush_slice, targets, end)
 
@@ -477,12 +481,25 @@ class Channel:
 
     def heartbeat(self, frame: bytes) -> None:
         """Write ``frame`` (a comment) to every client not already waiting on a write."""
+        framed = http_chunk(frame)
         for client in list(self.clients):
             if not client.closed and not client.parked:
-                self._write(client, frame, client.pos)
+                self._write(client, frame, client.pos, framed)
 
-    def _write(self, client: Client, chunk: bytes, target: int) -> None:
+    def _write(self, client: Client, chunk: bytes, target: int, framed: bytes | None = None) -> None:
+        """Send ``chunk`` (``framed``: the same as an HTTP chunk, if at hand); ``target`` is the ring
+        position the client is at once it is written."""
         self.stats.writes += 1
+        direct = client.direct
+        if direct is not None and direct.ready():  # the server would write it at once: do so directly
+            try:
+                direct.write(framed if framed is not None else http_chunk(chunk))
+            except Exception as exc:
+                self._failed(client, exc)
+                return
+            client.pos = target
+            client.failures = 0
+            return
         coro = client.send({"type": "http.response.body", "body": chunk, "more_body": True})
         try:
             waiting = coro.send(None)

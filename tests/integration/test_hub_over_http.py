@@ -94,6 +94,25 @@ async def test_live_stream_sends_games_and_odds_and_prices_move(srv, http):
         assert moved, "no price moved on the live stream"
 
 
+async def test_stream_writes_go_straight_to_the_transport_and_stay_valid_http(srv, http):
+    """Under uvicorn each event reaches a client as one chunk written directly (backend/http.py
+    DirectWriter), not through the ASGI send coroutine; the stream stays valid chunked HTTP (httpx
+    parses every chunk) and carries consecutive ids."""
+    sport_id = await live_sport_id(srv)
+    async with SseStream(http, f"/api/live-stream?sportId={sport_id}") as stream:
+        await stream.next_event("odds")
+        group = next(g for key, g in srv.hub.groups.items() if key == ("live", sport_id))
+        clients = list(group.channel.clients)
+        assert clients and all(c.direct is not None for c in clients)
+        parked_before = srv.hub.fanout_stats.parked_writes
+        ids = []
+        for _ in range(20):
+            ids.append((await stream.next_event("odds", timeout=20)).id)
+        seqs = [int(i.rsplit("-", 1)[1]) for i in ids]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert srv.hub.fanout_stats.parked_writes == parked_before  # a reading client never waited
+
+
 async def test_a_late_joiner_gets_counts_games_and_an_odds_snapshot_at_once(srv, http):
     sport_id = await live_sport_id(srv)
     async with SseStream(http, f"/api/live-stream?sportId={sport_id}") as first:
