@@ -3,7 +3,8 @@
 Keys (``S`` the service, ``K`` a group key, ``E`` its epoch)::
 
     odds:lease:<name>         "<token> <holder>" with a TTL: the lease (fencing token first)
-    odds:fence:<name>         the last token handed out (INCR: tokens only grow)
+    odds:fence:<name>         the last token handed out (INCR, never below Redis's clock in ms:
+                              tokens only grow, across a restart too)
     odds:S:groups             hash K -> {"spec","epoch","kind","cost"} of every wanted group
     odds:S:i:K                zset: processes interested in K, scored by expiry (ms, Redis time)
     odds:S:s:K:E              stream of the incarnation's frames, entry id "<seq>-0", field f
@@ -13,6 +14,10 @@ Keys (``S`` the service, ``K`` a group key, ``E`` its epoch)::
     odds:reply:<id>           list holding one call's reply (expires)
     odds:v:<name>             small values with a TTL (the leader's metrics)
     odds:procs, odds:procs:x  hash process -> info, zset process -> expiry
+    odds:health:leases        zset: the tracker's health leases ("<game>|<process>|<role>") by expiry
+    odds:health:values        hash lease -> its value
+    odds:health:totals        hash: messages, errors, last, first, evicted
+    odds:health:seconds       hash slot (epoch second % 60) -> "<second> <messages>"
 
 Everything that must not interleave with another process -- acquiring, renewing and checking a
 lease, admitting a group under the cluster's limits, publishing a frame with its sequence number
