@@ -68,6 +68,7 @@ class Leadership:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.leading = False
         self.takeovers = 0
+        self._stepping_down: asyncio.Task[Any] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -89,6 +90,20 @@ class Leadership:
         return self.keeper.token if self.keeper.holding else None
 
     def _acquired(self, token: int) -> None:
+        stepping_down = self._stepping_down
+        if stepping_down is not None and not stepping_down.done():
+            # lost and taken again at once (e.g. Redis restarted empty): lead only once the step-down
+            # is over, or it would stop what this start begins
+            self._spawn(self._start_after(stepping_down), "cluster-start")
+            return
+        self._start()
+
+    async def _start_after(self, stepping_down: asyncio.Future[Any]) -> None:
+        await asyncio.gather(stepping_down, return_exceptions=True)
+        if self.keeper.holding:
+            self._start()
+
+    def _start(self) -> None:
         self.leading = True
         self.takeovers += 1
         self.service.channel_factory = lambda key: RelayChannel(key_text(key), self.publisher, self.clock)
@@ -101,7 +116,7 @@ class Leadership:
 
     def _lost(self) -> None:
         self.leading = False
-        self._spawn(self._step_down(), "cluster-step-down")
+        self._stepping_down = self._spawn(self._step_down(), "cluster-step-down")
 
     def _fenced(self) -> None:
         log.warning("cluster %s: a write was fenced: another process holds the lease", self.name)
@@ -124,11 +139,12 @@ class Leadership:
                 log.exception("cluster %s: stopping the upstream failed", self.name)
         await self.service.idle()
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- reconciling --------------------------------------------------------------------------------
     async def reconcile(self) -> None:

@@ -351,3 +351,17 @@ async def test_snapshots_are_taken_when_a_late_joiner_needs_one_and_shared():
         assert relay.snapshots_total == taken + 1 and again.stands() == first[0].ids()[-1]
         assert again.counts()[-1] == 3 * FRESH_FRAMES - 1
         assert c.processes[2].edge.groups[GameSpec("6").key].snapshots_fetched == 1
+
+
+async def test_a_leader_that_loses_its_lease_and_takes_it_again_at_once_leads_with_its_upstream():
+    async with Cluster(n=1) as c:
+        only = c.processes[0]
+        reader, _ = await c.open(only, GameSpec("5"))
+        await c.run_until(lambda: reader.ids())
+        c.store.flush()  # the lease is gone: the next renewal fails and the same process takes it again
+        await c.run_until(lambda: only.lead.keeper.lost_total == 1 and only.lead.keeper.acquired_total == 2)
+        again, _ = await c.open(only, GameSpec("5"))  # the old incarnation ended; its browser came back
+        await c.run_until(lambda: only.lead.leading and only.hub.conn.connected and c.feed.subscriptions, limit=15)
+        c.push(5, 3)
+        await c.run_until(lambda: again.counts()[-1:] == [3], limit=10)
+        assert only.lead.leading and only.hub.conn.connected
