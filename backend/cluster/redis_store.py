@@ -445,6 +445,9 @@ class RedisStore:
             pass
 
 
+CONFIRM_TIMEOUT = 2.0  # seconds (un)subscribe waits for Redis to confirm before carrying on anyway
+
+
 class RedisSubscriber:
     """One pub/sub connection for every channel this process follows. It reconnects by itself
     (subscribing every channel again) and then tells the owner (``on_reconnect``) so it can fill
@@ -455,35 +458,57 @@ class RedisSubscriber:
         self.on_message = on_message
         self.on_reconnect: Callable[[], None] | None = None
         self.channels: set[str] = set()
-        self._pubsub = store.client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = store.client.pubsub()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._confirm: dict[tuple[bytes, str], asyncio.Future[None]] = {}  # (b"subscribe", channel) -> when confirmed
         self.connected = False
         self.reconnects = 0
 
     async def subscribe(self, channel: str) -> None:
-        """Follow ``channel``; when Redis answers, the subscription is in place on return (so what
-        is read from the store next cannot miss a notification)."""
+        """Follow ``channel``. When Redis answers, the subscription is confirmed on return, so what is
+        read from the store next cannot miss a notification (if it does not answer in time, the
+        reader subscribes it on reconnecting and the owner repairs what was missed)."""
         self.channels.add(channel)
         try:
-            if self.connected:
-                await self._pubsub.subscribe(channel)
-            elif self._task is None:  # the first subscription opens the connection
+            if not self.connected and self._task is None:  # the first subscription opens the connection
                 await self._connect()
                 self.connected = True
+            elif self.connected:
+                await self._pubsub.subscribe(channel)
+            else:
+                return  # the reader is reconnecting: it subscribes every channel
         except (RedisError, OSError, RuntimeError) as exc:
-            self._lost(exc)  # the reader reconnects and subscribes it with the others
-        if self._task is None:
-            self._task = asyncio.create_task(self._read(), name="cluster-subscriber")
-        self._wake.set()
+            self._lost(exc)
+            return
+        finally:
+            self._start()
+        await self._confirmed(b"subscribe", channel)
 
     async def unsubscribe(self, channel: str) -> None:
+        """Stop following ``channel``; nothing more of it reaches the owner after this returns."""
         self.channels.discard(channel)
         if self.connected:
             try:
                 await self._pubsub.unsubscribe(channel)
             except (RedisError, OSError, RuntimeError):
-                pass  # gone locally: a reconnect will not subscribe it again
+                return  # gone locally: a reconnect will not subscribe it again
+            await self._confirmed(b"unsubscribe", channel)
+
+    def _start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._read(), name="cluster-subscriber")
+        self._wake.set()
+
+    async def _confirmed(self, kind: bytes, channel: str) -> None:
+        future = self._confirm.setdefault((kind, channel), asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(asyncio.shield(future), CONFIRM_TIMEOUT)
+        except TimeoutError:
+            log.debug("cluster: no %s confirmation for %s in %gs", kind.decode(), channel, CONFIRM_TIMEOUT)
+        finally:
+            if self._confirm.get((kind, channel)) is future:
+                del self._confirm[(kind, channel)]
 
     def _lost(self, exc: BaseException) -> None:
         if self.connected:
@@ -491,7 +516,7 @@ class RedisSubscriber:
         self.connected = False
 
     async def _connect(self) -> None:
-        old, self._pubsub = self._pubsub, self.store.client.pubsub(ignore_subscribe_messages=True)
+        old, self._pubsub = self._pubsub, self.store.client.pubsub()
         try:
             await old.aclose()
         except (RedisError, OSError, RuntimeError):
@@ -502,7 +527,7 @@ class RedisSubscriber:
         delay = 0.1
         first = not self.connected  # a first connection is no reconnection
         while True:
-            if not self.channels:
+            if not self.channels and not self._confirm:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -530,7 +555,14 @@ class RedisSubscriber:
                 continue
             if message is None:
                 continue
-            channel = message["channel"].decode()
+            kind, channel = message["type"], message["channel"].decode()
+            if kind in ("subscribe", "unsubscribe"):
+                future = self._confirm.get((kind.encode(), channel))
+                if future is not None and not future.done():
+                    future.set_result(None)
+                continue
+            if kind != "message" or channel not in self.channels:
+                continue  # (a channel given up while its last messages were on the way)
             try:
                 self.on_message(channel, decode_message(message["data"]))
             except Exception:
