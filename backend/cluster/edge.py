@@ -36,7 +36,7 @@ from backend.hub.base import BaseGroup, GroupHub, Spec, Unavailable, base36
 from backend.hub.fanout import Channel, encode_json, sse_event
 from backend.hub.registry import LimitExceeded
 
-from .leader import SNAPSHOT_CALL
+from .leader import METRICS_TTL, SNAPSHOT_CALL
 from .relay import FRESH_FRAMES
 from .specs import SpecCodec, key_text
 from .store import Message, Store, StoreError
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 INTEREST_TTL = 5.0  # seconds a process's interest outlives its last renewal
 REFRESH_EVERY = 1.0
 LOAD_TIMEOUT = 5.0
+FIGURES_TTL = METRICS_TTL  # seconds the leader's figures are kept in the store, and trusted here
 SNAPSHOT_WAIT = 2.0  # seconds a late joiner may wait for a fresh snapshot before it gets what there is
 ERROR_PREFIX = b"event: error\n"
 
@@ -87,6 +88,7 @@ class ClusterHub(GroupHub):
         self.subscriber.on_reconnect = self._on_reconnect
         self.other_clients = 0  # the rest of the cluster's clients, as last reported
         self.leader_figures: Any = None  # what the leader last published of its upstream (figures_type)
+        self._figures_at = -1e9
         self.store_ok = True
         self._refreshed_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -203,11 +205,14 @@ class ClusterHub(GroupHub):
             if self.figures_type is not None:
                 data = await self.store.get(f"{self.service}:leader")
                 self.leader_figures = msgspec.json.decode(data, type=self.figures_type) if data else None
+                self._figures_at = self.clock.monotonic()
             self.store_ok = True
         except StoreError as exc:
             if self.store_ok:
                 log.warning("cluster %s: the store is unreachable (%s); serving what we have", self.service, exc)
             self.store_ok = False
+            if self.clock.monotonic() - self._figures_at > FIGURES_TTL:
+                self.leader_figures = None  # as old as the leader's own copy in the store: unknown now
 
 
 class ReplicaGroup(BaseGroup):

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 RECONCILE_EVERY = 0.5
 METRICS_EVERY = 1.0
+METRICS_TTL = 5.0  # a dead leader's figures vanish with it
 SNAPSHOT_CALL = b"snapshot "  # an edge's call for a fresh snapshot: b"snapshot <key text> <epoch>"
 
 
@@ -243,7 +244,7 @@ class Leadership:
             return
         while self.leading:
             try:
-                await self.store.put(f"{self.name}:leader", self._metrics(), 5.0)
+                await self.store.put(f"{self.name}:leader", self._metrics(), METRICS_TTL)
             except StoreError:
                 pass
             except Exception:

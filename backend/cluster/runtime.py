@@ -63,9 +63,14 @@ class LeaderFigures(msgspec.Struct, kw_only=True):
 
 class TrackerLeaderFigures(msgspec.Struct, kw_only=True):
     """What the leader of the live tracker publishes every second: its upstream (one socket per
-    followed game)."""
+    followed game) and its connection figures."""
 
     upstream: Upstream
+    connect_attempts_total: int = 0
+    connect_failures_total: int = 0
+    stalls_total: int = 0
+    groups_failed_total: int = 0
+    last_error: str | None = None
 
 
 class ClusterOddsHub(ClusterHub):
@@ -118,11 +123,24 @@ class ClusterOddsHub(ClusterHub):
         return self.leader_figures is not None and self.leader_figures.swarm_ws.connected
 
     def swarm_ws(self, updates_60s: SecondBuckets | None) -> SwarmWs | None:
+        """The leader's upstream (connection, session, subscriptions, updates), with what this
+        process serves: its clients and groups, and its fan-out's counters."""
         if self.leader_figures is None:
             return None
-        # the leader's upstream, with this process's clients and groups
-        return msgspec.structs.replace(self.leader_figures.swarm_ws, clients=self.registry.total_clients,
-                                       groups=len(self.groups))
+        fanout = self.fanout_stats
+        leader = self.leader_figures.swarm_ws
+        clients_by_kind: dict[str, int] = {}
+        for key in self.groups:
+            kind = key[0] if isinstance(key, tuple) and key else "?"
+            clients_by_kind[kind] = clients_by_kind.get(kind, 0) + self.registry.clients(key)
+        by_endpoint = {kind: msgspec.structs.replace(figures, clients=clients_by_kind.get(kind, 0))
+                       for kind, figures in leader.by_endpoint.items()}
+        return msgspec.structs.replace(
+            leader, by_endpoint=by_endpoint, clients=self.registry.total_clients, groups=len(self.groups),
+            rejected_total=self.registry.rejected_total, resumed_total=fanout.resumed,
+            snapshots_total=fanout.snapshots, writes_total=fanout.writes, parked_writes_total=fanout.parked_writes,
+            write_failures_total=fanout.write_failures, aborted_total=fanout.aborted, client_drops=dict(fanout.drops),
+            heartbeat_writes=fanout.write_wait_summary())
 
     def upstream_figures(self, now: float) -> Upstream | None:
         return self.leader_figures.upstream if self.leader_figures is not None else None
@@ -164,8 +182,15 @@ class ClusterTrackerHub(ClusterHub):
                 self.reporter.report(TrackerReport(game_id=game, sse_clients=clients, role="edge"))
 
     def metrics(self) -> dict[str, Any]:
-        return {"games": len(self.groups), "clients": self.registry.total_clients,
-                "rejected_total": self.registry.rejected_total}
+        """This process's games and clients, with the leader's connection figures (health's rollup)."""
+        leader = self.leader_figures
+        figures: dict[str, Any] = {"games": len(self.groups), "clients": self.registry.total_clients,
+                                   "rejected_total": self.registry.rejected_total}
+        if leader is not None:
+            figures.update(connect_attempts_total=leader.connect_attempts_total,
+                           connect_failures_total=leader.connect_failures_total, stalls_total=leader.stalls_total,
+                           groups_failed_total=leader.groups_failed_total, last_error=leader.last_error)
+        return figures
 
     def upstream_figures(self, now: float) -> Upstream | None:
         return self.leader_figures.upstream if self.leader_figures is not None else None
@@ -236,7 +261,11 @@ def hub_calls(hub: OddsHub) -> Callable[[bytes], Awaitable[bytes]]:
 
 def tracker_figures(tracker: TrackerService) -> Callable[[], bytes]:
     def figures() -> bytes:
-        return msgspec.json.encode(TrackerLeaderFigures(upstream=tracker.upstream_figures(tracker.clock.time())))
+        m = tracker.metrics()
+        return msgspec.json.encode(TrackerLeaderFigures(
+            upstream=tracker.upstream_figures(tracker.clock.time()),
+            connect_attempts_total=m["connect_attempts_total"], connect_failures_total=m["connect_failures_total"],
+            stalls_total=m["stalls_total"], groups_failed_total=m["groups_failed_total"], last_error=m["last_error"]))
 
     return figures
 

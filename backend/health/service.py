@@ -200,18 +200,26 @@ class ClusterLedger:
         read_at = -1e9
         while True:
             await self.clock.sleep(self.FLUSH_EVERY)
+            items: list[Any] = []
             try:
+                touched = False
                 if self._pending:
                     items, self._pending = self._pending, []
                     await self.store.health_report(items, self.max_leases)
+                    touched = True
                 if self.clock.monotonic() - read_at >= self.READ_EVERY:
                     read_at = self.clock.monotonic()
                     await self._read()
-                self.store_ok = True
+                    touched = True
+                if touched:  # (only a call that reached the store says it is back)
+                    if not self.store_ok:
+                        log.info("health: the cluster's store answers again")
+                    self.store_ok = True
             except StoreError as exc:
                 if self.store_ok:
                     log.warning("health: the cluster's store is unreachable (%s)", exc)
                 self.store_ok = False
+                self._pending[:0] = items  # sent again when it is back (the newest kept, as above)
 
     async def _read(self) -> None:
         rollup = await self.store.health_rollup()

@@ -294,6 +294,10 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
             await wait(quiet_sees_upstreams, 10, "health of a non-leader does not show the leaders' upstreams")
             quiet = quiet_health()
             assert quiet["live_tracker"]["active_games"] >= 1 and quiet["live_tracker"]["active_sse_clients"] >= 2
+            assert quiet["live_tracker"]["connect_attempts_total"] >= 1  # the tracker leader's connections
+            # the fan-out figures are this process's own: the moved browser resumed on others[0]
+            fanout = health(others[0].url)["swarm_ws"]
+            assert fanout["resumed_total"] >= 1 and fanout["writes_total"] > 0 and fanout["clients"] >= 2
             # and /metrics on it shows the cluster: who leads, every process's clients
             quiet_url = next(m.url for m in others if health(m.url)["cluster"]["process"] == quiet["cluster"]["process"])
             metrics = (await http.get(quiet_url + "/metrics")).text

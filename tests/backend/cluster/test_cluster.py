@@ -17,7 +17,7 @@ import pytest
 
 from backend.clock import FakeClock
 from backend.cluster.leader import Leadership
-from backend.cluster.runtime import HUB_CODEC, ClusterOddsHub, ClusterReporter, hub_calls
+from backend.cluster.runtime import HUB_CODEC, ClusterOddsHub, ClusterReporter, hub_calls, hub_figures
 from backend.cluster.store import MemoryStore
 from backend.hub.base import Unavailable
 from backend.hub.fanout import Client
@@ -67,7 +67,7 @@ class Process:
         self.edge = ClusterOddsHub(cluster.settings, cluster.store, name, cluster.clock)
         self.lead = Leadership(cluster.store, "hub", self.hub, HUB_CODEC, cluster.clock, name,
                                start_upstream=self.hub.start_upstream, stop_upstream=self.hub.stop_upstream,
-                               handle_call=hub_calls(self.hub))
+                               handle_call=hub_calls(self.hub), metrics=hub_figures(self.hub))
         self.reporter = ClusterReporter(cluster.store, name, cluster.clock)
         self.reporter.edges["hub"] = self.edge
         self.reporter.leaderships["hub"] = self.lead
@@ -365,3 +365,18 @@ async def test_a_leader_that_loses_its_lease_and_takes_it_again_at_once_leads_wi
         c.push(5, 3)
         await c.run_until(lambda: again.counts()[-1:] == [3], limit=10)
         assert only.lead.leading and only.hub.conn.connected
+
+
+async def test_every_edge_speaks_for_the_leaders_upstream_only_while_it_hears_from_it():
+    async with Cluster() as c:
+        edge = next(p for p in c.processes if p is not c.leader()).edge
+        reader, _ = await c.open(next(p for p in c.processes if p.edge is edge), GameSpec("3"))
+        await c.run_until(lambda: edge.swarm_ws(None) is not None and edge.swarm_ws(None).connected, limit=5)
+        swarm = edge.swarm_ws(None)
+        assert swarm.clients == 1 and swarm.groups == 1 and swarm.snapshots_total == 1  # this process's fan-out
+        assert swarm.by_endpoint["game"].clients == 1
+        c.store.down = True
+        await c.run_until(lambda: edge.swarm_ws(None) is None, limit=10)  # not "connected" from old news
+        assert not edge.odds_connected
+        c.store.down = False
+        await c.run_until(lambda: edge.swarm_ws(None) is not None and edge.swarm_ws(None).connected, limit=15)
