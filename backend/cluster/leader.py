@@ -58,7 +58,7 @@ class Leadership:
         self.keeper = LeaseKeeper(store, service_name, process, clock, ttl=lease_ttl,
                                   on_acquired=self._acquired, on_lost=self._lost)
         self.publisher = Publisher(store, service_name, service_name, self._token, maxlen=maxlen,
-                                   on_fenced=self._fenced)
+                                   on_fenced=self._fenced, clock=clock)
         self._start_upstream = start_upstream
         self._stop_upstream = stop_upstream
         self._handle_call = handle_call

@@ -15,9 +15,10 @@ written; requests while one is recent share it). A late joiner anywhere gets a s
 the frames after it.
 
 Frames are written in order per group (one writer, pipelined batches). If the store is unreachable,
-frames are lost for the cluster; when it answers again, every relay that lost some publishes its
-whole current state again (as after an upstream reconnect), so clients everywhere converge. A relay
-with no incarnation to write to (no process wants the group) publishes nothing.
+frames are lost for the cluster; the publisher tries again every ``RETRY_EVERY`` seconds, and once
+the store answers, every relay that lost some publishes its whole current state again (as after an
+upstream reconnect), so clients everywhere converge even if the group has nothing new to say. A
+relay with no incarnation to write to (no process wants the group) publishes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.clock import Clock
+from backend.clock import Clock, within
 
 from .store import Fenced, Store, StoreError
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 SNAPSHOT_FRAMES = 512  # a stored snapshot at least this often (the stream keeps 2048 frames)
 FRESH_FRAMES = 64  # a late joiner is given at most about this many frames after its snapshot
 BATCH = 200  # publishes per pipeline
+RETRY_EVERY = 1.0  # seconds between attempts to resend lost state while the store is away
 
 
 @dataclass(slots=True)
@@ -51,8 +53,9 @@ class Publisher:
     """The leader's one ordered writer to the store, for every relay of a service."""
 
     def __init__(self, store: Store, service: str, lease: str, token: Callable[[], int | None], *, maxlen: int,
-                 on_fenced: Callable[[], None]) -> None:
+                 on_fenced: Callable[[], None], clock: Clock) -> None:
         self.store = store
+        self.clock = clock
         self.service = service
         self.lease = lease
         self.token = token
@@ -64,6 +67,7 @@ class Publisher:
         self.published_total = 0
         self.failed_total = 0
         self.store_ok = True
+        self._lost: set[RelayChannel] = set()  # relays whose state must be sent again
 
     def start(self) -> None:
         if self._task is None:
@@ -77,6 +81,7 @@ class Publisher:
         for item in self._queue:
             _settle(item, False)
         self._queue.clear()
+        self._lost.clear()
 
     def put(self, item: _Item) -> None:
         self._queue.append(item)
@@ -84,11 +89,22 @@ class Publisher:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            if self._lost and not self._queue:  # the store was away: try again now and then
+                try:
+                    await within(self.clock, RETRY_EVERY, self._wake.wait())
+                except TimeoutError:
+                    self._resend_lost()
+            else:
+                await self._wake.wait()
             self._wake.clear()
             while self._queue:
                 batch, self._queue = self._queue[:BATCH], self._queue[BATCH:]
                 await self._write(batch)
+
+    def _resend_lost(self) -> None:
+        lost, self._lost = self._lost, set()
+        for relay in lost:
+            relay.resync()
 
     async def _write(self, batch: list[_Item]) -> None:
         try:
@@ -112,6 +128,7 @@ class Publisher:
             self.store_ok = False
             for item in batch:
                 item.relay.lost_some = True
+                self._lost.add(item.relay)
             return
         fenced = False
         for item, result in zip(batch, results):
@@ -120,18 +137,17 @@ class Publisher:
             elif isinstance(result, Exception):
                 self.failed_total += 1
                 item.relay.lost_some = True
+                self._lost.add(item.relay)
             else:
                 self.published_total += 1
                 _settle(item, True)
-        if not self.store_ok:
-            log.info("cluster %s: the store answers again; publishing every group's state", self.service)
-            self.store_ok = True
         if fenced:
             self.on_fenced()
             return
-        for item in batch:
-            if item.relay.lost_some:
-                item.relay.resync()
+        if not self.store_ok:
+            log.info("cluster %s: the store answers again; publishing every group's state", self.service)
+            self.store_ok = True
+        self._resend_lost()
 
 
 def _settle(item: _Item, written: bool) -> None:
@@ -205,6 +221,15 @@ class RelayChannel:
             return await asyncio.shield(last)
         written = self.publish_snapshot()
         return await written if written is not None else False
+
+    def resync(self) -> None:
+        """After lost frames: send the whole current state again, as frames, to every client."""
+        self.lost_some = False
+        if self.epoch is None or self.closed or self._snapshot is None:
+            return
+        for frame in self._snapshot():
+            self.publisher.put(_Item(self, self.epoch, frame, None))
+        self.publish_snapshot()
 
     # what the group machinery may call on a channel; a relay has no clients of its own
     def close_all(self, reason: str) -> None:

@@ -380,3 +380,15 @@ async def test_every_edge_speaks_for_the_leaders_upstream_only_while_it_hears_fr
         assert not edge.odds_connected
         c.store.down = False
         await c.run_until(lambda: edge.swarm_ws(None) is not None and edge.swarm_ws(None).connected, limit=15)
+
+
+async def test_a_frame_lost_while_the_store_was_away_reaches_the_clients_when_it_is_back():
+    async with Cluster() as c:
+        reader, _ = await c.open(c.processes[1], GameSpec("4"))
+        await c.run_until(lambda: reader.ids())
+        publisher = c.leader().lead.publisher
+        c.store.down = True
+        c.push(4, 7)  # the group's only change: lost on its way to the store
+        await c.run_until(lambda: publisher.failed_total > 0, limit=2, )
+        c.store.down = False  # ... and the leader keeps its lease (the outage was short)
+        await c.run_until(lambda: reader.counts()[-1:] == [7], limit=5)  # no later frame brings it
