@@ -116,6 +116,13 @@ class ClusterHub(GroupHub):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def memory_figures(self) -> Any:
+        """As a single process's, with the replicas' snapshots counted as cached payloads."""
+        figures = super().memory_figures()
+        snapshots = sum(len(g.snapshot) for g in self.groups.values()
+                        if isinstance(g, ReplicaGroup) and g.snapshot is not None)
+        return msgspec.structs.replace(figures, cache_bytes=figures.cache_bytes + snapshots)
+
     # -- admission ----------------------------------------------------------------------------------
     def check_client_limit(self) -> None:
         if self.registry.total_clients + self.other_clients >= self.cluster_max_clients:
@@ -135,7 +142,7 @@ class ClusterHub(GroupHub):
                 base36(int(self.clock.time() * 1000)) + "." + uuid.uuid4().hex[:6]))
         except (StoreError, TimeoutError) as exc:
             self.store_ok = False
-            raise Unavailable(f"the cluster's store is unavailable ({exc})") from None
+            raise Unavailable(f"the cluster's store is unavailable ({exc or type(exc).__name__})") from None
         self.store_ok = True
         if not admission.ok:
             self.registry.rejected_total += 1

@@ -100,7 +100,7 @@ class ClusterOddsHub(ClusterHub):
         try:
             answer = await self.store.call(self.service, request, timeout + 1.0)
         except StoreError as exc:
-            raise SwarmRequestError(f"Swarm request {command} failed: the cluster's store is away ({exc})") from None
+            raise SwarmRequestError(f"{command} failed: the cluster's store is unavailable ({exc})") from None
         if answer is None:
             raise SwarmRequestError(f"Swarm request {command} timed out (no leader answered)")
         reply = msgspec.json.decode(answer)

@@ -139,7 +139,7 @@ def _cluster(snap: HealthSnapshot) -> Iterator[Metric]:
     yield _gauge("odds_cluster_store_up", "1 while this process reaches the cluster's store (Redis)",
                  int(cluster.store_ok))
     yield _gauge("odds_cluster_processes", "Live processes of the cluster", len(cluster.processes))
-    yield _gauge("odds_cluster_clients_total", "SSE clients across the cluster", cluster.clients_total)
+    yield _gauge("odds_cluster_clients", "SSE clients across the cluster", cluster.clients_total)
     clients = _gauge("odds_cluster_process_clients", "SSE clients of each process, by service",
                      labels=["process", "service"])
     groups = _gauge("odds_cluster_process_groups", "Stream groups each process serves, by service",
