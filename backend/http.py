@@ -183,21 +183,25 @@ class DirectWriter:
 
     Only for a response uvicorn's httptools protocol is sending with chunked encoding (what every
     SSE stream is): :func:`direct_writer` returns None otherwise, and for any other server. A write
-    goes direct only while uvicorn itself would write at once (:meth:`ready`: not paused by flow
-    control, not disconnected); otherwise the caller uses ``send``, which waits for the drain as
+    goes direct only while uvicorn itself would write at once (:meth:`write_now`: not paused by
+    flow control, not disconnected); otherwise the caller uses ``send``, which waits for the drain as
     always, so back-pressure and the stuck-client rules are unchanged. The framing is the same as
     uvicorn's (``<hex length>\\r\\n<body>\\r\\n``, see :func:`chunk`).
     """
 
-    __slots__ = ("_cycle", "_flow", "write")
+    __slots__ = ("_cycle", "_flow", "_write")
 
     def __init__(self, cycle: Any) -> None:
         self._cycle = cycle
         self._flow = cycle.flow
-        self.write: Callable[[bytes], None] = cycle.transport.write  # a framed chunk
+        self._write: Callable[[bytes], None] = cycle.transport.write
 
-    def ready(self) -> bool:
-        return not self._flow.write_paused and not self._cycle.disconnected
+    def write_now(self, framed: bytes) -> bool:
+        """Write one framed chunk if uvicorn would write it at once (True); False: use ``send``."""
+        if self._flow.write_paused or self._cycle.disconnected:
+            return False
+        self._write(framed)
+        return True
 
 
 def chunk(body: bytes) -> bytes:

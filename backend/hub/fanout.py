@@ -14,9 +14,11 @@ disconnect, and detaching. Routes only validate the request and hand over the AS
 
 Writing happens in :meth:`Channel.flush`, scheduled once per loop iteration however many events
 were published: every client that is caught up gets the same joined chunk (one ``bytes`` object,
-one write per client per wake-up). Writes are *eager*: the ASGI ``send`` coroutine is stepped
-directly and, with uvicorn, completes synchronously unless the socket's buffer is full. A write
-that would block parks that client only (its position stays, it catches up from the ring when the
+one write per client per wake-up). Writes are *eager*: under uvicorn the chunk, framed once for
+every client, goes straight to the connection's transport (:class:`~backend.http.DirectWriter`)
+whenever uvicorn itself would write at once; otherwise, and under any other server, the ASGI
+``send`` coroutine is stepped directly, which completes synchronously unless the socket's buffer is
+full. A write that would block parks that client only (its position stays, it catches up from the ring when the
 write completes); a client whose write stays blocked past ``write_timeout`` -- no sign of life --
 is dropped, as is one that falls out of the ring. A write that raises is retried at most
 ``max_retries`` times (the delays run on the injected clock), then the client is dropped. Every
@@ -491,15 +493,16 @@ class Channel:
         position the client is at once it is written."""
         self.stats.writes += 1
         direct = client.direct
-        if direct is not None and direct.ready():  # the server would write it at once: do so directly
+        if direct is not None:  # the server would write it at once: do so directly
             try:
-                direct.write(framed if framed is not None else http_chunk(chunk))
+                written = direct.write_now(framed if framed is not None else http_chunk(chunk))
             except Exception as exc:
                 self._failed(client, exc)
                 return
-            client.pos = target
-            client.failures = 0
-            return
+            if written:
+                client.pos = target
+                client.failures = 0
+                return
         coro = client.send({"type": "http.response.body", "body": chunk, "more_body": True})
         try:
             waiting = coro.send(None)
