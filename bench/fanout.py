@@ -328,25 +328,35 @@ class PushpinServer(Server):
         await self._wait_serving()
         self.publisher = publisher
 
-    async def _wait_serving(self, timeout: float = 15.0) -> None:
+    async def _wait_serving(self, timeout: float = 30.0, attempt: float = 5.0) -> None:
         """Until a stream request is answered 200: condure listens before the proxy and the handler
-        have their ZeroMQ sockets connected, and answers 500 meanwhile."""
+        have their ZeroMQ sockets connected, and meanwhile answers 500 or nothing (each attempt
+        waits ``attempt`` s for the status line)."""
         assert self.popen is not None
-        deadline = time.monotonic() + timeout
-        status = b""
+        started = time.monotonic()
+        deadline = started + timeout
+        last = "nothing"
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise BenchError(f"exited with {self.popen.returncode} during start-up:\n{tail(self.log)}")
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
             try:
-                writer.write(f"GET {STREAM_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                status = await asyncio.wait_for(reader.readline(), 5)
-            finally:
-                writer.close()
-            if status.startswith(b"HTTP/1.1 200"):
-                return
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                try:
+                    writer.write(f"GET {STREAM_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                    status = await asyncio.wait_for(reader.readline(), attempt)
+                finally:
+                    writer.close()
+            except (OSError, TimeoutError) as exc:
+                last = f"{type(exc).__name__} {exc}".strip()
+            else:
+                if status.startswith(b"HTTP/1.1 200"):
+                    if time.monotonic() - started > attempt:
+                        self.notes.append(f"the first stream request was answered {time.monotonic() - started:.0f} s "
+                                          f"after pushpin listened (before: {last})")
+                    return
+                last = repr(status.decode(errors="replace").strip())
             await asyncio.sleep(0.1)
-        raise BenchError(f"pushpin answered {status.decode(errors='replace').strip()!r} after {timeout:g}s:\n"
+        raise BenchError(f"a stream request to pushpin got {last} for {timeout:g}s after it listened:\n"
                          f"{tail(self.log)}")
 
     def pids(self) -> list[int]:
@@ -544,7 +554,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         try:
             await server.publisher.flush(5)
         except (RuntimeError, TimeoutError) as exc:
-            result.notes.append(f"publisher: {exc}")
+            result.notes.append(f"publisher: {exc or 'some changes had no answer 5 s after the drain'}")
 
         # Latency: each sampled receipt of change seq, minus when seq left the publisher.
         sent_at = server.publisher.sent_at
@@ -633,7 +643,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         result.ok = True
         await loadgen.command(cmd="close_all")
     except (BenchError, OSError, TimeoutError, RuntimeError) as exc:
-        result.error = str(exc) or type(exc).__name__
+        result.error = str(exc) or repr(exc)
         say(f"FAILED: {result.error.splitlines()[0]}")
     finally:
         if loadgen is not None:
@@ -679,7 +689,8 @@ def render(results: list[Result], opts: Options) -> str:
                fmt(d["server_cpu_pct_of_core"], 0), fmt(d["rss_kib_per_idle_client"]), fmt(lat["p50"]),
                fmt(lat["p99"]), fmt(lat["max"]), fmt(d["bytes_per_event"], 0), fmt(d["loadgen_cpu_pct_of_core"], 0),
                fmt(d["others_cpu_pct_of_core"], 0)]
-        add("".join(v.rjust(w) if i else v.ljust(w) for i, (v, (_, w)) in enumerate(zip(row, cols))))
+        add("".join(v.rjust(w) if i and len(v) < w else f" {v}" if i else v.ljust(w)
+                    for i, (v, (_, w)) in enumerate(zip(row, cols))))  # a number wider than its column keeps a space
     add("")
     add("CPU us/ev: server CPU (user+sys, whole process tree) over the window / events delivered.  srv CPU%, lg CPU%:")
     add("of one core over the window (server, load generator).  others%: CPU of every other process on the")
