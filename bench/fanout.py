@@ -50,8 +50,8 @@ TARGET_NCHAN_RATIO = 0.85
 SATURATED_PCT = 90.0  # a process (or server) busy this much of the publishing time cannot keep up
 
 SERVERS = ("hub", "nchan", "naive", "floor", "pushpin", "hub-redis", "hub-redis2", "nchan2")
-# pushpin is opt-in: its start-up and ramp (each client through proxy, zurl and the origin) add
-# about a minute to a run, and it may need an apt-get install first.
+# pushpin is opt-in: a default run would apt-get install Qt and ZeroMQ libraries that nothing else
+# needs, none of the hub's targets refers to it, and its row takes as long as another server's.
 DEFAULT_SERVERS = ("hub", "nchan", "naive", "floor")
 PEERS = ("nchan", "pushpin", "naive", "floor")  # the single-process hub's ratio is shown to each
 LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python", "floor": "floor",
