@@ -1,11 +1,13 @@
-"""SSE fan-out benchmark: the odds hub against nginx+nchan and a naive Python server, side by side.
+"""SSE fan-out benchmark: the odds hub against nginx+nchan, Pushpin, a naive Python server and the floor.
 
 ``uv run python -m bench.fanout [--clients 5000 --seconds 15 --rate 10] [--quick]``
 
 For each server in turn (same machine, same load generator, same event bytes): start it, open
 ``--clients`` SSE streams on one group (``GET /api/live-stream?sportId=1``), then publish
-``--rate`` odds changes per second for ``--seconds`` and count what every client receives. What is
-measured and how is in ``bench/README.md``; keep the two in step.
+``--rate`` odds changes per second for ``--seconds`` and count what every client receives. The
+floor (``bench/floor.py``: blocking sends of one prepared frame in a loop) is the least any server
+can spend per delivered event on this machine; every server's CPU is also given as a multiple of
+it. What is measured and how is in ``bench/README.md``; keep the two in step.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any
 
 from backend.cluster.launch import RedisProcess
 
-from . import nchan, proc
+from . import nchan, proc, pushpin
 from .feeder import HttpPublisher, Publisher, SwarmFeeder, odds_payload, seq_of
+from .pushpin import GripOrigin, PushpinPublisher
 
 REPO = Path(__file__).resolve().parent.parent
 STREAM_PATH = "/api/live-stream?sportId=1"
@@ -41,11 +44,18 @@ TARGET_RSS_KIB = 10.0
 TARGET_P99_MS = 100.0
 QUIET_PCT = 15.0  # other processes below this % of one core count as a quiet machine
 ISSUE_REFERENCE = {"nchan": (16.0, 10.0), "naive": (43.0, 15.0)}  # (CPU us/event, RSS KiB/client)
+# The issue's targets against the floor and nchan, measured in the same run (CPU per delivered event).
+TARGET_FLOOR_RATIO = 1.3
+TARGET_NCHAN_RATIO = 0.85
+SATURATED_PCT = 90.0  # a process (or server) busy this much of the publishing time cannot keep up
 
-SERVERS = ("hub", "nchan", "naive", "hub-redis", "hub-redis2", "nchan2")
-DEFAULT_SERVERS = ("hub", "nchan", "naive")
-LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python", "hub-redis": "hub+redis",
-          "hub-redis2": "hub+redis x2", "nchan2": "nchan x2"}
+SERVERS = ("hub", "nchan", "naive", "floor", "pushpin", "hub-redis", "hub-redis2", "nchan2")
+# pushpin is opt-in: a default run would apt-get install Qt and ZeroMQ libraries that nothing else
+# needs, none of the hub's targets refers to it, and its row takes as long as another server's.
+DEFAULT_SERVERS = ("hub", "nchan", "naive", "floor")
+PEERS = ("nchan", "pushpin", "naive", "floor")  # the single-process hub's ratio is shown to each
+LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python", "floor": "floor",
+          "pushpin": "pushpin", "hub-redis": "hub+redis", "hub-redis2": "hub+redis x2", "nchan2": "nchan x2"}
 # Issue 11's targets for the cluster (Redis) path, against the single process in the same run.
 CLUSTER_CPU_RATIO = 1.10  # CPU per delivered event, all server processes plus Redis
 CLUSTER_RSS_RATIO = 1.05  # RSS per client: "unchanged", within measurement noise
@@ -111,6 +121,7 @@ class Server:
     """One server under test: a child process (tree) listening on ``port``, and its publisher."""
 
     name = "server"
+    max_batch: int | None = None  # the most connections this server takes at once, if below --batch
 
     def __init__(self, opts: Options, tmp: Path) -> None:
         self.opts = opts
@@ -144,7 +155,7 @@ class Server:
         await self.publisher.flush()
 
     async def stop(self) -> None:
-        if isinstance(self.publisher, HttpPublisher):
+        if isinstance(self.publisher, HttpPublisher | PushpinPublisher):
             await self.publisher.close()
         for popen in self.popens:
             if popen.poll() is None:
@@ -267,7 +278,105 @@ class Nchan2Server(NchanServer):
     workers = 2
 
 
+class FloorServer(Server):
+    """``python -m bench.floor``: one thread sending one prepared frame to every socket in turn."""
+
+    name = "floor"
+
+    async def start(self) -> None:
+        self._spawn([sys.executable, "-m", "bench.floor", "--port", str(self.port)])
+        assert self.popen is not None
+        await wait_listening(self.port, self.popen, self.log)
+        self.publisher = HttpPublisher("127.0.0.1", self.port, "/pub")
+
+
+class PushpinServer(Server):
+    """Debian's pushpin (runner, condure, zurl, pushpin-proxy, pushpin-handler) with a GRIP origin here.
+
+    Every process below the runner is counted (the runner itself too, though it only waits).
+    """
+
+    name = "pushpin"
+    # Given 250 new streams at once, pushpin-proxy answers part of them 502 ("Error while proxying to
+    # origin") or 500: its ZeroMQ queues to zurl and to the handler hold about 100 messages (OUT_HWM,
+    # PENDING_MAX in its zhttp and zrpc managers). Browsers do not arrive 250 in one millisecond.
+    max_batch = 50
+
+    def __init__(self, opts: Options, tmp: Path) -> None:
+        super().__init__(opts, tmp)
+        self.publish_port = free_port()
+        self.origin: GripOrigin | None = None
+        self.tree: list[tuple[int, int | None]] = []  # (pid, start time) below the runner, once it listens
+        # pushpin-handler (every delivery goes through it) and condure (which writes the sockets)
+        # are the processes that can each use a core while publishing.
+        self.cores = 2
+
+    async def start(self) -> None:
+        why = await asyncio.to_thread(pushpin.ensure_installed, self.opts.install)
+        if why is not None:
+            raise BenchError(why)
+        publisher = PushpinPublisher("127.0.0.1", self.publish_port)
+        self.origin = GripOrigin(lambda: publisher.last)
+        await self.origin.start()
+        conf = pushpin.write_config(self.tmp / "pushpin", self.port, self.publish_port, self.origin.port,
+                                    self.opts.clients + self.opts.warmup)
+        self._spawn(pushpin.command(conf))
+        assert self.popen is not None
+        await wait_listening(self.port, self.popen, self.log)
+        await wait_listening(self.publish_port, self.popen, self.log)
+        self.tree = [(pid, proc.start_time(pid)) for pid in proc.descendants(self.popen.pid)]
+        await self._wait_serving()
+        self.publisher = publisher
+
+    async def _wait_serving(self, timeout: float = 30.0, attempt: float = 5.0) -> None:
+        """Until a stream request is answered 200: condure listens before the proxy and the handler
+        have their ZeroMQ sockets connected, and meanwhile answers 500 or nothing (each attempt
+        waits ``attempt`` s for the status line)."""
+        assert self.popen is not None
+        started = time.monotonic()
+        deadline = started + timeout
+        last = "nothing"
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise BenchError(f"exited with {self.popen.returncode} during start-up:\n{tail(self.log)}")
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                try:
+                    writer.write(f"GET {STREAM_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                    status = await asyncio.wait_for(reader.readline(), attempt)
+                finally:
+                    writer.close()
+            except (OSError, TimeoutError) as exc:
+                last = f"{type(exc).__name__} {exc}".strip()
+            else:
+                if status.startswith(b"HTTP/1.1 200"):
+                    if time.monotonic() - started > attempt:
+                        self.notes.append(f"the first stream request was answered {time.monotonic() - started:.0f} s "
+                                          f"after pushpin listened (before: {last})")
+                    return
+                last = repr(status.decode(errors="replace").strip())
+            await asyncio.sleep(0.1)
+        raise BenchError(f"a stream request to pushpin got {last} for {timeout:g}s after it listened:\n"
+                         f"{tail(self.log)}")
+
+    def pids(self) -> list[int]:
+        assert self.popen is not None
+        return [self.popen.pid, *proc.descendants(self.popen.pid)]
+
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+            for pid, started in self.tree:  # the runner stops its children; any it left are ours to end
+                if started is not None and proc.start_time(pid) == started:
+                    self.notes.append(f"pid {pid} ({proc.comm(pid)}) outlived the pushpin runner; killed")
+                    os.kill(pid, signal.SIGKILL)
+        finally:
+            if self.origin is not None:
+                await self.origin.close()
+
+
 SERVER_CLASSES: dict[str, type[Server]] = {"hub": HubServer, "nchan": NchanServer, "naive": NaiveServer,
+                                           "floor": FloorServer, "pushpin": PushpinServer,
                                            "hub-redis": HubRedisServer, "hub-redis2": HubRedis2Server,
                                            "nchan2": Nchan2Server}
 
@@ -390,8 +499,9 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         rss_before = proc.total_rss(pids)
         rss_before_by_pid = {pid: proc.total_rss([pid]) for pid in pids}
 
-        say(f"connecting {opts.clients} clients in batches of {opts.batch}")
-        conn = await loadgen.command(cmd="connect", n=opts.clients, batch=opts.batch, sample=opts.sample,
+        batch = min(opts.batch, server.max_batch or opts.batch)
+        say(f"connecting {opts.clients} clients in batches of {batch}")
+        conn = await loadgen.command(cmd="connect", n=opts.clients, batch=batch, sample=opts.sample,
                                      timeout=30, reply_timeout=600)
         ready = conn["ready"]
         say(f"{ready} ready in {conn['elapsed']:.1f}s" + (f"; errors {conn['errors']}" if conn["errors"] else ""))
@@ -416,6 +526,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         machine0 = proc.MachineCpu.read()
         self0 = resource.getrusage(resource.RUSAGE_SELF)
         cpu0, lg0 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid)
+        cpu0_by_pid = {pid: proc.total_cpu([pid]) for pid in pids}
         t0 = time.monotonic()
         for seq in range(1, k + 1):
             delay = t0 + (seq - 1) / opts.rate - time.monotonic()
@@ -432,6 +543,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             await asyncio.sleep(0.05)
         t1 = time.monotonic()
         cpu1, lg1 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid)
+        cpu_by_pid = {pid: (proc.comm(pid), round(proc.total_cpu([pid]) - cpu0_by_pid[pid], 3)) for pid in pids}
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         machine1 = proc.MachineCpu.read()
         others_top = proc.busiest_since(everyone0, {*pids, loadgen.pid, os.getpid()}, t1 - t0)
@@ -442,7 +554,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         try:
             await server.publisher.flush(5)
         except (RuntimeError, TimeoutError) as exc:
-            result.notes.append(f"publisher: {exc}")
+            result.notes.append(f"publisher: {exc or 'some changes had no answer 5 s after the drain'}")
 
         # Latency: each sampled receipt of change seq, minus when seq left the publisher.
         sent_at = server.publisher.sent_at
@@ -474,6 +586,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             "clients": report["clients"],
             "connect_errors": conn["errors"],
             "connect_seconds": conn["elapsed"],
+            "connect_batch": batch,
             "open_at_end": report["open_at_end"],
             "events_published": k,
             "expected": k * report["clients"],
@@ -488,6 +601,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             "window_seconds": round(window, 3),
             "publish_seconds": round(t_last - t0, 3),
             "server_cpu_seconds": round(server_cpu, 3),
+            "cpu_seconds_by_pid": {str(pid): list(v) for pid, v in cpu_by_pid.items()},
             "server_cpu_pct_of_core": round(100 * server_cpu / window, 1),
             "cpu_us_per_event": round(1e6 * server_cpu / delivered, 2) if delivered else None,
             "rss_kib_before": rss_before,
@@ -517,8 +631,10 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             "others_busiest": [f"{name}[{pid}] {pct:g}%" for name, pid, pct in others_top],
             "waited_for_quiet_seconds": round(waited, 1),
         }
-        if isinstance(server.publisher, HttpPublisher):
+        if isinstance(server.publisher, HttpPublisher | PushpinPublisher):
             result.data["publish_statuses"] = server.publisher.statuses
+        if isinstance(server, PushpinServer) and server.origin is not None:
+            result.data["origin_requests"] = server.origin.requests
         if isinstance(server, HubServer):
             result.data["hub_env"] = server.env
             if server.processes:
@@ -527,7 +643,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         result.ok = True
         await loadgen.command(cmd="close_all")
     except (BenchError, OSError, TimeoutError, RuntimeError) as exc:
-        result.error = str(exc) or type(exc).__name__
+        result.error = str(exc) or repr(exc)
         say(f"FAILED: {result.error.splitlines()[0]}")
     finally:
         if loadgen is not None:
@@ -573,7 +689,8 @@ def render(results: list[Result], opts: Options) -> str:
                fmt(d["server_cpu_pct_of_core"], 0), fmt(d["rss_kib_per_idle_client"]), fmt(lat["p50"]),
                fmt(lat["p99"]), fmt(lat["max"]), fmt(d["bytes_per_event"], 0), fmt(d["loadgen_cpu_pct_of_core"], 0),
                fmt(d["others_cpu_pct_of_core"], 0)]
-        add("".join(v.rjust(w) if i else v.ljust(w) for i, (v, (_, w)) in enumerate(zip(row, cols))))
+        add("".join(v.rjust(w) if i and len(v) < w else f" {v}" if i else v.ljust(w)
+                    for i, (v, (_, w)) in enumerate(zip(row, cols))))  # a number wider than its column keeps a space
     add("")
     add("CPU us/ev: server CPU (user+sys, whole process tree) over the window / events delivered.  srv CPU%, lg CPU%:")
     add("of one core over the window (server, load generator).  others%: CPU of every other process on the")
@@ -587,7 +704,7 @@ def render(results: list[Result], opts: Options) -> str:
         h = hub.data
         add("")
         add("Ratios (hub / peer; below 1.00x the hub is better):")
-        for peer in ("nchan", "naive"):
+        for peer in PEERS:
             p = by.get(peer)
             if p and p.ok:
                 q = p.data
@@ -596,6 +713,10 @@ def render(results: list[Result], opts: Options) -> str:
                     f"p99 latency {ratio(h['latency_ms']['p99'], q['latency_ms']['p99']):>7}")
             elif p:
                 add(f"  hub / {LABELS[peer]:<12}  not available: {(p.error or '').splitlines()[0]}")
+    lines.extend(render_floor(results, by))
+
+    if hub and hub.ok:
+        h = hub.data
         scale = "" if (opts.clients, opts.rate) == (5000, 10) else \
             f"  (targets are set for 5,000 clients x 10 ev/s; this run: {opts.clients} x {opts.rate:g} ev/s)"
         add("")
@@ -607,6 +728,18 @@ def render(results: list[Result], opts: Options) -> str:
         cpu, rss, p99 = h["cpu_us_per_event"], h["rss_kib_per_idle_client"], h["latency_ms"]["p99"]
         add(f"  CPU per delivered event  <= {TARGET_CPU_US:g} us       {fmt(cpu, 2):>9} us    "
             f"{verdict(cpu is not None and cpu <= TARGET_CPU_US)}")
+        for peer, limit in (("floor", TARGET_FLOOR_RATIO), ("nchan", TARGET_NCHAN_RATIO)):
+            p = by.get(peer)
+            theirs = p.data["cpu_us_per_event"] if p and p.ok else None
+            label = f"CPU/event vs {LABELS[peer]}"
+            if cpu is None or not theirs:
+                why = "not measured in this run" if p is None else "not available"
+                add(f"  {label:<24} <= {limit:.2f}x {peer:<6} {'-':>9}       n/a    ({LABELS[peer]} {why}; "
+                    f"this target needs --servers hub,{peer},...)")
+                continue
+            x = cpu / theirs
+            add(f"  {label:<24} <= {limit:.2f}x {peer:<6} {x:>8.2f}x       {verdict(x <= limit)}"
+                f"   (hub {cpu:.2f} us, {LABELS[peer]} {theirs:.2f} us, same run)")
         add(f"  RSS per idle client      <= {TARGET_RSS_KIB:g} KiB      {fmt(rss, 2):>9} KiB   "
             f"{verdict(rss <= TARGET_RSS_KIB)}")
         add(f"  p99 upstream->client     <= {TARGET_P99_MS:g} ms      {fmt(p99, 1):>9} ms    "
@@ -625,15 +758,27 @@ def render(results: list[Result], opts: Options) -> str:
         if not r.ok:
             continue
         d, name = r.data, LABELS[r.server]
-        if d["loadgen_cpu_pct_of_core"] >= 90:
+        if d["loadgen_cpu_pct_of_core"] >= SATURATED_PCT:
             warnings.append(f"{name}: the load generator used {d['loadgen_cpu_pct_of_core']:.0f}% of a core: it was "
                             "saturated, so latencies include its own queueing (upper bounds)")
         cores = r.data.get("cores", 1)  # processes that can use a core each
         demand = 100 * d["server_cpu_seconds"] / d["publish_seconds"]  # CPU needed per second of publishing
-        if demand >= 90 * cores:
+        if demand >= SATURATED_PCT * cores:
             warnings.append(f"{name}: the server needed {demand:.0f}% of a core per second of publishing: saturated "
                             "at this load, so its latency (and any loss) shows overload, and CPU/event may fall as "
                             "writes coalesce")
+        by_pid = d["cpu_seconds_by_pid"]
+        if len(by_pid) > 1:  # the same rule for each process of a multi-process server
+            for pid, (comm, seconds) in by_pid.items():
+                pct = 100 * seconds / d["publish_seconds"]
+                if pct >= SATURATED_PCT and demand < SATURATED_PCT * cores:
+                    warnings.append(f"{name}: {comm}[{pid}] needed {pct:.0f}% of a core per second of publishing: "
+                                    "that process is saturated, so the server's latency (and any loss) shows overload")
+            busy = [(comm, 100 * seconds / d["window_seconds"]) for comm, seconds in by_pid.values()]
+            busy = sorted((b for b in busy if b[1] >= 1), key=lambda b: -b[1])
+            if len(busy) > 1:
+                warnings.append(f"{name}: CPU by process over the window (% of a core): "
+                                + ", ".join(f"{comm} {pct:.0f}%" for comm, pct in busy))
         if d["machine_busy_pct"] >= 90:
             warnings.append(f"{name}: the machine was {d['machine_busy_pct']:.0f}% busy over the window (all cores)")
         if d["others_cpu_pct_of_core"] >= 10:
@@ -665,6 +810,30 @@ def render(results: list[Result], opts: Options) -> str:
         add("Notes:")
         lines.extend(f"  - {w}" for w in warnings)
     return "\n".join(lines)
+
+
+def render_floor(results: list[Result], by: dict[str, Result]) -> list[str]:
+    """Every server's CPU per event (and, for information, RSS per client) as a multiple of the floor's.
+
+    The floor sends one prepared frame per client with a blocking ``sendall`` and nothing else, so
+    its CPU/event is what the kernel's loopback TCP and a loop cost: a server at 1.00x does no work
+    of its own per delivery. Its RSS per client is little more than a socket object, so the RSS
+    ratios are large and only say how much per-client state a server keeps.
+    """
+    floor = by.get("floor")
+    if floor is None or not floor.ok:
+        return []
+    f = floor.data
+    lines = ["", f"Against the floor (server / floor; the floor: {fmt(f['cpu_us_per_event'], 2)} us/event, "
+             f"{fmt(f['rss_kib_per_idle_client'], 2)} KiB/client; RSS for information):"]
+    floor_rss = f["rss_kib_per_idle_client"] if f["rss_kib_per_idle_client"] > 0 else None
+    for r in results:
+        if r.server == "floor" or not r.ok:
+            continue
+        d = r.data
+        lines.append(f"  {LABELS[r.server]:>12} / floor   CPU/event {ratio(d['cpu_us_per_event'], f['cpu_us_per_event']):>7}"
+                     f"   RSS/client {ratio(d['rss_kib_per_idle_client'], floor_rss):>8}")
+    return lines
 
 
 def render_cluster(by: dict[str, Result]) -> list[str]:
@@ -756,7 +925,7 @@ def parse_args(argv: list[str] | None) -> Options:
     parser.add_argument("--servers", default=",".join(DEFAULT_SERVERS),
                         help=f"comma-separated, from: {','.join(SERVERS)} (default %(default)s)")
     parser.add_argument("--nchan-workers", type=int, default=1, help="nginx worker processes (default 1)")
-    parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx/nchan")
+    parser.add_argument("--no-install", action="store_true", help="never apt-get install nginx/nchan or pushpin")
     parser.add_argument("--wait-quiet", type=float, help="before each window, wait up to this many seconds for "
                         "other processes to use < 15%% of a core (default 30; --quick 0)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
@@ -816,7 +985,9 @@ def main(argv: list[str] | None = None) -> int:
         payload = {"options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(opts).items()},
                    "machine": describe_machine(),
                    "targets": {"cpu_us_per_event": TARGET_CPU_US, "rss_kib_per_idle_client": TARGET_RSS_KIB,
-                               "p99_ms": TARGET_P99_MS, "lost": 0},
+                               "p99_ms": TARGET_P99_MS, "lost": 0,
+                               "cpu_per_event_vs_floor": TARGET_FLOOR_RATIO,
+                               "cpu_per_event_vs_nchan": TARGET_NCHAN_RATIO},
                    "results": [{"server": r.server, "ok": r.ok, "error": r.error, "notes": r.notes, **r.data}
                                for r in results]}
         opts.json_path.write_text(json.dumps(_finite(payload), indent=2))

@@ -313,7 +313,7 @@ class HttpPublisher:
     async def _read_responses(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
-                status = await self._read_response(reader)
+                status = await read_response(reader)
                 self.statuses[status] = self.statuses.get(status, 0) + 1
                 self.answered += 1
                 self._progress.set()
@@ -325,21 +325,23 @@ class HttpPublisher:
             self.error = f"{type(exc).__name__}: {exc}"
             self._progress.set()
 
-    @staticmethod
-    async def _read_response(reader: asyncio.StreamReader) -> int:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        elif status not in (204, 304):
-            await reader.readexactly(int(headers.get("content-length", "0")))
-        return status
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (head and body) from ``reader``; return its status."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif status not in (204, 304):
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status
 
 
 async def _main() -> None:

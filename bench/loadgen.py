@@ -3,11 +3,12 @@
 It runs as a child process of ``bench.fanout`` so that its CPU is its own and can be measured. Each
 client is an ``asyncio.Protocol`` that sends one ``GET`` and then only counts: every occurrence of
 ``event: odds\\n`` in the body is one delivered event, however the server split or joined its writes
-(a match cut by a read boundary is still found, through a short carried-over tail). Chunked framing
-is never decoded: chunk-size lines fall between whole events, so they do not disturb the count. For
-a spread-out sample of clients it also parses the P1 price of every ``odds`` event and records the
-``time.monotonic()`` of the read that completed it; the parent turns prices back into change
-numbers and receipt times into latencies.
+(a match cut by a read boundary is still found, through a short carried-over tail). A chunked body
+(``Transfer-Encoding: chunked``, as the hub, the naive server, the floor and pushpin send) is
+decoded first: most servers write whole events per chunk, but pushpin cuts events across chunks,
+so a chunk-size line can fall inside an event. For a spread-out sample of clients it also parses
+the P1 price of every ``odds`` event and records the ``time.monotonic()`` of the read that
+completed it; the parent turns prices back into change numbers and receipt times into latencies.
 
 Control is line-delimited JSON: one command per line on stdin, one reply per line on stdout.
 
@@ -48,6 +49,9 @@ class StreamClient(asyncio.Protocol):
         "baseline",
         "baseline_bytes",
         "body_started",
+        "chunk_head",
+        "chunk_left",
+        "chunked",
         "closed",
         "count",
         "error",
@@ -73,6 +77,9 @@ class StreamClient(asyncio.Protocol):
         self.head = b""
         self.status = 0
         self.body_started = False
+        self.chunked = False
+        self.chunk_left = 0  # bytes of the current chunk's data still to come
+        self.chunk_head = b""  # a chunk-size line cut by a read boundary
         self.count = 0
         self.baseline = 0
         self.nbytes = 0
@@ -110,11 +117,38 @@ class StreamClient(asyncio.Protocol):
             self.transport.close()
             return
         self.body_started = True
+        self.chunked = b"\r\ntransfer-encoding: chunked" in head.lower()
         if rest:
             self._body(rest)
 
+    def _dechunk(self, data: bytes) -> bytes:
+        """The chunk data in ``data`` (one read of a chunked body), without the framing."""
+        if self.chunk_left >= len(data):  # inside a long chunk: all of it is data
+            self.chunk_left -= len(data)
+            return data
+        out = []
+        pos, n = 0, len(data)
+        while pos < n:
+            if self.chunk_left:
+                take = min(self.chunk_left, n - pos)
+                out.append(data[pos:pos + take])
+                self.chunk_left -= take
+                pos += take
+                continue
+            end = data.find(b"\n", pos)
+            if end < 0:
+                self.chunk_head += data[pos:]
+                break
+            line, self.chunk_head = (self.chunk_head + data[pos:end]).strip(), b""
+            pos = end + 1
+            if line:  # else the CRLF that ends a chunk's data
+                self.chunk_left = int(line.split(b";")[0], 16)
+        return out[0] if len(out) == 1 else b"".join(out)
+
     def _body(self, data: bytes) -> None:
-        self.nbytes += len(data)
+        self.nbytes += len(data)  # bytes on the wire, framing included
+        if self.chunked:
+            data = self._dechunk(data)
         joined = self.tail + data
         found = joined.count(EVENT)
         self.tail = joined[-TAIL:]

@@ -2,7 +2,8 @@
 
 CPU is ``utime + stime`` of the process itself (all its threads, children excluded), in seconds at
 clock-tick resolution (usually 10 ms). Memory is ``VmRSS`` in KiB. A *process set* is a list of
-pids whose values are summed (nginx: the master and its workers).
+pids whose values are summed (nginx: the master and its workers; pushpin: its runner and every
+process below it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,37 @@ def children(pid: int) -> list[int]:
     except OSError:
         pass
     return [p for p, raw in _all_stats() if int(raw[raw.rindex(b")") + 2:].split()[1]) == pid]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...), parents before children."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = children(todo.pop(0))
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot), or None if it is gone: with the pid, this names
+    one process, never a later one that got the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    return int(raw[raw.rindex(b")") + 2:].split()[19])  # field 22 of proc(5)
+
+
+def comm(pid: int) -> str:
+    """The command name of ``pid`` (``/proc/<pid>/comm``), or "?" if it is gone."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
 
 
 def _all_stats() -> list[tuple[int, bytes]]:
