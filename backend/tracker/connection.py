@@ -51,6 +51,7 @@ class TrackerStats:
     last_error: str | None = None
     attempts_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
     failures_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
+    stalls_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
 
 
 def feed_url(base: str, partner_id: str, site_ref: str) -> str:
@@ -179,6 +180,7 @@ class TrackerConnection:
                 self._deliver(events)
                 if any(isinstance(e, Stalled) for e in events):
                     self.stats.stalls_total += 1
+                    self.stats.stalls_5m.add(self.clock.time())
                     self.stats.last_error = "tracker feed stalled"
                     await ws.close()  # the reader ends; the loop reconnects
                     return
