@@ -90,7 +90,7 @@ class OddsApp(Litestar):
 def _within_open_files(settings: Settings) -> Settings:
     """``settings`` with ``max_clients`` and ``tracker_max_clients`` lowered so that the two services'
     clients together fit in what the open-file limit leaves room for (``client_limits``; each lowering
-    logged): a client past its limit then gets 429 + Retry-After instead of uvicorn's 503 at the
+    logged): a client past its limit then gets 429 + Retry-After instead of the 503 at the
     connection cap, or a failed accept and no answer at all."""
     files = open_files_limit()
     tracker_runs = bool(settings.live_tracker_ws_url) or settings.uses_simulator

@@ -52,19 +52,28 @@ def test_with_few_file_descriptors_stream_clients_get_429_and_every_request_an_a
                 assert refused.status == 429, path
                 assert int(refused.header("retry-after")) > 0 and json.loads(refused.body)["error"]
 
-            # More connections than there are descriptors left: each gets an answer (uvicorn's 503
-            # once the connection cap is reached), none is accepted and then left without one.
-            statuses = []
+            # More connections than there are descriptors left: each gets an answer (a 503 once the
+            # connection cap is reached), none is accepted and then left without one.
+            statuses, refusals = [], []
             for _ in range(OPEN_FILES):
                 conn = RawConnection(server.port)
                 conns.append(conn)
                 conn.send(request("GET", "/api/health"))
                 try:
-                    statuses.append(conn.read_response().status)
+                    response = conn.read_response()
                 except (NoResponse, TimeoutError) as exc:
                     statuses.append(repr(exc))
+                    continue
+                statuses.append(response.status)
+                if response.status == 503:
+                    refusals.append(response)
             assert set(statuses) <= {200, 503}, statuses
-            assert 503 in statuses
+            assert refusals
+            for refused in refusals:  # answered with the app's headers, not uvicorn's bare text
+                assert refused.header("content-type") == "application/json" and json.loads(refused.body)["error"]
+                assert refused.header("x-content-type-options") == "nosniff"
+                assert refused.header("referrer-policy") == "no-referrer"
+                assert refused.header("access-control-allow-origin") == "*"
         finally:
             for conn in conns:
                 conn.close()
