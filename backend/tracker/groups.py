@@ -24,6 +24,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from oddsui.tracker_feed import TIMELINE_KEPT, MatchEvent
+
 from backend.health.reports import TrackerReport
 from backend.http import positive_int
 from backend.hub.base import BaseGroup, GroupHost
@@ -39,6 +41,7 @@ REPORT_EVERY = 5.0  # seconds between unforced reports to health (docs/api.md F1
 REPORT_MESSAGES = 50
 REPORT_PARSE_ERRORS = 5
 LEASE_TTL = 30.0
+REMEASURE_EVERY = 50  # frames between exact measurements of a game's state (its bytes in the budget)
 
 
 class TrackerContext(GroupHost, Protocol):
@@ -69,7 +72,10 @@ class TrackerGroup(BaseGroup):
         self._ready_data = encode_json({"gameId": game_id})
         self._ready = sse_event("ready", self._ready_data)
         self._attempted = False
-        self._state_data: bytes | None = None
+        self._measured = False  # whether the state's bytes were measured since it was last replaced
+        self._state_bytes = 0  # what the budget is charged for the state: measured, plus events since
+        self._timeline = 0  # events in the state's timeline, as of that count
+        self._unmeasured = 0  # frames folded in since the last measurement
         # what health has not been told yet
         self._reported_at = -1e9
         self._reported_clients = -1
@@ -93,14 +99,13 @@ class TrackerGroup(BaseGroup):
                 self._messages += 1
                 self._last_message_at = self.ctx.clock.time()
                 self.channel.publish_raw(None, event.data)
-                if isinstance(event, Snapshot) or self._state_data is None:
-                    self._account()
+                self._account(event)
             elif isinstance(event, Malformed):
                 self._messages += 1
                 self._parse_errors += 1
             elif isinstance(event, Ended):
                 self.emit("end", {"gameId": self.game_id})
-                self._account()
+                self._measure()
             elif isinstance(event, Refused):
                 self.ctx.remember_refusal(self.game_id, event.message)
                 self.fail(event.message)
@@ -117,10 +122,27 @@ class TrackerGroup(BaseGroup):
         connection = self.connection
         return connection is not None and connection.state not in (ConnState.BACKOFF, ConnState.STOPPED)
 
-    def _account(self) -> None:
+    def _account(self, event: Snapshot | Frame) -> None:
+        """Keep the state's bytes in the budget up to date as frames fold into it, cheaply: measured
+        exactly (the state encoded) on a ``state``, the first frame, the end and every
+        ``REMEASURE_EVERY`` frames; in between, an event the timeline keeps adds its encoded size
+        (the timeline is what grows: the other frames replace parts of about their own size)."""
+        self._unmeasured += 1
+        if isinstance(event, Snapshot) or not self._measured or self._unmeasured >= REMEASURE_EVERY:
+            self._measure()
+        elif isinstance(event, Frame) and isinstance(event.frame, MatchEvent):
+            if self._timeline < TIMELINE_KEPT:  # a full timeline drops its oldest for it
+                self._timeline += 1
+                self._state_bytes += len(event.data)
+                self.retained.set(self._state_bytes)
+
+    def _measure(self) -> None:
         state = self.session.state
-        self._state_data = state_bytes = None if state is None else encode_json(state)
-        self.retained.set(len(state_bytes or b""))
+        self._measured = state is not None
+        self._state_bytes = len(encode_json(state)) if state is not None else 0
+        self._timeline = len(state.timeline) if state is not None else 0
+        self._unmeasured = 0
+        self.retained.set(self._state_bytes)
 
     def late_joiner_frames(self) -> list[bytes]:
         frames = super().late_joiner_frames()
