@@ -95,7 +95,7 @@ class HealthMachine(RuleBasedStateMachine):
 
     @rule(messages=st.integers(0, 100))
     def the_hub_reports(self, messages):
-        self.health.report(UpstreamReport(service="odds_hub", delta_messages=messages))
+        self.health.report(UpstreamReport(delta_messages=messages))
 
     @rule(dt=st.sampled_from([0.5, 1.0, 10.0, 29.0, 31.0, 61.0]))
     def time_passes(self, dt):
@@ -160,3 +160,14 @@ async def test_a_stalled_tracker_feed_raises_upstream_stalled_for_five_minutes()
         snap = health.snapshot()
         assert snap.upstream["tracker_feed"].stalls_5m == 0 and snap.alerts == []
         assert snap.live_tracker.stalls_total == 1
+
+
+def test_every_field_of_the_hubs_report_is_counted_by_health():
+    clock = FakeClock()
+    counted = {"delta_messages": lambda h: sum(h.odds_messages.series(clock.time())),
+               "delta_updates": lambda h: h.odds_updates.total(clock.time())}
+    assert set(UpstreamReport.__struct_fields__) == set(counted)  # nothing sent that health never reads
+    for field, reading in counted.items():
+        health = HealthService(clock)
+        health.report(UpstreamReport(**{field: 3}))
+        assert reading(health) == 3
