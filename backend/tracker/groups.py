@@ -5,16 +5,17 @@ A :class:`TrackerGroup` is built from a :class:`TrackerSpec` when the first clie
 the same registry, grace period, channel, replay, heartbeats and dead-client rules. What it sends
 (docs/api.md A8 and E):
 
-* ``event: ready`` ``{"gameId"}`` while the upstream socket is being opened or is open (in the
-  snapshot of every client that joins then, and again to everyone on each reconnect attempt);
+* ``event: ready`` ``{"gameId"}`` once per upstream connection that delivers the match state: to
+  everyone, just before that state (in the snapshot of a client that joins while such a
+  connection is up, or once the game has ended) -- not per connection attempt;
 * every feed frame as an unnamed message (``data: <frame JSON>``, a ``message`` event in a browser):
   the match state first, then events, ball, possession and clock updates;
 * ``event: end`` ``{"gameId"}`` once the game is over (after its last frame); the stream stays open;
 * ``event: error`` ``{"error"}`` when the feed will not follow the game; the streams then end.
 
-A late joiner gets ``ready`` (while upstream is connected), the match state so far -- the whole of it:
-score, statistics, timeline -- and ``end`` if the game is over. After an upstream reconnect every
-client gets the feed's fresh state.
+A late joiner gets ``ready`` (while a connection that delivered the state is up), the match state
+so far -- the whole of it: score, statistics, timeline -- and ``end`` if the game is over. After an
+upstream reconnect every client gets ``ready`` and the feed's fresh state.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class TrackerGroup(BaseGroup):
         self.upstream_connected = False
         self._ready_data = encode_json({"gameId": game_id})
         self._ready = sse_event("ready", self._ready_data)
-        self._attempted = False
+        self._delivered = False  # whether the current connection has delivered a state (and said ready)
         self._measured = False  # whether the state's bytes were measured since it was last replaced
         self._state_bytes = 0  # what the budget is charged for the state: measured, plus events since
         self._timeline = 0  # events in the state's timeline, as of that count
@@ -98,6 +99,9 @@ class TrackerGroup(BaseGroup):
             if isinstance(event, (Snapshot, Frame)):
                 self._messages += 1
                 self._last_message_at = self.ctx.clock.time()
+                if isinstance(event, Snapshot) and not self._delivered:  # a connection that delivers: say so
+                    self._delivered = True
+                    self.channel.publish_raw("ready", self._ready_data)
                 self.channel.publish_raw(None, event.data)
                 self._account(event)
             elif isinstance(event, Malformed):
@@ -112,15 +116,13 @@ class TrackerGroup(BaseGroup):
 
     def on_connection_state(self, state: ConnState) -> None:
         self.upstream_connected = state is ConnState.LIVE
-        if state is ConnState.CONNECTING and self._attempted:
-            self.channel.publish_raw("ready", self._ready_data)  # a new socket: say so, as the original did
-        self._attempted = self._attempted or state is ConnState.CONNECTING
+        if state is ConnState.CONNECTING:  # a new attempt: its ready waits for the state it delivers
+            self._delivered = False
 
     @property
-    def opening(self) -> bool:
-        """Whether the upstream socket is being opened or is open (not waiting to retry, not over)."""
-        connection = self.connection
-        return connection is not None and connection.state not in (ConnState.BACKOFF, ConnState.STOPPED)
+    def ready_said(self) -> bool:
+        """Whether the clients have been told ``ready`` for the connection that is up now."""
+        return self._delivered and self.upstream_connected
 
     def _account(self, event: Snapshot | Frame) -> None:
         """Keep the state's bytes in the budget up to date as frames fold into it, cheaply: measured
@@ -148,7 +150,7 @@ class TrackerGroup(BaseGroup):
         frames = super().late_joiner_frames()
         if frames:
             return frames
-        if self.opening or self.session.ended:
+        if self.ready_said or self.session.ended:
             frames.append(self._ready)
         state = self.session.state
         if state is not None:

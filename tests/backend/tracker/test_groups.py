@@ -4,13 +4,14 @@ the budget for the match state, when it says ``ready``, and what it tells health
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from backend.clock import FakeClock
-from backend.hub.fanout import encode_json
+from backend.hub.fanout import Client, encode_json
 from backend.settings import Settings
 from backend.tracker.groups import TrackerGroup, TrackerSpec
 from backend.tracker.service import TrackerService
@@ -54,3 +55,55 @@ async def test_the_budget_follows_the_state_as_its_timeline_grows_to_its_cap(tra
         exact = len(encode_json(group.session.state))
         assert abs(tracker.budget.cache_bytes - exact) <= exact // 50, goal  # within 2 %, every frame
     assert len(group.session.state.timeline) == 200
+
+
+class Reader:
+    """An attached SSE client of a group: what it got, as (event name, data) pairs."""
+
+    def __init__(self, group: TrackerGroup) -> None:
+        self.received = bytearray(b"".join(group.late_joiner_frames()))
+        group.channel.attach(Client(self.send, group.channel.seq))
+
+    async def send(self, message: dict) -> None:
+        self.received += message.get("body", b"")
+
+    def events(self) -> list[str]:
+        """Each message: its event name, or the frame type of an unnamed one."""
+        names = []
+        for block in bytes(self.received).split(b"\n\n"):
+            lines = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
+            if b"event" in lines:
+                names.append(lines[b"event"].decode())
+            elif b"data" in lines:
+                names.append(json.loads(lines[b"data"])["type"])
+        return names
+
+
+async def test_ready_comes_once_per_connection_that_delivers_a_state_not_per_attempt(tracker, clock, feed):
+    group = await followed(tracker, clock)
+    early = Reader(group)  # joined while the first connection is up: its opening says ready
+    assert early.events() == ["ready", "state"]
+    feed.refuse_connections = True
+    await feed.open_sockets("1")[0].close()
+    await clock.run_until(lambda: tracker.stats.connect_failures_total >= 10)  # ten attempts fail
+    late = Reader(group)  # joined while the feed is away: the state so far, no ready
+    assert late.events() == ["state"]
+    assert early.events() == ["ready", "state"]  # no ready for the attempts that failed
+    feed.refuse_connections = False
+    await clock.run_until(lambda: group.upstream_connected)
+    await settle()
+    assert early.events() == ["ready", "state", "ready", "state"]  # the new connection: ready, its state
+    assert late.events() == ["state", "ready", "state"]
+    feed.goal("1")
+    await settle()
+    assert Reader(group).events() == ["ready", "state"]  # a client joining now: the state with the goal
+    assert early.events()[-1] == "event"
+
+
+async def test_the_first_client_of_a_game_hears_ready_with_the_first_state(tracker, clock, feed):
+    _lease, group = tracker.acquire(TrackerSpec("1"))
+    first = Reader(group)
+    assert first.events() == []  # nothing yet: the socket is not even open
+    await clock.run_until(lambda: group.session.state is not None)
+    await settle()
+    assert first.events() == ["ready", "state"]
