@@ -244,14 +244,20 @@ class OddsHub(GroupHub):
         by_kind: dict[str, SubscriptionFigures] = {}
         by_tag: dict[str, SubscriptionFigures] = {}
         for key, group in self.groups.items():
+            clients = self.registry.clients(key)
             entry = by_kind.setdefault(group.kind, SubscriptionFigures())
             entry.groups += 1
-            entry.clients += self.registry.clients(key)
+            entry.clients += clients
             if isinstance(group, Group):
                 entry.active_subscriptions += group.subscription_count
+                tags: set[str] = set()
                 for handle, tag in group.sub_tags.items():
                     if not handle.closed:
                         by_tag.setdefault(tag, SubscriptionFigures()).active_subscriptions += 1
+                        tags.add(tag)
+                for tag in tags:  # the groups holding a subscription of that purpose, and their clients
+                    by_tag[tag].groups += 1
+                    by_tag[tag].clients += clients
         for table, out in ((self._updates_by_kind, by_kind), (self._updates_by_tag, by_tag)):
             for name, buckets in table.items():
                 figures = out.get(name)
