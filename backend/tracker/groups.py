@@ -81,7 +81,7 @@ class TrackerGroup(BaseGroup):
         self._reported_at = -1e9
         self._reported_clients = -1
         self._reported_upstream: bool | None = None
-        self._messages = 0
+        self._reported_messages = 0  # the session's received_total as of the last report
         self._parse_errors = 0
         self._last_message_at: float | None = None
 
@@ -97,7 +97,6 @@ class TrackerGroup(BaseGroup):
         """Called by the connection with what the session made of the feed."""
         for event in events:
             if isinstance(event, (Snapshot, Frame)):
-                self._messages += 1
                 self._last_message_at = self.ctx.clock.time()
                 if isinstance(event, Snapshot) and not self._delivered:  # a connection that delivers: say so
                     self._delivered = True
@@ -105,7 +104,6 @@ class TrackerGroup(BaseGroup):
                 self.channel.publish_raw(None, event.data)
                 self._account(event)
             elif isinstance(event, Malformed):
-                self._messages += 1
                 self._parse_errors += 1
             elif isinstance(event, Ended):
                 self.emit("end", {"gameId": self.game_id})
@@ -162,18 +160,21 @@ class TrackerGroup(BaseGroup):
     def report(self, now: float, clients: int, *, force: bool = False) -> None:
         """Tell health how the game is doing: at once on a change of clients or upstream state, else
         after enough messages or parse errors, or every few seconds (the original's rules)."""
+        # every text the feed sent, as the tracker's own ws_messages_total counts them: duplicates,
+        # frames after the end and malformed ones too
+        messages = self.session.received_total - self._reported_messages
         changed = clients != self._reported_clients or self.upstream_connected != self._reported_upstream
-        due = (force or changed or self._messages >= REPORT_MESSAGES or self._parse_errors >= REPORT_PARSE_ERRORS
+        due = (force or changed or messages >= REPORT_MESSAGES or self._parse_errors >= REPORT_PARSE_ERRORS
                or now - self._reported_at >= REPORT_EVERY)
         if not due:
             return
-        self.ctx.report(TrackerReport(game_id=self.game_id, lease_ttl=LEASE_TTL, delta_messages=self._messages,
+        self.ctx.report(TrackerReport(game_id=self.game_id, lease_ttl=LEASE_TTL, delta_messages=messages,
                                       delta_parse_errors=self._parse_errors, last_message_at=self._last_message_at,
                                       sse_clients=clients, upstream_connected=self.upstream_connected))
         self._reported_at = now
         self._reported_clients = clients
         self._reported_upstream = self.upstream_connected
-        self._messages = 0
+        self._reported_messages += messages
         self._parse_errors = 0
 
     async def close(self) -> None:

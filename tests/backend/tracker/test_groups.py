@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from oddsui.tracker_feed import MatchEnd, encode_frame
 
 from backend.clock import FakeClock
+from backend.health.reports import TrackerReport
 from backend.hub.fanout import Client, encode_json
 from backend.settings import Settings
 from backend.tracker.groups import TrackerGroup, TrackerSpec
@@ -107,3 +109,30 @@ async def test_the_first_client_of_a_game_hears_ready_with_the_first_state(track
     await clock.run_until(lambda: group.session.state is not None)
     await settle()
     assert first.events() == ["ready", "state"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.reports: list[TrackerReport] = []
+
+    def report(self, report: TrackerReport) -> None:
+        self.reports.append(report)
+
+
+async def test_health_hears_of_every_text_the_feed_sent_as_the_trackers_own_count_does(clock, feed):
+    recorder = Recorder()
+    options = Settings(tracker_idle_timeout=1e6)
+    async with TrackerService(options, clock, "ws://tracker/", reporter=recorder, connector=feed.connect) as tracker:
+        group = await followed(tracker, clock)
+        sock = feed.open_sockets("1")[0]
+        feed.goal("1")
+        goal = feed.games["1"].state.timeline[-1]
+        sock.push(encode_frame(goal).decode())  # a duplicate: dropped
+        sock.push("not a frame")  # malformed
+        sock.push(encode_frame(MatchEnd(game_id="1", seq=goal.seq + 1, score=goal.score)).decode())
+        await settle()
+        assert group.session.ended and tracker.stats.messages_total == 5
+        group.report(clock.monotonic(), 1, force=True)
+        sent = sum(r.delta_messages for r in recorder.reports)
+        assert sent == tracker.stats.messages_total == 5  # the state, the goal, the duplicate, the malformed, the end
+        assert sum(r.delta_parse_errors for r in recorder.reports) == tracker.stats.parse_errors_total == 1
