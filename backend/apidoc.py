@@ -19,6 +19,7 @@ from litestar import Litestar, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.params import HeaderParameter, PathParameter, QueryParameter
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from backend.hub import events
 
@@ -178,7 +179,7 @@ def health() -> dict[str, Any]:
 
 
 @get("/metrics", summary="The same figures in Prometheus text format", tags=["health"], sync_to_thread=False,
-     media_type="text/plain; version=0.0.4")
+     media_type=CONTENT_TYPE_LATEST)  # exactly what /metrics sends (backend/health/prometheus.py)
 def metrics() -> str:
     raise NotImplementedError
 

@@ -27,7 +27,7 @@ from backend.hub.routes import ROUTES as HUB_ROUTES
 from backend.hub.routes import STREAM_HANDLERS as HUB_STREAMS
 from backend.hub.service import OddsHub
 from backend.server import open_files_limit
-from backend.settings import Settings, client_limit
+from backend.settings import Settings, client_limits
 from backend.tracker.routes import STREAMS as TRACKER_STREAMS
 from backend.tracker.service import TrackerService
 from backend.web import web_routes
@@ -88,16 +88,26 @@ class OddsApp(Litestar):
 
 
 def _within_open_files(settings: Settings) -> Settings:
-    """``settings`` with ``max_clients`` lowered to what the open-file limit leaves room for (logged):
-    a client past it then gets 429 + Retry-After instead of a failed accept and no answer at all."""
+    """``settings`` with ``max_clients`` and ``tracker_max_clients`` lowered so that the two services'
+    clients together fit in what the open-file limit leaves room for (``client_limits``; each lowering
+    logged): a client past its limit then gets 429 + Retry-After instead of the 503 at the
+    connection cap, or a failed accept and no answer at all."""
     files = open_files_limit()
-    limit = client_limit(settings.max_clients, files, settings.fd_reserve)
-    if limit == settings.max_clients:
+    tracker_runs = bool(settings.live_tracker_ws_url) or settings.uses_simulator
+    hub, tracker = client_limits(settings.max_clients, settings.tracker_max_clients if tracker_runs else None,
+                                 files, settings.fd_reserve)
+    lowered = [(what, before, after, other) for what, before, after, other in (
+        ("SSE client limit", settings.max_clients, hub, "the live tracker"),
+        ("live-tracker client limit", settings.tracker_max_clients, tracker, "the odds hub"))
+        if after is not None and after != before]
+    for what, before, after, other in lowered:
+        shared = f", the rest shared with {other}" if tracker_runs else ""
+        log.warning("%s lowered from %d to %d by the open-file limit (RLIMIT_NOFILE %s, %d kept for other files%s); "
+                    "raise it with `ulimit -n` to serve more", what, before, after, files, settings.fd_reserve, shared)
+    if not lowered:
         return settings
-    log.warning("SSE client limit lowered from %d to %d by the open-file limit (RLIMIT_NOFILE %s, %d kept "
-                "for other files); raise it with `ulimit -n` to serve more", settings.max_clients, limit, files,
-                settings.fd_reserve)
-    return replace(settings, max_clients=limit)
+    return replace(settings, max_clients=hub, tracker_max_clients=settings.tracker_max_clients if tracker is None
+                   else tracker)
 
 
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> Litestar:

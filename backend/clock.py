@@ -170,7 +170,9 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
     """Await ``awaitable`` for at most ``seconds`` of ``clock`` time; raise TimeoutError after.
 
     Unlike ``asyncio.timeout`` this follows the injected clock, so a FakeClock drives it in tests.
-    The awaitable is cancelled (and awaited) on timeout and when the caller is cancelled.
+    The awaitable is cancelled (and awaited) on timeout and when the caller is cancelled. A cancel
+    of the caller that lands while the awaitable is still winding down is the caller's: it is
+    raised, never swallowed with the awaitable's own CancelledError.
     """
     work = asyncio.ensure_future(awaitable)
     timer = asyncio.ensure_future(clock.sleep(seconds))
@@ -180,14 +182,13 @@ async def within(clock: Clock, seconds: float, awaitable: Awaitable[T]) -> T:
             return work.result()
         raise TimeoutError
     finally:
+        pending = {task for task in (work, timer) if not task.done()}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)  # raises only if the caller itself is cancelled meanwhile
         for task in (work, timer):
-            if not task.done():
-                task.cancel()
-                try:
-                    await task
-                except BaseException:
-                    pass
-            elif not task.cancelled():
+            if task.done() and not task.cancelled():
                 task.exception()  # seen: a failure nobody waits for any more is not "never retrieved"
 
 

@@ -2,7 +2,8 @@
 helpers for SSE.
 
 * :class:`CorsMiddleware` adds the CORS headers of docs/api.md 0 and ``SECURITY_HEADERS`` to every
-  response -- errors and SSE included -- plus ``PAGE_CSP`` outside the API, answers every
+  response (``cors_headers``, which the HTTP protocol's own answers use too: ``backend/server.py``)
+  -- errors and SSE included -- plus ``PAGE_CSP`` outside the API, answers every
   ``OPTIONS`` with 204, and answers ``HEAD`` wherever ``GET`` is answered (the same status and
   headers, no body).
 * ``without_body`` turns a ``send`` into one that sends a response's start and no body (HEAD).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -92,6 +93,22 @@ async def json_response(send: Send, status: int, body: Any, headers: list[tuple[
     await send({"type": "http.response.body", "body": payload})
 
 
+def cors_headers(request_headers: Iterable[tuple[bytes, bytes]], allow_origins: frozenset[bytes]
+                 ) -> list[tuple[bytes, bytes]]:
+    """The CORS and security headers of every response (docs/api.md 0) to a request with these
+    (lower-case) headers: its ``Origin`` echoed if allowed (with ``Vary: Origin``), else ``*``."""
+    origin = next((v for k, v in request_headers if k == b"origin"), None)
+    if origin is not None and origin in allow_origins:
+        headers = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
+    else:
+        headers = [(b"access-control-allow-origin", b"*")]
+    headers += [(b"access-control-allow-methods", b"GET,POST,OPTIONS"),
+                (b"access-control-allow-headers", b"Content-Type"),
+                (b"access-control-max-age", b"86400"),
+                *SECURITY_HEADERS]
+    return headers
+
+
 class CorsMiddleware:
     """docs/api.md 0: echo an allowed Origin (with ``Vary: Origin``), else ``*``; OPTIONS is 204."""
 
@@ -100,16 +117,7 @@ class CorsMiddleware:
         self.allow_origins = frozenset(o.encode() for o in allow_origins)
 
     def headers_for(self, scope: Scope) -> list[tuple[bytes, bytes]]:
-        origin = next((v for k, v in scope.get("headers", ()) if k == b"origin"), None)
-        if origin is not None and origin in self.allow_origins:
-            headers = [(b"access-control-allow-origin", origin), (b"vary", b"Origin")]
-        else:
-            headers = [(b"access-control-allow-origin", b"*")]
-        headers += [(b"access-control-allow-methods", b"GET,POST,OPTIONS"),
-                    (b"access-control-allow-headers", b"Content-Type"),
-                    (b"access-control-max-age", b"86400"),
-                    *SECURITY_HEADERS]
-        return headers
+        return cors_headers(scope.get("headers", ()), self.allow_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -4,7 +4,8 @@ uvicorn's httptools protocol (its default with ``uvicorn[standard]``) puts no bo
 head's size and no deadline on reading it: a client can send a 64 MB header or trickle one byte a
 minute (slowloris), and a connection that never sends anything stays open for good. Its keep-alive
 timer only runs *between* requests. :class:`GuardedHttpToolsProtocol` adds the two missing limits
-and changes nothing else -- responses, and so every SSE write, go through uvicorn's own code:
+(and answers the connection cap's 503 itself, below) and changes nothing else -- responses, and so
+every SSE write, go through uvicorn's own code:
 
 * **head size**: more than ``max_head_bytes`` of request line plus headers is answered ``431``
   (JSON ``{"error": ...}``, ``Connection: close``). Bytes are counted as they arrive, so a head that
@@ -15,10 +16,15 @@ and changes nothing else -- responses, and so every SSE write, go through uvicor
   between requests is uvicorn's ``timeout_keep_alive``). Late: ``408`` if part of a head came,
   otherwise the connection is just closed.
 
+The protocol's own answers -- those two, and the ``503`` at uvicorn's connection cap, which it
+answers in uvicorn's place (uvicorn's has a plain-text body and none of our headers) -- carry the
+headers of every app response: the CORS headers for ``cors_allow_origins`` and the security
+headers (``backend.http.cors_headers``), with a JSON ``{"error": ...}`` body.
+
 :func:`uvicorn_config` builds the Config that ``python -m backend`` and the tests' real servers
 run with, so both have exactly these limits. It also caps concurrent connections below the
-process's open-file limit (uvicorn then answers 503) so an accept never fails for want of a file
-descriptor; the SSE client limit below that is set in :func:`backend.app.create_app`.
+process's open-file limit (then 503) so an accept never fails for want of a file descriptor; the
+SSE client limits below that are set in :func:`backend.app.create_app`.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import msgspec
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from backend.http import cors_headers
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +53,7 @@ CONNECTION_FD_HEADROOM = 32
 LINGER_SECONDS = 2.0  # how long a rejected connection's input is still read (and dropped)
 LINGER_BYTES = 1024 * 1024  # ... and how much of it
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -61,6 +68,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     max_head_bytes = 32 * 1024
     head_timeout = 10.0
+    cors_allow_origins: frozenset[bytes] = frozenset()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,6 +106,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.max_head_bytes:
             self._reject(431, f"request head exceeds {self.max_head_bytes} bytes")
+            return
+        if self._over_connection_cap():
+            # uvicorn would answer its own 503 (plain text, none of our headers): answer it here instead.
+            self.logger.warning("Exceeded concurrency limit.")
+            self._reject(503, "too many connections; try again shortly", linger=False)
             return
         self._cancel_head_timer()
         self._head_bytes = _READING_BODY
@@ -139,34 +152,49 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes = _REJECTED
             self.transport.close()
 
-    def _reject(self, status: int, message: str) -> None:
+    def _over_connection_cap(self) -> bool:
+        """uvicorn's test for its 503 (``limit_concurrency``), when no response is under way on this
+        connection (a pipelined request then gets uvicorn's own 503, after the response before it)."""
+        limit = self.limit_concurrency
+        return (limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
+                and (self.cycle is None or self.cycle.response_complete))
+
+    def _reject(self, status: int, message: str, linger: bool = True) -> None:
         """Answer ``status`` with a JSON error and close: the request never reaches the app.
 
-        The close lingers (as nginx's ``lingering_close``): closing a socket with unread input makes
+        The answer carries the headers every app response has (CORS and security headers). The
+        close lingers (as nginx's ``lingering_close``): closing a socket with unread input makes
         the kernel send a reset, which can destroy the answer before the client reads it. So the
         write side is shut after the answer, input is dropped, and the socket closes when the
-        client does, after ``LINGER_SECONDS``, or after ``LINGER_BYTES`` more input.
+        client does, after ``LINGER_SECONDS``, or after ``LINGER_BYTES`` more input. Without
+        ``linger`` (a complete head, at the connection cap, where descriptors are short) it closes
+        once the answer is written.
         """
         self._cancel_head_timer()
         self._head_bytes = _REJECTED
         body = msgspec.json.encode({"error": message})
         head = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS[status])]
-        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\n"
-                    b"x-content-type-options: nosniff\r\nconnection: close\r\n\r\n" % len(body))
+        headers = [*self.server_state.default_headers, (b"content-type", b"application/json"),
+                   (b"content-length", b"%d" % len(body)), *cors_headers(self.headers or (), self.cors_allow_origins),
+                   (b"connection", b"close")]
+        head += [name + b": " + value + b"\r\n" for name, value in headers]
+        head.append(b"\r\n")
         transport = self.transport
         transport.write(b"".join(head) + body)
-        if transport.can_write_eof():
+        if linger and transport.can_write_eof():
             transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, transport.close)
         else:
             transport.close()
 
 
-def guarded_protocol(max_head_bytes: int, head_timeout: float) -> type[GuardedHttpToolsProtocol]:
-    """A :class:`GuardedHttpToolsProtocol` with these limits, to pass as ``uvicorn.Config(http=...)``."""
+def guarded_protocol(max_head_bytes: int, head_timeout: float,
+                     cors_allow_origins: tuple[str, ...] = ()) -> type[GuardedHttpToolsProtocol]:
+    """A :class:`GuardedHttpToolsProtocol` with these limits (and the app's CORS origins, for its own
+    answers), to pass as ``uvicorn.Config(http=...)``."""
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
-                {"__slots__": (), "max_head_bytes": max_head_bytes, "head_timeout": head_timeout})
+                {"__slots__": (), "max_head_bytes": max_head_bytes, "head_timeout": head_timeout,
+                 "cors_allow_origins": frozenset(o.encode() for o in cors_allow_origins)})
 
 
 def open_files_limit() -> int | None:
@@ -181,7 +209,8 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     options: dict[str, Any] = dict(
         host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
         timeout_graceful_shutdown=3, proxy_headers=settings.proxy_headers,
-        http=guarded_protocol(settings.max_request_head_bytes, settings.request_head_timeout),
+        http=guarded_protocol(settings.max_request_head_bytes, settings.request_head_timeout,
+                              settings.cors_allow_origins),
         timeout_keep_alive=settings.keep_alive_timeout,
         ws="none",  # the app serves no WebSocket; an Upgrade request is answered as plain HTTP
         limit_concurrency=max(1, files - CONNECTION_FD_HEADROOM) if files is not None else None,

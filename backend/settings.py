@@ -130,9 +130,10 @@ class Settings:
     """Seconds an idle keep-alive connection is kept between requests."""
     fd_reserve: int = 128
     """File descriptors kept free of SSE clients when the open-file limit (RLIMIT_NOFILE) is what
-    bounds them: the client limit is then ``limit - fd_reserve`` if that is below ``max_clients``,
-    so clients get 429 before accept() fails (listeners, upstream and simulator sockets, files
-    being served and short HTTP requests use the rest)."""
+    bounds them: the odds hub's and the live tracker's clients share ``limit - fd_reserve``, and
+    ``max_clients`` and ``tracker_max_clients`` are lowered to fit (``client_limits``), so clients
+    get 429 before accept() fails (listeners, upstream and simulator sockets, files being served and
+    short HTTP requests use the rest)."""
 
     cors_allow_origins: tuple[str, ...] = ()
     """Origins echoed in Access-Control-Allow-Origin; any other origin gets ``*``."""
@@ -178,6 +179,28 @@ def client_limit(max_clients: int, open_files: int | None, fd_reserve: int) -> i
     if open_files is None:
         return max_clients
     return max(1, min(max_clients, open_files - fd_reserve))
+
+
+def client_limits(max_clients: int, tracker_max_clients: int | None, open_files: int | None,
+                  fd_reserve: int) -> tuple[int, int | None]:
+    """The odds hub's and the live tracker's SSE client limits under the open-file limit.
+
+    Their clients share the ``open_files - fd_reserve`` descriptors (``tracker_max_clients`` None: no
+    tracker runs, the hub has them all, as :func:`client_limit`). When both limits fit together they
+    stay. Otherwise each gets half; a limit already below its half keeps it and leaves the rest to the
+    other (the hub takes the odd descriptor). Each stays at least 1; neither is ever raised.
+    """
+    if tracker_max_clients is None or open_files is None:
+        return client_limit(max_clients, open_files, fd_reserve), tracker_max_clients
+    shared = open_files - fd_reserve
+    if max_clients + tracker_max_clients <= shared:
+        return max_clients, tracker_max_clients
+    half = shared // 2
+    if max_clients <= half:
+        return max_clients, max(1, shared - max_clients)
+    if tracker_max_clients <= half:
+        return max(1, shared - tracker_max_clients), tracker_max_clients
+    return max(1, shared - half), max(1, half)
 
 
 def _parse(name: str, kind: Any, raw: str) -> Any:

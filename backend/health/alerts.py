@@ -6,7 +6,7 @@ alert                      fires when                                           
 ``group_clients_high``     a single group (odds hub or tracker) has at least 8,000 clients     warning
 ``upstream_failure_rate``  over 10 % of an upstream's connection attempts failed (5 minutes)   critical
 ``upstream_disconnected``  the odds hub has no live upstream session                           critical
-``upstream_stalled``       the odds feed went quiet and its connection was replaced (5 min)    warning
+``upstream_stalled``       an upstream went quiet and a connection was replaced (5 minutes)    warning
 ``upstream_session_lost``  the odds feed forgot the hub's session (5 minutes)                  warning
 ``memory_budget``          what a service retains is over its memory budget                    warning
 ``cluster_store``          a cluster process cannot reach Redis (it serves what it has)        critical

@@ -27,14 +27,12 @@ class TrackerReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UpstreamReport(msgspec.Struct, frozen=True, kw_only=True):
-    """A service with one upstream (the odds hub): what happened in the last interval."""
+    """The odds hub's upstream in the last interval: what health counts per second. (Everything
+    else about the hub -- its clients, its connection, its parse errors -- health reads from the hub
+    itself when it builds a snapshot.)"""
 
-    service: str
-    delta_messages: int = 0
-    delta_parse_errors: int = 0
+    delta_messages: int = 0  # frames received from the feed
     delta_updates: int = 0  # subscription updates applied
-    clients: int = 0
-    upstream_connected: bool = False
 
 
 class Reporter(Protocol):

@@ -176,7 +176,9 @@ class BaseGroup:
 
 class Spec(Protocol):
     """A typed stream request: its group key, the upstream subscriptions a new group of it costs,
-    and how to build that group."""
+    and how to build that group. A spec whose new group holds other groups as it starts (a live
+    sport group holds the counts group) names their specs in a ``holds`` attribute, so that
+    :meth:`GroupHub.check_admission` can tell what building it would meet."""
 
     @property
     def key(self) -> Hashable: ...
@@ -319,6 +321,19 @@ class GroupHub:
         self.retire(group)
 
     # -- groups for routes --------------------------------------------------------------------------
+    def check_client_limit(self) -> None:
+        """Raise :class:`~.registry.LimitExceeded` if one more client would be over the client limit."""
+        self.registry.check_client_limit()
+
+    def check_admission(self, spec: Spec) -> None:
+        """Raise the :class:`~.registry.LimitExceeded` that :meth:`acquire` would raise for ``spec``
+        (the client limit, then for a new group the group and subscription limits, its holds' too),
+        building, creating and holding nothing: what a ``HEAD`` answers. (A cluster edge's group
+        limits are the store's, checked by its :meth:`admit`, which this does not ask.)"""
+        self.check_client_limit()
+        holds = tuple((held.key, held.subscriptions) for held in getattr(spec, "holds", ()))
+        self.registry.check_group(spec.key, cost=spec.subscriptions, holds=holds)
+
     async def admit(self, spec: Spec) -> None:
         """Anything asynchronous to check before :meth:`acquire` (the cluster's admission); raises
         :class:`~.registry.LimitExceeded`. Nothing to do for one process."""
@@ -401,7 +416,9 @@ async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Cal
 
     ``service`` names the GroupHub on the app's state (``"hub"``, ``"tracker"``; absent: 503);
     ``parse`` turns the query into a spec or the 400 message; ``limit_first`` checks the client
-    limit before the parameters. A ``HEAD`` gets the same checks and the SSE headers, no stream. The
+    limit before the parameters. A ``HEAD`` gets the status and headers the ``GET`` would get (503,
+    400, 429 with ``Retry-After``, or 200 with the SSE headers) from the same checks, made by
+    :meth:`GroupHub.check_admission` without creating or joining a group, and no stream. The
     group's channel owns the client from the response start on (``Channel.serve``); the lease is
     given back in a ``finally`` that runs whatever happens -- a disconnect, a dropped client, a
     failed group, shutdown. (Bound with ``functools.partial`` per path, so an open stream's call
@@ -415,13 +432,13 @@ async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Cal
         return
     try:
         if limit_first:
-            hub.registry.check_client_limit()
+            hub.check_client_limit()
         spec = parse(query_params(scope))
         if isinstance(spec, str):
             await json_response(send, 400, {"error": spec}, [*NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
             return
-        if scope["method"] == "HEAD":  # what a GET would start with, without joining a group
-            hub.registry.check_client_limit()
+        if scope["method"] == "HEAD":  # what a GET would start with, without building or joining a group
+            hub.check_admission(spec)
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])]})
             await send({"type": "http.response.body", "body": b""})

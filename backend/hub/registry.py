@@ -11,6 +11,9 @@ to.
   ``Retry-After``) when the client limit, the per-kind group limit or the upstream subscription
   budget would be passed. ``cost`` is how many upstream subscriptions a new group of that key
   opens; the budget is the session's subscription cap, so the feed's cap is never what says no.
+* ``check_group(key, cost=n, holds=...)`` raises what ``acquire`` (after the client limit) would,
+  and then the internal acquires a new group of that key makes (``holds``), and takes nothing: the
+  answer to a ``HEAD``.
 * ``release(lease, now)`` when a client leaves. The last one starts the grace period.
 * ``tick(now)`` returns the keys whose grace period ran out: close those groups.
 * ``retire(key)`` when a group failed: the key is free at once (the next client gets a new group)
@@ -93,14 +96,7 @@ class GroupRegistry:
         created = entry is None
         if entry is None:
             kind = self.kind_of(key)
-            limit = self.max_groups.get(kind)
-            if limit is not None and self._per_kind.get(kind, 0) >= limit:
-                self.rejected_total += 1
-                raise LimitExceeded(f"Too many concurrent {kind} groups", retry_after=int(self.grace) + 1)
-            budget = self.subscription_budget
-            if budget is not None and self.subscriptions_reserved + cost > budget:
-                self.rejected_total += 1
-                raise LimitExceeded("Too many concurrent upstream subscriptions", retry_after=int(self.grace) + 1)
+            self._check_new(kind, cost, self._per_kind.get(kind, 0), self.subscriptions_reserved)
             entry = self._entries[key] = _Entry(key, kind, cost)
             self._per_kind[kind] = self._per_kind.get(kind, 0) + 1
             self.subscriptions_reserved += cost
@@ -111,6 +107,33 @@ class GroupRegistry:
             self.total_clients += 1
         entry.idle_since = None
         return Lease(entry, internal), created
+
+    def check_group(self, key: Hashable, *, cost: int = 0, holds: tuple[tuple[Hashable, int], ...] = ()) -> None:
+        """Raise LimitExceeded if a client's ``acquire(key, cost=cost)`` would, past the client limit
+        (check that first) -- and then, for a new group, the internal acquire of each ``(key, cost)``
+        in ``holds`` that it makes as it starts. Nothing is taken or changed but ``rejected_total``."""
+        if key in self._entries:
+            return
+        per_kind: dict[str, int] = {}
+        reserved = self.subscriptions_reserved
+        for new_key, new_cost in ((key, cost), *holds):
+            if new_key != key and new_key in self._entries:
+                continue  # held already: joined, not created
+            kind = self.kind_of(new_key)
+            self._check_new(kind, new_cost, self._per_kind.get(kind, 0) + per_kind.get(kind, 0), reserved)
+            per_kind[kind] = per_kind.get(kind, 0) + 1
+            reserved += new_cost
+
+    def _check_new(self, kind: str, cost: int, groups_of_kind: int, reserved: int) -> None:
+        """Raise LimitExceeded if one more group of ``kind``, costing ``cost``, would pass a limit."""
+        limit = self.max_groups.get(kind)
+        if limit is not None and groups_of_kind >= limit:
+            self.rejected_total += 1
+            raise LimitExceeded(f"Too many concurrent {kind} groups", retry_after=int(self.grace) + 1)
+        budget = self.subscription_budget
+        if budget is not None and reserved + cost > budget:
+            self.rejected_total += 1
+            raise LimitExceeded("Too many concurrent upstream subscriptions", retry_after=int(self.grace) + 1)
 
     def release(self, lease: Lease, now: float) -> None:
         """Give a lease back (a second release of the same lease is an error)."""

@@ -92,7 +92,7 @@ class OddsHub(GroupHub):
         self.poll_bucket = TokenBucket(settings.poll_rate, settings.poll_burst, clock.monotonic())
         self.reporter: Reporter = reporter or NullReporter()
         self._reported_at = -1e9
-        self._reported_totals = (0, 0, 0)
+        self._reported_totals = (0, 0)
         self._updates_by_kind: dict[str, SecondBuckets] = {}
         self._updates_by_tag: dict[str, SecondBuckets] = {}
         self._counts_runs = SecondBuckets(60)
@@ -211,13 +211,10 @@ class OddsHub(GroupHub):
             return
         self._reported_at = now
         stats = self.conn.stats
-        totals = (stats.messages_total, stats.parse_errors_total, stats.updates_total)
+        totals = (stats.messages_total, stats.updates_total)
         last, self._reported_totals = self._reported_totals, totals
         try:
-            self.reporter.report(UpstreamReport(
-                service="odds_hub", delta_messages=totals[0] - last[0], delta_parse_errors=totals[1] - last[1],
-                delta_updates=totals[2] - last[2], clients=self.registry.total_clients,
-                upstream_connected=self.conn.connected))
+            self.reporter.report(UpstreamReport(delta_messages=totals[0] - last[0], delta_updates=totals[1] - last[1]))
         except Exception:
             log.exception("hub: reporting to health failed")
 
@@ -247,14 +244,20 @@ class OddsHub(GroupHub):
         by_kind: dict[str, SubscriptionFigures] = {}
         by_tag: dict[str, SubscriptionFigures] = {}
         for key, group in self.groups.items():
+            clients = self.registry.clients(key)
             entry = by_kind.setdefault(group.kind, SubscriptionFigures())
             entry.groups += 1
-            entry.clients += self.registry.clients(key)
+            entry.clients += clients
             if isinstance(group, Group):
                 entry.active_subscriptions += group.subscription_count
+                tags: set[str] = set()
                 for handle, tag in group.sub_tags.items():
                     if not handle.closed:
                         by_tag.setdefault(tag, SubscriptionFigures()).active_subscriptions += 1
+                        tags.add(tag)
+                for tag in tags:  # the groups holding a subscription of that purpose, and their clients
+                    by_tag[tag].groups += 1
+                    by_tag[tag].clients += clients
         for table, out in ((self._updates_by_kind, by_kind), (self._updates_by_tag, by_tag)):
             for name, buckets in table.items():
                 figures = out.get(name)

@@ -32,11 +32,15 @@ class CountsSpec:
         return CountsGroup(ctx, self.key)
 
 
+COUNTS = CountsSpec()
+
+
 @dataclass(frozen=True, slots=True)
 class LiveSportSpec:
     sport_id: str
     kind: ClassVar[str] = "live"
     subscriptions: ClassVar[int] = 2  # games and main odds (the counts group is its own)
+    holds: ClassVar[tuple[CountsSpec, ...]] = (COUNTS,)  # taken as it starts (OddsHub.hold_counts)
 
     @property
     def key(self) -> Hashable:
@@ -91,7 +95,6 @@ class CompetitionSpec:
 
 
 StreamSpec = CountsSpec | LiveSportSpec | PrematchSportSpec | GameSpec | CompetitionSpec
-COUNTS = CountsSpec()
 
 
 def _id(params: Mapping[str, str], name: str) -> str | None:

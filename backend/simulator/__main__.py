@@ -18,7 +18,9 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
         prog="python -m backend.simulator",
-        description="Serve a simulated Swarm odds feed over WebSocket (deterministic from --seed).",
+        description="Serve a simulated Swarm odds feed and its live-tracker feed over WebSocket, on one port: "
+                    "the Swarm feed at ws://HOST:PORT/, the tracker feed at ws://HOST:PORT/tracker (one socket per "
+                    "followed game). Deterministic from --seed.",
     )
     parser.add_argument("--host", default=defaults.host, help="interface to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port, 0 for any free one (default %(default)s)")
@@ -46,6 +48,12 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         parser.error(str(exc))
 
 
+def startup_lines(url: str, tracker_url: str) -> str:
+    """What is printed once both feeds listen: each feed's URL (the Swarm feed's first) and the
+    backend setting that points at it."""
+    return f"Swarm feed:   {url}  (the backend's SWARM_WS_URL)\ntracker feed: {tracker_url}  (LIVE_TRACKER_WS_URL)"
+
+
 async def run(config: SimulatorConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -53,7 +61,7 @@ async def run(config: SimulatorConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with SwarmSimulator(config) as sim:
-        print(sim.url, flush=True)
+        print(startup_lines(sim.url, sim.tracker_url), flush=True)
         await stop.wait()
 
 

@@ -51,6 +51,7 @@ class TrackerStats:
     last_error: str | None = None
     attempts_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
     failures_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
+    stalls_5m: SecondBuckets = field(default_factory=lambda: SecondBuckets(300))
 
 
 def feed_url(base: str, partner_id: str, site_ref: str) -> str:
@@ -114,10 +115,11 @@ class TrackerConnection:
         self.stats.connect_attempts_total += 1
         self.stats.attempts_5m.add(self.clock.time())
         ws: Any = None
+        opened: list[Any] = []  # the socket as soon as it exists: a cancel can land before within() returns it
         live_since: float | None = None
         try:
             try:
-                ws = await within(self.clock, self.connect_timeout, self._connector(self.url))
+                ws = await within(self.clock, self.connect_timeout, self._open(opened))
             except TimeoutError:
                 raise ConnectionError(f"tracker connect timeout ({self.connect_timeout:g}s)") from None
             self._fire("opened")
@@ -152,6 +154,8 @@ class TrackerConnection:
                 self.stats.connect_failures_total += 1
                 self.stats.failures_5m.add(self.clock.time())
             self.session.connection_lost()
+            if ws is None and opened:
+                ws = opened[0]
             if ws is not None:
                 try:
                     await ws.close()
@@ -163,6 +167,11 @@ class TrackerConnection:
                 self._fire("failed")
         return None if live_since is None else self.clock.monotonic() - live_since
 
+    async def _open(self, opened: list[Any]) -> Any:
+        ws = await self._connector(self.url)
+        opened.append(ws)
+        return ws
+
     async def _tick(self, ws: Any) -> None:
         while True:
             await self.clock.sleep(TICK)
@@ -171,6 +180,7 @@ class TrackerConnection:
                 self._deliver(events)
                 if any(isinstance(e, Stalled) for e in events):
                     self.stats.stalls_total += 1
+                    self.stats.stalls_5m.add(self.clock.time())
                     self.stats.last_error = "tracker feed stalled"
                     await ws.close()  # the reader ends; the loop reconnects
                     return

@@ -5,16 +5,17 @@ A :class:`TrackerGroup` is built from a :class:`TrackerSpec` when the first clie
 the same registry, grace period, channel, replay, heartbeats and dead-client rules. What it sends
 (docs/api.md A8 and E):
 
-* ``event: ready`` ``{"gameId"}`` while the upstream socket is being opened or is open (in the
-  snapshot of every client that joins then, and again to everyone on each reconnect attempt);
+* ``event: ready`` ``{"gameId"}`` once per upstream connection that delivers the match state: to
+  everyone, just before that state (in the snapshot of a client that joins while such a
+  connection is up, or once the game has ended) -- not per connection attempt;
 * every feed frame as an unnamed message (``data: <frame JSON>``, a ``message`` event in a browser):
   the match state first, then events, ball, possession and clock updates;
 * ``event: end`` ``{"gameId"}`` once the game is over (after its last frame); the stream stays open;
 * ``event: error`` ``{"error"}`` when the feed will not follow the game; the streams then end.
 
-A late joiner gets ``ready`` (while upstream is connected), the match state so far -- the whole of it:
-score, statistics, timeline -- and ``end`` if the game is over. After an upstream reconnect every
-client gets the feed's fresh state.
+A late joiner gets ``ready`` (while a connection that delivered the state is up), the match state
+so far -- the whole of it: score, statistics, timeline -- and ``end`` if the game is over. After an
+upstream reconnect every client gets ``ready`` and the feed's fresh state.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
+
+from oddsui.tracker_feed import TIMELINE_KEPT, MatchEvent
 
 from backend.health.reports import TrackerReport
 from backend.http import positive_int
@@ -39,6 +42,7 @@ REPORT_EVERY = 5.0  # seconds between unforced reports to health (docs/api.md F1
 REPORT_MESSAGES = 50
 REPORT_PARSE_ERRORS = 5
 LEASE_TTL = 30.0
+REMEASURE_EVERY = 50  # frames between exact measurements of a game's state (its bytes in the budget)
 
 
 class TrackerContext(GroupHost, Protocol):
@@ -68,13 +72,16 @@ class TrackerGroup(BaseGroup):
         self.upstream_connected = False
         self._ready_data = encode_json({"gameId": game_id})
         self._ready = sse_event("ready", self._ready_data)
-        self._attempted = False
-        self._state_data: bytes | None = None
+        self._delivered = False  # whether the current connection has delivered a state (and said ready)
+        self._measured = False  # whether the state's bytes were measured since it was last replaced
+        self._state_bytes = 0  # what the budget is charged for the state: measured, plus events since
+        self._timeline = 0  # events in the state's timeline, as of that count
+        self._unmeasured = 0  # frames folded in since the last measurement
         # what health has not been told yet
         self._reported_at = -1e9
         self._reported_clients = -1
         self._reported_upstream: bool | None = None
-        self._messages = 0
+        self._reported_messages = 0  # the session's received_total as of the last report
         self._parse_errors = 0
         self._last_message_at: float | None = None
 
@@ -90,43 +97,58 @@ class TrackerGroup(BaseGroup):
         """Called by the connection with what the session made of the feed."""
         for event in events:
             if isinstance(event, (Snapshot, Frame)):
-                self._messages += 1
                 self._last_message_at = self.ctx.clock.time()
+                if isinstance(event, Snapshot) and not self._delivered:  # a connection that delivers: say so
+                    self._delivered = True
+                    self.channel.publish_raw("ready", self._ready_data)
                 self.channel.publish_raw(None, event.data)
-                if isinstance(event, Snapshot) or self._state_data is None:
-                    self._account()
+                self._account(event)
             elif isinstance(event, Malformed):
-                self._messages += 1
                 self._parse_errors += 1
             elif isinstance(event, Ended):
                 self.emit("end", {"gameId": self.game_id})
-                self._account()
+                self._measure()
             elif isinstance(event, Refused):
                 self.ctx.remember_refusal(self.game_id, event.message)
                 self.fail(event.message)
 
     def on_connection_state(self, state: ConnState) -> None:
         self.upstream_connected = state is ConnState.LIVE
-        if state is ConnState.CONNECTING and self._attempted:
-            self.channel.publish_raw("ready", self._ready_data)  # a new socket: say so, as the original did
-        self._attempted = self._attempted or state is ConnState.CONNECTING
+        if state is ConnState.CONNECTING:  # a new attempt: its ready waits for the state it delivers
+            self._delivered = False
 
     @property
-    def opening(self) -> bool:
-        """Whether the upstream socket is being opened or is open (not waiting to retry, not over)."""
-        connection = self.connection
-        return connection is not None and connection.state not in (ConnState.BACKOFF, ConnState.STOPPED)
+    def ready_said(self) -> bool:
+        """Whether the clients have been told ``ready`` for the connection that is up now."""
+        return self._delivered and self.upstream_connected
 
-    def _account(self) -> None:
+    def _account(self, event: Snapshot | Frame) -> None:
+        """Keep the state's bytes in the budget up to date as frames fold into it, cheaply: measured
+        exactly (the state encoded) on a ``state``, the first frame, the end and every
+        ``REMEASURE_EVERY`` frames; in between, an event the timeline keeps adds its encoded size
+        (the timeline is what grows: the other frames replace parts of about their own size)."""
+        self._unmeasured += 1
+        if isinstance(event, Snapshot) or not self._measured or self._unmeasured >= REMEASURE_EVERY:
+            self._measure()
+        elif isinstance(event, Frame) and isinstance(event.frame, MatchEvent):
+            if self._timeline < TIMELINE_KEPT:  # a full timeline drops its oldest for it
+                self._timeline += 1
+                self._state_bytes += len(event.data)
+                self.retained.set(self._state_bytes)
+
+    def _measure(self) -> None:
         state = self.session.state
-        self._state_data = state_bytes = None if state is None else encode_json(state)
-        self.retained.set(len(state_bytes or b""))
+        self._measured = state is not None
+        self._state_bytes = len(encode_json(state)) if state is not None else 0
+        self._timeline = len(state.timeline) if state is not None else 0
+        self._unmeasured = 0
+        self.retained.set(self._state_bytes)
 
     def late_joiner_frames(self) -> list[bytes]:
         frames = super().late_joiner_frames()
         if frames:
             return frames
-        if self.opening or self.session.ended:
+        if self.ready_said or self.session.ended:
             frames.append(self._ready)
         state = self.session.state
         if state is not None:
@@ -138,18 +160,21 @@ class TrackerGroup(BaseGroup):
     def report(self, now: float, clients: int, *, force: bool = False) -> None:
         """Tell health how the game is doing: at once on a change of clients or upstream state, else
         after enough messages or parse errors, or every few seconds (the original's rules)."""
+        # every text the feed sent, as the tracker's own ws_messages_total counts them: duplicates,
+        # frames after the end and malformed ones too
+        messages = self.session.received_total - self._reported_messages
         changed = clients != self._reported_clients or self.upstream_connected != self._reported_upstream
-        due = (force or changed or self._messages >= REPORT_MESSAGES or self._parse_errors >= REPORT_PARSE_ERRORS
+        due = (force or changed or messages >= REPORT_MESSAGES or self._parse_errors >= REPORT_PARSE_ERRORS
                or now - self._reported_at >= REPORT_EVERY)
         if not due:
             return
-        self.ctx.report(TrackerReport(game_id=self.game_id, lease_ttl=LEASE_TTL, delta_messages=self._messages,
+        self.ctx.report(TrackerReport(game_id=self.game_id, lease_ttl=LEASE_TTL, delta_messages=messages,
                                       delta_parse_errors=self._parse_errors, last_message_at=self._last_message_at,
                                       sse_clients=clients, upstream_connected=self.upstream_connected))
         self._reported_at = now
         self._reported_clients = clients
         self._reported_upstream = self.upstream_connected
-        self._messages = 0
+        self._reported_messages += messages
         self._parse_errors = 0
 
     async def close(self) -> None:

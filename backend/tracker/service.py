@@ -99,7 +99,8 @@ class TrackerService(GroupHub):
         attempts, failures = self.stats.attempts_5m.total(now), self.stats.failures_5m.total(now)
         connected = sum(1 for g in self.groups.values() if isinstance(g, TrackerGroup) and g.upstream_connected)
         return Upstream(connected=connected, connect_attempts_5m=attempts, connect_failures_5m=failures,
-                        failure_rate_5m=round(failure_rate(attempts, failures), 4))
+                        failure_rate_5m=round(failure_rate(attempts, failures), 4),
+                        stalls_5m=self.stats.stalls_5m.total(now))
 
     def metrics(self) -> dict[str, Any]:
         """The tracker's own figures (the per-game rollup is health's, from the reports)."""

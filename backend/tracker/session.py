@@ -72,6 +72,7 @@ class TrackerSession:
         self.ended = False
         self.connected = False
         self._last_frame = 0.0
+        self.received_total = 0  # every text the feed sent, whatever became of it (health's message count)
         self.frames_total = 0
         self.parse_errors = 0
         self.duplicates = 0
@@ -94,6 +95,7 @@ class TrackerSession:
 
     def receive(self, text: str | bytes, now: float) -> list[Event]:
         self._last_frame = now
+        self.received_total += 1
         try:
             frame = decode_frame(text)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:

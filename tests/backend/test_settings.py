@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import Settings, SettingsError, client_limit
+from backend.settings import Settings, SettingsError, client_limit, client_limits
 
 
 def test_every_field_reads_from_its_upper_case_variable():
@@ -37,3 +37,23 @@ def test_every_field_is_documented():
 ])
 def test_the_client_limit_leaves_the_reserve_of_the_open_file_limit(max_clients, open_files, reserve, expected):
     assert client_limit(max_clients, open_files, reserve) == expected
+
+
+@pytest.mark.parametrize("hub, tracker, open_files, reserve, expected", [
+    (10_000, 10_000, None, 128, (10_000, 10_000)),  # unlimited descriptors
+    (10_000, 10_000, 1_048_576, 128, (10_000, 10_000)),  # both fit
+    (10_000, 10_000, 600, 128, (236, 236)),  # the 472 shared descriptors, half each
+    (10_000, 10_000, 601, 128, (237, 236)),  # an odd one goes to the hub
+    (100, 10_000, 600, 128, (100, 372)),  # a limit below its half keeps it; the other has the rest
+    (10_000, 50, 600, 128, (422, 50)),
+    (300, 300, 600, 128, (236, 236)),  # both over their half: half each
+    (10_000, 10_000, 100, 128, (1, 1)),  # absurdly low: still one each
+    (10_000, None, 600, 128, (472, None)),  # no tracker: the hub has them all
+])
+def test_the_hub_and_the_tracker_share_the_descriptors_the_reserve_leaves(hub, tracker, open_files, reserve,
+                                                                          expected):
+    limits = client_limits(hub, tracker, open_files, reserve)
+    assert limits == expected
+    if open_files is not None and tracker is not None and open_files - reserve >= 2:
+        assert limits[0] <= hub and limits[1] <= tracker  # never raised
+        assert sum(limits) == min(open_files - reserve, hub + tracker)  # together they fit, and use what there is

@@ -42,6 +42,13 @@ async def test_the_document_lists_every_endpoint_the_app_serves_and_nothing_else
     assert set(schemas["LiveStreamEvents"]["properties"]) == {"counts", "prematch_counts", "games", "odds", "error"}
 
 
+async def test_the_documented_metrics_content_type_is_the_one_sent(http):
+    document = (await http.get("/schema/openapi.json")).json()
+    documented = set(document["paths"]["/metrics"]["get"]["responses"]["200"]["content"])
+    sent = (await http.get("/metrics")).headers["content-type"]
+    assert documented == {sent} and sent.startswith("text/plain; version=")
+
+
 async def test_the_ui_is_served_from_here_under_its_own_policy(http):
     page = await http.get("/schema")
     assert page.status_code == 200 and "<rapi-doc" in page.text and 'spec-url="/schema/openapi.json"' in page.text

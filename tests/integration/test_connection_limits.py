@@ -24,12 +24,14 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 HEAD_TIMEOUT = 0.6
 KEEP_ALIVE = 0.4
 HEAD_LIMIT = 16 * 1024
+ALLOWED_ORIGIN = "https://ui.example"
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def port():
     async with running_server(request_head_timeout=HEAD_TIMEOUT, keep_alive_timeout=KEEP_ALIVE,
-                              max_request_head_bytes=HEAD_LIMIT, heartbeat_interval=0.2) as server:
+                              max_request_head_bytes=HEAD_LIMIT, heartbeat_interval=0.2,
+                              cors_allow_origins=(ALLOWED_ORIGIN,)) as server:
         await wait_for(lambda: server.hub.conn.connected, 15)
         with error_records() as errors:
             yield server.server.servers[0].sockets[0].getsockname()[1]
@@ -43,10 +45,20 @@ def in_thread(fn):
     return run
 
 
+def has_the_apps_headers(response, origin: str = "*") -> bool:
+    """The security and CORS headers every app response has (docs/api.md 0)."""
+    return (response.header("x-content-type-options") == "nosniff"
+            and response.header("referrer-policy") == "no-referrer"
+            and response.header("access-control-allow-origin") == origin
+            and response.header("access-control-allow-methods") == "GET,POST,OPTIONS"
+            and (origin == "*" or response.header("vary") == "Origin"))
+
+
 @in_thread
-def oversized_head(port: int, header_bytes: int, split: bool):
+def oversized_head(port: int, header_bytes: int, split: bool, origin: str | None = None):
     with RawConnection(port) as conn:
-        data = request("GET", "/api/health", [("X-Filler", "a" * header_bytes)])
+        data = request("GET", "/api/health", [*([("Origin", origin)] if origin else []),
+                                               ("X-Filler", "a" * header_bytes)])
         if split:  # arrives in many reads: the count, not the parser, must stop it
             for i in range(0, len(data), 1000):
                 if not conn.send(data[i:i + 1000]):
@@ -63,8 +75,14 @@ async def test_a_request_head_over_the_limit_is_a_431_and_the_connection_is_clos
     assert response.status == 431
     assert response.header("content-type") == "application/json"
     assert "exceeds" in json.loads(response.body)["error"]
-    assert response.header("x-content-type-options") == "nosniff"
+    assert has_the_apps_headers(response)
     assert closed
+
+
+@pytest.mark.parametrize("origin, echoed", [(ALLOWED_ORIGIN, ALLOWED_ORIGIN), ("https://elsewhere.example", "*")])
+async def test_a_431_has_the_cors_headers_the_app_would_send_that_origin(port, origin, echoed):
+    response, _ = await oversized_head(port, HEAD_LIMIT + 100, False, origin)
+    assert response.status == 431 and has_the_apps_headers(response, echoed)
 
 
 @in_thread
@@ -125,7 +143,7 @@ async def test_a_connection_that_never_sends_a_request_is_closed_after_the_head_
 def slowloris(port: int):
     with RawConnection(port) as conn:
         started = time.monotonic()
-        conn.send(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        conn.send(b"GET /api/health HTTP/1.1\r\nHost: x\r\nOrigin: " + ALLOWED_ORIGIN.encode() + b"\r\n")
         for _ in range(int((HEAD_TIMEOUT + 3) / 0.1)):  # one header byte every 100 ms: never done in time
             if not conn.send(b"X"):
                 break
@@ -137,8 +155,9 @@ def slowloris(port: int):
 
 async def test_a_head_trickling_in_gets_408_at_the_head_timeout(port):
     response, after = await slowloris(port)
-    assert response.status == 408
+    assert response.status == 408 and response.header("content-type") == "application/json"
     assert "not received within" in json.loads(response.body)["error"]
+    assert has_the_apps_headers(response, ALLOWED_ORIGIN)
     assert after < HEAD_TIMEOUT + 2
 
 

@@ -57,6 +57,7 @@ async def test_options_and_431_forbid_sniffing_too(http):
     assert (await http.options("/api/health")).headers["x-content-type-options"] == "nosniff"
     big = await http.get("/api/health", headers={"X-Filler": "a" * 70_000})
     assert big.status_code == 431 and big.headers["x-content-type-options"] == "nosniff"
+    assert big.headers["referrer-policy"] == "no-referrer" and big.headers["access-control-allow-origin"] == "*"
 
 
 @pytest.mark.parametrize("path", PAGE_PATHS)

@@ -11,6 +11,10 @@ from backend.clock import FakeClock
 from backend.health.leases import LeaseMap
 from backend.health.reports import TrackerReport, UpstreamReport
 from backend.health.service import HealthService
+from backend.settings import Settings
+from backend.tracker.groups import TrackerSpec
+from backend.tracker.service import TrackerService
+from tests.support.fake_feed import FakeTrackerFeed
 
 CAPACITY = 5
 GAMES = st.sampled_from([str(n) for n in range(1, 9)])
@@ -91,7 +95,7 @@ class HealthMachine(RuleBasedStateMachine):
 
     @rule(messages=st.integers(0, 100))
     def the_hub_reports(self, messages):
-        self.health.report(UpstreamReport(service="odds_hub", delta_messages=messages))
+        self.health.report(UpstreamReport(delta_messages=messages))
 
     @rule(dt=st.sampled_from([0.5, 1.0, 10.0, 29.0, 31.0, 61.0]))
     def time_passes(self, dt):
@@ -133,3 +137,37 @@ def test_response_times_keep_a_bounded_window_and_count_slow_requests():
     figures = health.response_time()
     assert figures.count == 1024 and figures.slowRequests == 3
     assert 0 < figures.avg < 20 and figures.p95 <= 2009
+
+
+async def test_a_stalled_tracker_feed_raises_upstream_stalled_for_five_minutes():
+    clock = FakeClock()
+    feed = FakeTrackerFeed(["1"])  # it sends the state, then nothing: the connection stalls after 20 s
+    settings_ = Settings(tracker_idle_timeout=20.0, swarm_backoff_base=0.5, swarm_backoff_cap=1.0)
+    async with TrackerService(settings_, clock, "ws://tracker/", connector=feed.connect) as tracker:
+        health = HealthService(clock, tracker=tracker)
+        lease, group = tracker.acquire(TrackerSpec("1"))
+        await clock.run_until(lambda: group.upstream_connected)
+        snap = health.snapshot()
+        assert snap.upstream["tracker_feed"].stalls_5m == 0 and snap.alerts == []
+        await clock.run_until(lambda: tracker.stats.stalls_total == 1)
+        snap = health.snapshot()
+        assert snap.upstream["tracker_feed"].stalls_5m == 1
+        assert [(a.name, a.service, a.value) for a in snap.alerts] == [("upstream_stalled", "tracker_feed", 1)]
+        tracker.release(lease)
+        await clock.run_until(lambda: not tracker.groups)  # the game is no longer followed: no more stalls
+        await tracker.idle()
+        clock.advance(301)
+        snap = health.snapshot()
+        assert snap.upstream["tracker_feed"].stalls_5m == 0 and snap.alerts == []
+        assert snap.live_tracker.stalls_total == 1
+
+
+def test_every_field_of_the_hubs_report_is_counted_by_health():
+    clock = FakeClock()
+    counted = {"delta_messages": lambda h: sum(h.odds_messages.series(clock.time())),
+               "delta_updates": lambda h: h.odds_updates.total(clock.time())}
+    assert set(UpstreamReport.__struct_fields__) == set(counted)  # nothing sent that health never reads
+    for field, reading in counted.items():
+        health = HealthService(clock)
+        health.report(UpstreamReport(**{field: 3}))
+        assert reading(health) == 3

@@ -225,3 +225,14 @@ async def test_time_comes_from_the_injected_clock() -> None:
         assert subid in push["data"]
         assert simulator.world.now == clock.time()
         await peer.ws.close()
+
+
+async def test_the_command_line_names_both_feeds(sim, capsys) -> None:
+    from backend.simulator.__main__ import parse_args, startup_lines
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    assert "/tracker" in " ".join(capsys.readouterr().out.split())
+    swarm, tracker = startup_lines(sim.url, sim.tracker_url).splitlines()
+    assert sim.url in swarm and "Swarm" in swarm
+    assert sim.tracker_url in tracker and sim.tracker_url.endswith("/tracker")
