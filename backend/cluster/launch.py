@@ -120,11 +120,14 @@ class SimulatorProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "backend.simulator", *self.arguments()], cwd=REPO,
                                      stdout=subprocess.PIPE, start_new_session=True)
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()  # its first line is its URL (or EOF: it died)
-        if not line.startswith("ws://"):
+        # its first line names the Swarm feed's URL (or EOF: it died)
+        line = self.proc.stdout.readline().decode()
+        url = next((word for word in line.split() if word.startswith("ws://")), None)
+        if url is None:
             self.stop()
-            raise LaunchError(f"the simulator did not start (exit code {self.proc.returncode})")
-        self.url = line
+            raise LaunchError(f"the simulator did not start (exit code {self.proc.returncode}, "
+                              f"first line {line.strip()!r})")
+        self.url = url
         return self
 
     def stop(self) -> None:
