@@ -15,11 +15,30 @@ from typing import Any
 
 import msgspec
 
+from .tracker_feed import Frame as TrackerFrame
+
 __all__ = [
     "CountsPayload",
     "DecodeError",
     "ErrorPayload",
+    "FullGame",
     "Game",
+    "GamePayload",
+    "GameRef",
+    "GameStats",
+    "HealthAlert",
+    "HealthPayload",
+    "HealthSeries",
+    "Market",
+    "MarketEvent",
+    "ResultGame",
+    "ResultsCompetitions",
+    "ResultsGame",
+    "ResultsGames",
+    "ResultSport",
+    "Settlement",
+    "TeamStats",
+    "Warmup",
     "GamesPayload",
     "HierarchyBody",
     "HierarchySport",
@@ -103,6 +122,190 @@ class ErrorPayload(msgspec.Struct):
     error: Any = None
 
 
+class MarketEvent(msgspec.Struct):
+    """An outcome of a market in a full game (docs/api.md C3)."""
+
+    id: Any = None
+    market_id: Any = None
+    name: Any = None
+    type: Any = None
+    type_1: Any = None
+    price: Any = None
+    base: Any = None
+    order: Any = None
+    is_blocked: Any = None
+
+
+class Market(msgspec.Struct):
+    """A market of a full game (docs/api.md C3); ``event`` is a map keyed by event id."""
+
+    id: Any = None
+    name: Any = None
+    name_template: Any = None
+    type: Any = None
+    display_key: Any = None
+    display_sub_key: Any = None
+    order: Any = None
+    is_blocked: Any = None
+    col_count: Any = None
+    group_id: Any = None
+    group_name: Any = None
+    group_order: Any = None
+    base: Any = None
+    event: dict[str, MarketEvent | None] | None = None
+
+
+class FullGame(msgspec.Struct):
+    """The game of a ``game`` event (docs/api.md B4, C3): a list game's fields plus every market."""
+
+    id: Any = None
+    gameId: Any = None
+    type: Any = None
+    start_ts: Any = None
+    team1_name: Any = None
+    team2_name: Any = None
+    name: Any = None
+    is_blocked: Any = None
+    info: Any = None
+    text_info: Any = None
+    stats: Any = None
+    live_events: Any = None
+    last_event: Any = None
+    markets_count: Any = None
+    match_length: Any = None
+    is_stat_available: Any = None
+    sport_alias: Any = None
+    region_alias: Any = None
+    sport: Any = None
+    region: Any = None
+    competition: Any = None
+    market: dict[str, Market | None] | None = None
+
+
+class GamePayload(msgspec.Struct):
+    """``/api/live-game-stream``'s ``game`` event."""
+
+    gameId: Any = None
+    data: FullGame | None = None
+    last_updated: Any = None
+
+
+class GameRef(msgspec.Struct):
+    """``/api/live-tracker``'s ``ready`` and ``end`` events."""
+
+    gameId: Any = None
+
+
+class ResultCompetition(msgspec.Struct):
+    Id: Any = None
+    Name: Any = None
+
+
+class ResultRegion(msgspec.Struct):
+    Id: Any = None
+    Name: Any = None
+    Competitions: list[ResultCompetition] | None = None
+
+
+class ResultSport(msgspec.Struct):
+    Id: Any = None
+    Name: Any = None
+    Alias: Any = None
+    Regions: list[ResultRegion] | None = None
+
+
+class ResultsCompetitions(msgspec.Struct):
+    """``GET /api/results/competitions`` (docs/api.md A5): ``data`` is a list of sports."""
+
+    success: Any = None
+    data: list[ResultSport] | None = None
+    error: Any = None
+
+
+class ResultGame(msgspec.Struct):
+    game_id: Any = None
+    team1_name: Any = None
+    team2_name: Any = None
+    date: Any = None
+    region_name: Any = None
+    competition_name: Any = None
+    scores: Any = None
+
+
+class ResultsGames(msgspec.Struct):
+    """``GET /api/results/games/{sportId}`` (docs/api.md A6)."""
+
+    success: Any = None
+    sportId: Any = None
+    count: Any = None
+    games: list[ResultGame] | None = None
+    error: Any = None
+    timestamp: Any = None
+
+
+class Settlement(msgspec.Struct):
+    market: Any = None
+    winners: list[Any] | None = None
+
+
+class ResultsGame(msgspec.Struct):
+    """``GET /api/results/game/{gameId}`` (docs/api.md A7)."""
+
+    success: Any = None
+    gameId: Any = None
+    settlements: list[Settlement] | None = None
+    error: Any = None
+
+
+class TeamStats(msgspec.Struct):
+    position: Any = None
+    points: Any = None
+    form: list[Any] | None = None
+
+
+class GameStats(msgspec.Struct):
+    """``GET /api/game-stats`` (docs/api.md A4): ``{"error"}`` here; ``stats.home``/``away`` if a backend has them."""
+
+    error: Any = None
+    stats: dict[str, TeamStats | None] | None = None
+
+
+class HealthAlert(msgspec.Struct):
+    name: Any = None
+    severity: Any = None
+    message: Any = None
+    value: Any = None
+    threshold: Any = None
+    service: Any = None
+
+
+class HealthSeries(msgspec.Struct):
+    odds_feed: list[Any] | None = None
+    tracker_feed: list[Any] | None = None
+
+
+class HealthPayload(msgspec.Struct):
+    """``GET /api/health`` (docs/api.md A2) as the health modal reads it. The sections are kept as
+    plain mappings: the cards read a field each, with a default when it is missing."""
+
+    status: Any = None
+    uptime: Any = None
+    live_tracker: dict[str, Any] | None = None
+    swarm_ws: dict[str, Any] | None = None
+    cache: dict[str, Any] | None = None
+    responseTime: dict[str, Any] | None = None
+    counts_stream: dict[str, Any] | None = None
+    memory: dict[str, Any] | None = None
+    upstream: dict[str, Any] | None = None
+    groups: dict[str, Any] | None = None
+    messages_per_second: HealthSeries | None = None
+    alerts: list[HealthAlert] | None = None
+
+
+class Warmup(msgspec.Struct):
+    status: Any = None
+
+
 class HierarchySport(msgspec.Struct):
     id: Any = None
     name: Any = None
@@ -129,12 +332,21 @@ class HierarchyBody(msgspec.Struct):
         return self.sport or {}
 
 
-_TYPES: dict[str, type] = {
+_TYPES: dict[str, Any] = {
     "counts": CountsPayload,
     "games": GamesPayload,
     "odds": OddsPayload,
     "error": ErrorPayload,
     "hierarchy": HierarchyBody,
+    "game": GamePayload,
+    "gameref": GameRef,
+    "tracker": TrackerFrame,
+    "results_competitions": ResultsCompetitions,
+    "results_games": ResultsGames,
+    "results_game": ResultsGame,
+    "game_stats": GameStats,
+    "health": HealthPayload,
+    "warmup": Warmup,
 }
 _DECODERS: dict[str, msgspec.json.Decoder] = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
 # For what the parse worker sends back: the same payload as msgpack (worker/parse.py says why).
@@ -144,7 +356,8 @@ _PACKED_DECODERS: dict[str, msgspec.msgpack.Decoder] = {
 
 
 def decode(text: str, kind: str) -> Any:
-    """Decode ``text`` as the payload ``kind`` (counts, games, odds, error, hierarchy)."""
+    """Decode ``text`` as the payload ``kind`` (a key of ``_TYPES``: counts, games, odds, error,
+    hierarchy, game, gameref, tracker, the results, game_stats, health, warmup)."""
     try:
         return _DECODERS[kind].decode(text)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -73,7 +73,8 @@ class Harness:
             comps = []
             for comp in region.find(cls="region-body").children:
                 comps.append((comp.find(cls="competition-name").text,
-                              [r.attrs["data-game-id"] for r in comp.find(cls="competition-body").children]))
+                              [r.attrs["data-game-id"] for r in comp.find(cls="competition-body").children
+                               if "v-spacer" not in r.classes]))
             out.append((region.find(cls="region-name").text, comps))
         return out
 
@@ -179,7 +180,12 @@ def test_blocked_outcome_or_game_shows_a_lock():
     assert all("odd-blocked" in b.classes for b in h.buttons(2))
     assert "game-blocked" in h.row(2).classes
     badge = h.row(2).find(cls="live-badge")
-    assert badge.text == f"LIVE {LOCK}" and "suspended" in badge.classes
+    # the lock is an icon drawn by CSS (no emoji font needed), named "suspended" for screen readers
+    assert badge.find(cls="live-text").text == "LIVE" and "suspended" in badge.classes
+    lock = badge.find(cls="lock-icon")
+    assert not lock.hidden and lock.attrs["role"] == "img" and lock.attrs["aria-label"] == "suspended"
+    assert h.row(1).find(cls="lock-icon").hidden
+    assert bx.attrs["aria-label"] == "Draw suspended" and b1.attrs["aria-label"] == "Home 1.500"
     # unblocking restores the price
     set_odds(h.store, [{"gameId": 1, "odds": outcomes(1.5, 3, 4)}])
     h.view.update_odds(h.store, "1")
@@ -294,7 +300,7 @@ def test_toasts_are_throttled_capped_and_removed_by_owned_timers():
     assert not toaster.show("b", "error", topic="t", throttle_ms=15000)
     toaster.show("c")
     toaster.show("d")
-    assert [n.text for n in dom.by_id("toasts").children] == ["\u2139 c", "\u2139 d"]
+    assert [n.find(cls="toast-text").text for n in dom.by_id("toasts").children] == ["c", "d"]
     assert len(platform.timers) == 2
     platform.advance(4000)
     assert dom.by_id("toasts").children == [] and platform.timers == {}

@@ -239,6 +239,9 @@ class FakePlatform:
         self.workers: list[FakeWorker] = []
         self.text_reads = 0  # event texts turned into Python strings (the worker path must not)
         self.fail_open_worker = False
+        self.wall_base_ms = 1_796_160_000_000.0  # 2026-12-01 (UTC); wall_ms() moves with the fake clock
+        self.probe_answers: dict[str, tuple[int, float | None]] = {}  # url prefix -> (status, Retry-After)
+        self.probes: list[str] = []
 
     # proxies
     def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
@@ -321,6 +324,16 @@ class FakePlatform:
             raise OSError(f"network error fetching {url}")
         return self.responses[url]
 
+    async def probe(self, url: str) -> tuple[int, float | None]:
+        self.probes.append(url)
+        for prefix, answer in self.probe_answers.items():
+            if url.startswith(prefix):
+                return answer
+        return 200, None
+
+    def wall_ms(self) -> float:
+        return self.wall_base_ms + self.now
+
     # message texts and the parse worker
     def text_units(self, event: Any) -> int:
         data = getattr(event, "data", None)
@@ -389,6 +402,8 @@ class FakeNode(FakeEventTarget):
         self.hidden = False
         self.style: dict[str, str] = {}
         self.value = ""
+        self.rect: tuple[float, float] = (0.0, 0.0)  # (top, height) a test may set: measure()
+        self.scroll: tuple[float, float, float] = (0.0, 0.0, 100_000.0)  # (top, scrollTop, clientHeight)
         if node_id:
             self.attrs["id"] = node_id
 
@@ -442,21 +457,61 @@ class FakeDom:
     PAGE_IDS = (
         "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
         "content-sub", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch", "count-live",
-        "count-prematch",
+        "count-prematch", "tab-results", "menu-btn", "refresh-btn", "health-btn", "drawer-overlay", "sidebar",
+        "content", "mode-panel", "content-updated", "results-dates", "welcome", "results", "loading",
+        "loading-text", "details", "details-title", "details-follow", "details-close", "details-body",
+        "details-head", "details-tracker", "details-live", "details-prematch", "details-tabs", "details-markets",
+        "details-loading", "bottom-nav", "nav-sports", "nav-live", "nav-refresh", "health-modal",
+        "health-backdrop", "health-dialog", "health-title", "health-updated", "health-close", "health-body",
+        "sr-announce", "topbar", "layout",
     )
+
+    # How index.html nests the page's nodes (delegated listeners see events from inside their container).
+    PAGE_PARENTS = {
+        **{name: "topbar" for name in ("menu-btn", "mode-tabs", "refresh-btn", "health-btn", "conn-status")},
+        "conn-text": "conn-status", "tab-live": "mode-tabs", "tab-prematch": "mode-tabs", "tab-results": "mode-tabs",
+        "count-live": "tab-live", "count-prematch": "tab-prematch",
+        **{name: "layout" for name in ("drawer-overlay", "sidebar", "content", "details")},
+        **{name: "sidebar" for name in ("sport-search", "sport-list", "sport-empty")},
+        "mode-panel": "content",
+        **{name: "mode-panel" for name in ("content-title", "content-sub", "content-updated", "results-dates",
+                                           "welcome", "games", "results", "games-empty", "loading")},
+        "loading-text": "loading",
+        **{name: "details" for name in ("details-title", "details-follow", "details-close", "details-body")},
+        **{name: "details-body" for name in ("details-head", "details-tracker", "details-live", "details-prematch",
+                                             "details-tabs", "details-markets", "details-loading")},
+        **{name: "bottom-nav" for name in ("nav-sports", "nav-live", "nav-refresh")},
+        "health-backdrop": "health-modal", "health-dialog": "health-modal",
+        **{name: "health-dialog" for name in ("health-title", "health-updated", "health-close", "health-body")},
+    }
 
     def __init__(self) -> None:
         self.ops: Counter = Counter()
         self.root = FakeNode("body")
         self.nodes_by_id: dict[str, FakeNode] = {}
         for node_id in self.PAGE_IDS:
-            node = FakeNode("div", node_id=node_id)
-            self.root.children.append(node)
-            node.parent = self.root
-            self.nodes_by_id[node_id] = node
+            self.nodes_by_id[node_id] = FakeNode("div", node_id=node_id)
+        for node_id in self.PAGE_IDS:
+            node = self.nodes_by_id[node_id]
+            parent = self.nodes_by_id.get(self.PAGE_PARENTS.get(node_id, ""), self.root)
+            parent.children.append(node)
+            node.parent = parent
         self.nodes_by_id["tab-live"].attrs["data-mode"] = "live"
         self.nodes_by_id["tab-prematch"].attrs["data-mode"] = "prematch"
-        self.nodes_by_id["sport-empty"].hidden = True
+        self.nodes_by_id["tab-results"].attrs["data-mode"] = "results"
+        for node_id in ("refresh-btn", "nav-refresh"):
+            self.nodes_by_id[node_id].attrs["data-action"] = "refresh"
+        self.nodes_by_id["health-btn"].attrs["data-action"] = "health"
+        self.nodes_by_id["nav-sports"].attrs["data-action"] = "drawer"
+        self.nodes_by_id["nav-live"].attrs["data-action"] = "live"
+        self.nodes_by_id["details-close"].attrs["data-details-action"] = "close"
+        self.nodes_by_id["details-follow"].attrs["data-details-action"] = "follow"
+        self.nodes_by_id["health-close"].attrs["data-modal-action"] = "close"
+        self.nodes_by_id["health-backdrop"].attrs["data-modal-action"] = "close"
+        for node_id in ("sport-empty", "details", "health-modal", "drawer-overlay", "results", "loading",
+                        "results-dates", "details-tracker", "details-prematch"):
+            self.nodes_by_id[node_id].hidden = True
+        self.focused: FakeNode | None = None
 
     def writes(self) -> int:
         return sum(v for k, v in self.ops.items() if k != "by_id")
@@ -520,6 +575,10 @@ class FakeDom:
         self.ops["attr"] += 1
         node.attrs[name] = value
 
+    def remove_attr(self, node: FakeNode, name: str) -> None:
+        self.ops["attr"] += 1
+        node.attrs.pop(name, None)
+
     def toggle_class(self, node: FakeNode, cls: str, on: bool) -> None:
         self.ops["class"] += 1
         if on:
@@ -547,6 +606,44 @@ class FakeDom:
 
     def event_value(self, event: Any) -> str:
         return str(getattr(event.target, "value", ""))
+
+    def event_key(self, event: Any) -> str:
+        return str(getattr(event, "key", "") or "")
+
+    def event_shift(self, event: Any) -> bool:
+        return bool(getattr(event, "shiftKey", False))
+
+    def prevent_default(self, event: Any) -> None:
+        event.default_prevented = True
+
+    def focus(self, node: FakeNode) -> None:
+        self.ops["focus"] += 1
+        self.focused = node
+
+    def active_element(self) -> FakeNode | None:
+        if self.focused is not None and not self.is_connected(self.focused):
+            return None
+        return self.focused
+
+    def contains(self, ancestor: FakeNode, node: FakeNode | None) -> bool:
+        while node is not None:
+            if node is ancestor:
+                return True
+            node = node.parent
+        return False
+
+    def is_connected(self, node: FakeNode) -> bool:
+        return self.contains(self.root, node)
+
+    def measure(self, node: FakeNode) -> tuple[float, float]:
+        return node.rect
+
+    def scroll_box(self, node: FakeNode) -> tuple[float, float, float]:
+        return node.scroll
+
+    def set_scroll_top(self, node: FakeNode, value: float) -> None:
+        top, _old, height = node.scroll
+        node.scroll = (top, float(value), height)
 
 
 VOID_TAGS = {"br", "img", "input", "hr", "meta", "link"}
