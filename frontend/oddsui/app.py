@@ -400,8 +400,6 @@ class App:
         elif action == "live":
             self.set_drawer(False)
             self.select_mode(LIVE)
-        elif self.dom.closest_attr(event, "[aria-controls]", "aria-controls") == "sidebar":
-            self.set_drawer(not self.drawer_open)
 
     def _on_window_key(self, event: Any) -> None:
         if self.dom.event_key(event) != "Escape":

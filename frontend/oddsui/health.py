@@ -233,16 +233,17 @@ def chart_html(h: HealthPayload) -> Markup:
     legend = tag("ul", {"class": "chart-legend", "aria-hidden": "true"},
                  *(tag("li", {"class": f"legend-{key}"}, tag("span", {"class": "legend-swatch"}),
                        tag("span", None, f"{name}: {now[key]}/s")) for key, name in SERIES))
-    svg = tag("svg", {"class": "chart", "viewBox": f"-30 -6 {CHART_W + 36:g} {CHART_H + 22:g}", "role": "img",
-                      "aria-label": label, "preserveAspectRatio": "none"},
-              *grid, *lines,
-              tag("text", {"class": "chart-axis", "x": "-4", "y": "4", "text-anchor": "end"}, f"{top:g}"),
-              tag("text", {"class": "chart-axis", "x": "-4", "y": f"{CHART_H:g}", "text-anchor": "end"}, "0"),
-              tag("text", {"class": "chart-axis", "x": "0", "y": f"{CHART_H + 14:g}"}, "60 s ago"),
-              tag("text", {"class": "chart-axis", "x": f"{CHART_W:g}", "y": f"{CHART_H + 14:g}",
-                           "text-anchor": "end"}, "now"))
-    return tag("section", {"class": "hcard hchart", "aria-labelledby": "hchart-title"},
-               tag("h3", {"class": "hcard-title", "id": "hchart-title"}, "Messages per second"), svg, legend)
+    # The lines stretch with the card (preserveAspectRatio none); the labels are HTML, so they never do.
+    svg = tag("svg", {"class": "chart", "viewBox": f"0 0 {CHART_W:g} {CHART_H:g}", "role": "img",
+                      "aria-label": label, "preserveAspectRatio": "none"}, *grid, *lines)
+    box = tag("div", {"class": "chart-box"},
+              tag("div", {"class": "chart-y", "aria-hidden": "true"}, tag("span", None, f"{top:g}"),
+                  tag("span", None, f"{top / 2:g}"), tag("span", None, "0")),
+              svg)
+    axis = tag("div", {"class": "chart-x", "aria-hidden": "true"}, tag("span", None, "60 s ago"),
+               tag("span", None, "now"))
+    return tag("section", {"class": "hcard hchart", "aria-labelledby": "hchart-title", "data-top": f"{top:g}"},
+               tag("h3", {"class": "hcard-title", "id": "hchart-title"}, "Messages per second"), box, axis, legend)
 
 
 def _alerts_html(h: HealthPayload) -> Markup:

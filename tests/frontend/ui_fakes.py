@@ -174,6 +174,34 @@ class FakeWorker(FakeEventTarget):
         self._send({"id": request_id, "error": "RecursionError", "fault": "internal", "ms": 1.0})
 
 
+class Deferred:
+    """An answer a test releases later: a task awaiting it suspends until ``resolve``/``fail``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.task: FakeTask | None = None
+
+    def __await__(self):
+        while not self.done:
+            yield self
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def resolve(self, value: Any) -> None:
+        self.done, self.value = True, value
+        if self.task is not None and not self.task.done():
+            self.task.step()
+
+    def fail(self, error: BaseException) -> None:
+        self.done, self.error = True, error
+        if self.task is not None and not self.task.done():
+            self.task.step()
+
+
 class FakeTask:
     def __init__(self, coro: Any) -> None:
         self._callbacks: list[Callable[[Any], None]] = []
@@ -184,7 +212,9 @@ class FakeTask:
 
     def step(self) -> None:
         try:
-            self.coro.send(None)
+            waiting = self.coro.send(None)
+            if isinstance(waiting, Deferred):
+                waiting.task = self
         except StopIteration:
             self._finish()
         except BaseException as exc:
@@ -242,6 +272,8 @@ class FakePlatform:
         self.wall_base_ms = 1_796_160_000_000.0  # 2026-12-01 (UTC); wall_ms() moves with the fake clock
         self.probe_answers: dict[str, tuple[int, float | None]] = {}  # url prefix -> (status, Retry-After)
         self.probes: list[str] = []
+        self.hold_prefixes: list[str] = []  # fetches of these URLs wait until the test resolves them
+        self.held: list[Deferred] = []
 
     # proxies
     def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
@@ -320,6 +352,10 @@ class FakePlatform:
 
     async def fetch_text(self, url: str) -> tuple[int, str]:
         self.fetches.append(url)
+        if any(url.startswith(prefix) for prefix in self.hold_prefixes):
+            deferred = Deferred(url)
+            self.held.append(deferred)
+            return await deferred
         if url not in self.responses:
             raise OSError(f"network error fetching {url}")
         return self.responses[url]
@@ -503,6 +539,7 @@ class FakeDom:
             self.nodes_by_id[node_id].attrs["data-action"] = "refresh"
         self.nodes_by_id["health-btn"].attrs["data-action"] = "health"
         self.nodes_by_id["nav-sports"].attrs["data-action"] = "drawer"
+        self.nodes_by_id["menu-btn"].attrs["data-action"] = "drawer"
         self.nodes_by_id["nav-live"].attrs["data-action"] = "live"
         self.nodes_by_id["details-close"].attrs["data-details-action"] = "close"
         self.nodes_by_id["details-follow"].attrs["data-details-action"] = "follow"
@@ -512,6 +549,7 @@ class FakeDom:
                         "results-dates", "details-tracker", "details-prematch"):
             self.nodes_by_id[node_id].hidden = True
         self.focused: FakeNode | None = None
+        self.measure_by_class: dict[str, tuple[float, float]] = {}  # (top, height) of nodes with that class
 
     def writes(self) -> int:
         return sum(v for k, v in self.ops.items() if k != "by_id")
@@ -636,6 +674,9 @@ class FakeDom:
         return self.contains(self.root, node)
 
     def measure(self, node: FakeNode) -> tuple[float, float]:
+        for cls, rect in self.measure_by_class.items():
+            if cls in node.classes and node.rect == (0.0, 0.0):
+                return rect
         return node.rect
 
     def scroll_box(self, node: FakeNode) -> tuple[float, float, float]:
