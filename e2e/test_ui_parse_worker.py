@@ -67,7 +67,7 @@ def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_
     page.add_init_script(LONG_TASK_OBSERVER)
     ui.boot()
     assert page.evaluate("window.__e2eLongTasksUnsupported === undefined"), "no Long Tasks API"
-    assert parser_state(ui)["state"] == "idle"  # live mode: the worker is not started yet
+    # The worker is started while the page is idle after boot (app.WORKER_PRESTART_MS).
 
     # Prematch mode: counts show, and the worker boots in the background.
     page.click("#tab-prematch")

@@ -78,6 +78,7 @@ COUNTS_BACKOFF_MS = 5000.0
 SPORT_BACKOFF_MS = 2000.0
 ERROR_TOAST_THROTTLE_MS = 15000.0
 WARMUP_DELAY_MS = 1000.0
+WORKER_PRESTART_MS = 1500.0
 WARMUP_TRIES = 3
 WELCOME_HEALTH_EVERY_MS = 10 * 60 * 1000.0  # the original polls health at start and every 10 min
 MODE_TITLES = {LIVE: "Live", PREMATCH: "Prematch", RESULTS: "Results"}
@@ -137,6 +138,13 @@ class App:
         self.flasher = Flasher(scope.child("flashes"), dom)
         self.parser = ParserService(scope.child("parser"), worker_config)
         self.toaster: Toaster | None = None
+        # The slowest run of each step so far, in ms (debug_state; the e2e report prints them).
+        self.timings: dict[str, float] = {}
+
+    def _timed(self, name: str, started: float) -> None:
+        spent = self.platform.now_ms() - started
+        if spent > self.timings.get(name, -1.0):
+            self.timings[name] = round(spent, 2)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -172,7 +180,7 @@ class App:
         listen(nodes["drawer-overlay"], "click", lambda _e: self.set_drawer(False), label="drawer overlay")
         if self.window is not None:
             listen(self.window, "keydown", self._on_window_key, label="escape")
-            listen(self.window, "resize", self._on_scroll, label="games window")
+            listen(self.window, "resize", self._on_resize, label="games window")
 
         self.competitions = CompetitionStreams(
             self.scope, self.parser, on_odds=self._on_odds, on_error=self._decode_failed("competition odds"),
@@ -186,6 +194,9 @@ class App:
                             WELCOME_HEALTH_EVERY_MS, label="welcome health")
         self._sync_counts_stream()
         self._schedule_chrome()
+        # The parse worker boots its own Pyodide (about 3 s of CPU): start it while the page is idle,
+        # so the first big list does not wait for it, nor compete with it for the CPU.
+        self.scope.timeout(self.parser.prestart, WORKER_PRESTART_MS, label="parse worker prestart")
 
     def close(self) -> None:
         self.scope.close()
@@ -217,6 +228,7 @@ class App:
                 "sport_id": self.results.sport_id, "range": self.results.range, "games": self.results.count()},
             "drawer_open": self.drawer_open,
             "warmups": self.warmups,
+            "timings": dict(self.timings),
         }
 
     # ---------------------------------------------------------------- user actions
@@ -389,6 +401,10 @@ class App:
     def _on_scroll(self, _event: Any) -> None:
         self._schedule("window", self._render_window)
 
+    def _on_resize(self, _event: Any) -> None:
+        self.games_view.remeasure()  # rows may be laid out on one line or two now
+        self._schedule("window", self._render_window)
+
     def _on_action_click(self, event: Any) -> None:
         action = self.dom.closest_attr(event, "[data-action]", "data-action")
         if action == "refresh":
@@ -535,7 +551,9 @@ class App:
     def _on_games(self, mode: str, sport_id: str, payload: Any) -> None:
         if not self._current(mode, sport_id, payload.sportId):
             return
+        started = self.platform.now_ms()
         change = self.store.set_games(payload)
+        self._timed("set_games", started)
         self.games_loaded = True
         self.warmups = 0
         self.updated_ms = self.platform.wall_ms()
@@ -680,20 +698,27 @@ class App:
         self.tabs.render(self.store, self.mode)
 
     def _render_games(self) -> None:
+        started = self.platform.now_ms()
         refresh, self._refresh_rows = self._refresh_rows, set()
         if not self.games_view.render(self.store, self._sport_name(), refresh):
             self._schedule("window", self._render_window)  # more rows to build: next frame
         self._render_header()
+        self._timed("render_games", started)
 
     def _render_window(self) -> None:
         if self.mode == RESULTS:
             return
+        started = self.platform.now_ms()
         if not self.games_view.render_window(self.store, set()):
             self._schedule("window", self._render_window)
+        self._timed("render_window", started)
 
     def _render_selected(self) -> None:
         key = self.details.game_key if self.details is not None else None
         self.games_view.set_selected(self.store, key)
+        # The panel takes width from the list (or gives it back): rows may change height.
+        self.games_view.remeasure()
+        self._schedule("window", self._render_window)
 
     def _sport_name(self) -> str | None:
         sport = self.store.sports_by_id.get(self.sport_id or "")

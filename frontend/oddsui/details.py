@@ -382,7 +382,7 @@ def _cell_model(m: Model, cell: Cell, context: str, direction: str | None) -> No
     m[(f"b{cell.key}", "class:odd-blocked")] = cell.locked
     m[(f"b{cell.key}", "attr:data-price")] = price
     m[(f"b{cell.key}", "attr:aria-label")] = cell_label(cell, context, direction)
-    m[(f"p{cell.key}", "text")] = LOCK if cell.locked else price
+    m[(f"p{cell.key}", "text")] = "" if cell.locked else price  # the lock is drawn by CSS (.odd-locked)
     m[(f"p{cell.key}", "class:odd-locked")] = cell.locked
 
 

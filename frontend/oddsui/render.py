@@ -40,7 +40,7 @@ from .markup import tag
 from .ports import DomPort
 from .rows import LOCK, RowView, row_html, row_model
 from .scope import Handle, Scope
-from .slots import reconcile
+from .slots import reconcile, write_prop
 from .store import MODES, Store
 from .tree import group_games
 from .virtual import BUFFER_ROWS, DEFAULT_ROW_HEIGHT, first_at_or_below, row_window, spacers
@@ -58,7 +58,9 @@ __all__ = [
 
 # New rows created per render pass; the rest follow in the next frames (docs/design.md R10: no frame does more
 # than its share). Existing rows are always updated in the same pass.
-MAX_NEW_ROWS_PER_PASS = 100
+MAX_NEW_ROWS_PER_PASS = 20
+# New region and competition heads per render pass (a 3,000-game list has a few hundred).
+MAX_NEW_GROUPS_PER_PASS = 24
 
 
 class NodeCache:
@@ -265,23 +267,43 @@ class ModeTabsView:
 
 
 class _Group:
-    __slots__ = ("body", "bottom", "children", "competition_id", "count", "first", "head", "keys", "last", "node",
-                 "stream", "title", "top")
+    """A region or competition on the page. Its sub-nodes (``data-s`` slots: head, name, count, body,
+    stream, top, bottom) are looked up the first time they are written, and the group remembers what
+    it wrote (starting from what its markup says), so building a head costs one HTML parse and no
+    lookups, and an unchanged head costs nothing (a lookup is a call into JavaScript)."""
 
-    def __init__(self, node: Any, head: Any, title: Any, count: Any, body: Any) -> None:
+    __slots__ = ("_dom", "_nodes", "_written", "children", "competition_id", "first", "keys", "last", "node")
+
+    def __init__(self, dom: DomPort, node: Any, written: dict[tuple[str, str], Any]) -> None:
+        self._dom = dom
         self.node = node
-        self.head = head
-        self.title = title
-        self.count = count
-        self.body = body
-        self.children: list[str] = []  # what is attached to ``body``, in order
+        self._nodes: dict[str, Any] = {"root": node}
+        self._written = written
+        self.children: list[str] = []  # what is attached to the body, in order
         self.keys: list[str] = []  # a competition's games, in order (only a window of them is rendered)
         self.first = 0
         self.last = 0
-        self.top: Any = None  # a competition's spacers
-        self.bottom: Any = None
-        self.stream: Any = None  # a competition's "live odds" marker
         self.competition_id: str | None = None
+
+    def slot(self, name: str) -> Any:
+        node = self._nodes.get(name)
+        if node is None:
+            node = self._dom.find(self.node, f'[data-s="{name}"]')
+            if node is None:
+                raise LookupError(f"group has no [data-s={name}]")
+            self._nodes[name] = node
+        return node
+
+    def write(self, slot: str, prop: str, value: Any) -> None:
+        key = (slot, prop)
+        if self._written.get(key) == value:
+            return
+        self._written[key] = value
+        write_prop(self._dom, self.slot(slot), prop, value)
+
+    @property
+    def body(self) -> Any:
+        return self.slot("body")
 
 
 class GamesView:
@@ -314,6 +336,8 @@ class GamesView:
         self.streaming: set[str] = set()
         self.selected: str | None = None
         self.row_height = DEFAULT_ROW_HEIGHT
+        self._row_measured: RowView | None = None  # a row to read the height of, in the next pass
+        self._height_known = False
         self._sport_name_hint: str | None = None
         self._ids = 0
         self.rows_built = 0
@@ -321,9 +345,11 @@ class GamesView:
 
     # ---------------------------------------------------------------- structure
 
-    def _group(self, kind: str, key: str, name: str, extra: dict[str, str] | None = None) -> _Group:
+    def _group_html(self, kind: str, key: str, name: str, extra: dict[str, str] | None, count: int,
+                    written: dict[tuple[str, str], Any]) -> str:
         """A region or competition: a heading with the toggle button, and its body (a competition's
-        is a list, with the two spacers of its window). Sub-nodes are found once, by ``data-s``."""
+        is a list, with the two spacers of its window, sized for all its rows). ``written`` gets
+        what the markup says, so later writes of the same values are skipped."""
         self._ids += 1
         body_id = f"{kind}-body-{self._ids}"
         attrs: dict[str, Any] = {"class": kind, "data-group-key": key}
@@ -334,11 +360,18 @@ class GamesView:
         competition = kind == "competition"
         body_attrs: dict[str, Any] = {"class": f"{kind}-body", "id": body_id, "data-s": "body"}
         spacer_nodes: list[Any] = []
+        written.update({("root", "class:collapsed"): not expanded,
+                        ("head", "attr:aria-expanded"): "true" if expanded else "false",
+                        ("name", "text"): name, ("count", "text"): str(count)})
         if competition:
+            below = count * self.row_height
             body_attrs.update({"role": "list", "aria-label": name})
             spacer_nodes = [tag("div", {"class": "v-spacer", "data-s": "top", "aria-hidden": "true"}),
-                            tag("div", {"class": "v-spacer", "data-s": "bottom", "aria-hidden": "true"})]
-        html = tag("div", attrs,
+                            tag("div", {"class": "v-spacer", "data-s": "bottom", "aria-hidden": "true",
+                                        "style": f"height:{below:g}px" if below else None})]
+            written.update({("top", "style:height"): "", ("bottom", "style:height"): f"{below:g}px" if below else "",
+                            ("stream", "hidden"): True, ("root", "class:streaming"): False})
+        return tag("div", attrs,
                    tag("h2" if kind == "region" else "h3", {"class": "group-title"},
                        tag("button", {"type": "button", "class": f"{kind}-head", "data-s": "head",
                                       "data-toggle-group": key, "aria-expanded": "true" if expanded else "false",
@@ -347,21 +380,20 @@ class GamesView:
                            tag("span", {"class": f"{kind}-name", "data-s": "name"}, name),
                            tag("span", {"class": "comp-stream", "data-s": "stream", "hidden": True}, "live odds")
                            if competition else None,
-                           tag("span", {"class": "group-count", "data-s": "count"}, ""))),
+                           tag("span", {"class": "group-count", "data-s": "count"}, str(count)))),
                    tag("div", body_attrs, *spacer_nodes))
-        node = self.dom.fragment(html)[0]
-        find = self.dom.find
-        group = _Group(node, find(node, '[data-s="head"]'), find(node, '[data-s="name"]'),
-                       find(node, '[data-s="count"]'), find(node, '[data-s="body"]'))
-        if competition:
-            group.stream = find(node, '[data-s="stream"]')
-            group.top = find(node, '[data-s="top"]')
-            group.bottom = find(node, '[data-s="bottom"]')
-            self.cache.hidden(group.stream, True, force=True)
-        self.cache.text(group.title, name)
-        self.cache.cls(node, "collapsed", not expanded)
-        self.cache.attr(group.head, "aria-expanded", "true" if expanded else "false")
-        return group
+
+    def _make_groups(self, kind: str, specs: list[tuple[str, str, dict[str, str] | None, int]]) -> list[_Group]:
+        """Build groups from one HTML parse (one per render pass and kind, however many there are)."""
+        if not specs:
+            return []
+        written = [{} for _ in specs]
+        html = "".join(self._group_html(kind, key, name, extra, count, w)
+                       for (key, name, extra, count), w in zip(specs, written))
+        nodes = self.dom.fragment(html)
+        if len(nodes) != len(specs):
+            raise RuntimeError(f"group HTML produced {len(nodes)} nodes for {len(specs)} groups")
+        return [_Group(self.dom, node, w) for node, w in zip(nodes, written)]
 
     def set_collapsed(self, key: str, collapsed: bool) -> None:
         if collapsed:
@@ -370,8 +402,8 @@ class GamesView:
             self.collapsed.discard(key)
         group = self.regions.get(key) or self.competitions.get(key)
         if group is not None:
-            self.cache.cls(group.node, "collapsed", collapsed)
-            self.cache.attr(group.head, "aria-expanded", "false" if collapsed else "true")
+            group.write("root", "class:collapsed", collapsed)
+            group.write("head", "attr:aria-expanded", "false" if collapsed else "true")
 
     def set_streaming(self, key: str, on: bool) -> None:
         """Show whether a competition's odds stream is open (its "live odds" marker)."""
@@ -381,8 +413,8 @@ class GamesView:
             self.streaming.discard(key)
         group = self.competitions.get(key)
         if group is not None:
-            self.cache.hidden(group.stream, not on)
-            self.cache.cls(group.node, "streaming", on)
+            group.write("stream", "hidden", not on)
+            group.write("root", "class:streaming", on)
 
     def set_selected(self, store: Store, key: str | None) -> None:
         old, self.selected = self.selected, key
@@ -392,51 +424,85 @@ class GamesView:
 
     def render(self, store: Store, sport_name: str | None, refresh: set[str] | None = None,
                max_new_rows: int | None = MAX_NEW_ROWS_PER_PASS) -> bool:
-        """Sync the tree with the store, then the windows; returns False if rows are still to be
-        created (call again next frame). Rows in ``refresh`` (None: all) get their model re-applied,
-        writing only what changed; new rows are built from HTML, at most ``max_new_rows`` per call."""
+        """Sync the tree with the store, then the windows; returns False if groups or rows are still
+        to be created (call again next frame). Rows in ``refresh`` (None: all) get their model
+        re-applied, writing only what changed; new groups and rows are built from HTML, at most
+        ``MAX_NEW_GROUPS_PER_PASS`` and ``max_new_rows`` per call."""
         self._sport_name_hint = sport_name
         groups = group_games(store.ordered_games())
+        complete = self._create_missing_groups(groups)
         wanted_regions = {g.key for g in groups}
         comp_order: list[str] = []
+        new_region_order: list[str] = []
         for region in groups:
             group = self.regions.get(region.key)
             if group is None:
-                group = self.regions[region.key] = self._group("region", region.key, region.name)
-            self.cache.text(group.count, str(region.game_count))
+                continue  # built in a later pass
+            new_region_order.append(region.key)
+            group.write("count", "text", str(region.game_count))
             comp_keys = []
             for comp in region.competitions:
+                cgroup = self.competitions.get(comp.key)
+                if cgroup is None:
+                    continue
                 comp_keys.append(comp.key)
                 comp_order.append(comp.key)
                 self._comp_region[comp.key] = region.key
-                cgroup = self.competitions.get(comp.key)
-                if cgroup is None:
-                    extra = {"data-competition-id": comp.competition_id} if comp.competition_id else None
-                    cgroup = self.competitions[comp.key] = self._group("competition", comp.key, comp.name, extra)
-                    cgroup.competition_id = comp.competition_id
-                    if comp.key in self.streaming:
-                        self.set_streaming(comp.key, True)
-                self.cache.text(cgroup.count, str(len(comp.game_keys)))
+                cgroup.write("count", "text", str(len(comp.game_keys)))
                 cgroup.keys = list(comp.game_keys)
                 if cgroup.first >= len(cgroup.keys) or cgroup.last > len(cgroup.keys):
                     cgroup.first, cgroup.last = 0, 0
                 self._set_spacers(cgroup)
             reconcile(self.dom, group.body, group.children, comp_keys, lambda k: self.competitions[k].node, False)
             group.children = comp_keys
-        new_region_order = [g.key for g in groups]
         reconcile(self.dom, self.container, self._region_order, new_region_order,
                   lambda k: self.regions[k].node, False)
         self._region_order = new_region_order
         self._comp_order = comp_order
-        self._drop_groups(wanted_regions, set(comp_order))
-        complete = self.render_window(store, refresh, max_new_rows)
+        self._drop_groups(wanted_regions, {c.key for g in groups for c in g.competitions})
+        complete = self.render_window(store, refresh, max_new_rows) and complete
         self.cache.hidden(self.empty_node, bool(groups))
+        return complete
+
+    def _create_missing_groups(self, groups: list[Any]) -> bool:
+        budget = MAX_NEW_GROUPS_PER_PASS
+        regions: list[tuple[str, str, dict[str, str] | None, int]] = []
+        comps: list[tuple[str, str, dict[str, str] | None, int]] = []
+        comp_ids: dict[str, str | None] = {}
+        complete = True
+        for region in groups:
+            if region.key not in self.regions:
+                if budget <= 0:
+                    complete = False
+                    break
+                regions.append((region.key, region.name, None, region.game_count))
+                budget -= 1
+            for comp in region.competitions:
+                if comp.key in self.competitions:
+                    continue
+                if budget <= 0:
+                    complete = False
+                    break
+                comps.append((comp.key, comp.name,
+                              {"data-competition-id": comp.competition_id} if comp.competition_id else None,
+                              len(comp.game_keys)))
+                comp_ids[comp.key] = comp.competition_id
+                budget -= 1
+            if not complete:
+                break
+        for (key, _n, _e, _c), group in zip(regions, self._make_groups("region", regions)):
+            self.regions[key] = group
+        for (key, _n, _e, _c), group in zip(comps, self._make_groups("competition", comps)):
+            group.competition_id = comp_ids[key]
+            self.competitions[key] = group
+            if key in self.streaming:
+                self.set_streaming(key, True)
         return complete
 
     def _set_spacers(self, comp: _Group) -> None:
         above, below = spacers(comp.first, comp.last, len(comp.keys), self.row_height)
-        self.cache.style(comp.top, "height", f"{above:g}px" if above else "")
-        self.cache.style(comp.bottom, "height", f"{below:g}px" if below else "")
+        comp.write("top", "style:height", f"{above:g}px" if above else "")
+        comp.write("bottom", "style:height", f"{below:g}px" if below else "")
 
     def _expanded(self) -> list[str]:
         return [k for k in self._comp_order
@@ -451,6 +517,7 @@ class GamesView:
             return {k: (0, len(self.competitions[k].keys)) for k in expanded}
         top, _scroll, height = self.dom.scroll_box(self.scroller)
         view_top, view_bottom = top, top + height
+        self._measure_row_height()
         pad = BUFFER_ROWS * self.row_height
         measured: dict[int, tuple[float, float]] = {}
 
@@ -509,17 +576,37 @@ class GamesView:
             comp.first, comp.last = (first, last) if keys else (0, 0)
             self._set_spacers(comp)
             reconcile(self.dom, comp.body, [k for k in comp.children if k in self.rows], keys,
-                      lambda k: self.rows[k].node, False, end=comp.bottom)
+                      lambda k: self.rows[k].node, False, end=comp.slot("bottom"))
             comp.children = keys
         for key in [k for k in self.rows if k not in wanted]:
             self._drop_row(key)
-        if created and self.scroller is not None:
-            height = self.dom.measure(created[0].node)[1]
-            self.measures += 1
-            if height > 0 and abs(height - self.row_height) > 0.5:
-                self.row_height = height  # the spacers were sized with the old height: go again
-                complete = False
+        if created and not self._height_known and self._row_measured is None:
+            self._row_measured = created[0]
+            complete = False  # measure it in the next pass's reads (never right after these writes)
         return complete
+
+    def _measure_row_height(self) -> None:
+        """Read one rendered row's height (rows are all as high: CSS fixes it) when a row was built
+        since the last read or the layout may have changed (``remeasure``)."""
+        row = self._row_measured
+        if row is None:
+            return
+        self._row_measured = None
+        if row.key not in self.rows:
+            return
+        height = self.dom.measure(row.node)[1]
+        self.measures += 1
+        if height > 0:
+            self._height_known = True
+            if abs(height - self.row_height) > 0.5:
+                self.row_height = height  # spacers are sized with it from this pass on
+
+    def remeasure(self) -> None:
+        """The layout may have changed (a resize, the details panel opening or closing, zoom): read
+        a row's height again in the next pass."""
+        self._height_known = False
+        if self.rows and self._row_measured is None:
+            self._row_measured = next(iter(self.rows.values()))
 
     def _create_rows(self, store: Store, sport_name: str | None, keys: list[str], comp: _Group) -> list[RowView]:
         models = []
@@ -565,16 +652,11 @@ class GamesView:
         self._positions.pop(key, None)
 
     def _drop_groups(self, regions: set[str], comps: set[str]) -> None:
-        gone: list[Any] = []
         for mapping, wanted in ((self.competitions, comps), (self.regions, regions)):
             for key in [k for k in mapping if k not in wanted]:
                 group = mapping.pop(key)
                 self._comp_region.pop(key, None)
                 self.dom.remove(group.node)  # its rows go in render_window (or move to their new body)
-                gone.extend(n for n in (group.node, group.head, group.title, group.count, group.body, group.top,
-                                        group.bottom, group.stream) if n is not None)
-        if gone:
-            self.cache.forget(gone)
 
     def update_odds(self, store: Store, key: str) -> list[int]:
         """Re-apply one row after an odds event; returns the buttons that flashed."""
@@ -590,10 +672,6 @@ class GamesView:
         """Remove every node (sport or mode change)."""
         for key in list(self._region_order):
             self.dom.remove(self.regions[key].node)
-        gone: list[Any] = []
-        for group in [*self.regions.values(), *self.competitions.values()]:
-            gone.extend(n for n in (group.node, group.head, group.title, group.count, group.body, group.top,
-                                    group.bottom, group.stream) if n is not None)
         self.flasher.clear()
         self.rows.clear()
         self.regions.clear()
@@ -604,7 +682,6 @@ class GamesView:
         self._positions = {}
         self.streaming = set()
         self.selected = None
-        self.cache.forget(gone)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ row's ``flash.PriceTrail``); ``button()``/``arrow()`` give the nodes a flash is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from typing import Any
 
 from .display import (
@@ -30,6 +29,7 @@ from .display import (
     team_names,
 )
 from .flash import PriceTrail
+from .markup import escape
 from .messages import Game
 from .odds import format_price, is_blocked, markets_pill_text
 from .ports import DomPort
@@ -49,14 +49,19 @@ DIRECTION_WORDS = {"up": "rising", "down": "falling"}
 
 
 def odds_label(label: str, price_text: str, locked: bool, direction: str | None) -> str:
-    """An odds button's accessible name (issue 13): "Home 1.850, rising", "Draw suspended"."""
-    word = LABEL_WORDS.get(label, label)
+    """An odds button's accessible name (issue 13): "Home 1 1.850, rising" or "Draw X suspended":
+    the meaning, then what the button shows (WCAG 2.5.3: the visible text is part of the name),
+    then where the price went. It is the button's one visually hidden text; the visible label and
+    price are ``aria-hidden``, so the name is said once."""
+    word = LABEL_WORDS.get(label, "")
+    shown = label if locked else f"{label} {price_text}"
+    name = f"{word} {shown}" if word and word != label else shown
     if locked:
-        return f"{word} suspended"
+        return f"{name} suspended"
     if price_text == "-":
-        return f"{word}, no price"
+        return f"{name}, no price"
     trend = DIRECTION_WORDS.get(direction or "")
-    return f"{word} {price_text}, {trend}" if trend else f"{word} {price_text}"
+    return f"{name}, {trend}" if trend else name
 
 
 def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
@@ -107,7 +112,8 @@ def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
     team1, team2 = team_names(game)
     m[("team1", "text")] = team1
     m[("team2", "text")] = team2
-    m[("open", "attr:aria-label")] = f"{team1} v {team2}" + (f", {when}" if when else "") + ": details"
+    # Said after the (visible) team names: what the row shows around them, and what the button does.
+    m[("open-sr", "text")] = (f", {when}" if when else "") + ", details"
     m[("dot1", "style:background")] = shirt_color(game, 1) or ""
     m[("dot2", "style:background")] = shirt_color(game, 2) or ""
 
@@ -129,9 +135,9 @@ def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
         m[(f"b{index}", "class:odd-blocked")] = locked
         m[(f"b{index}", "attr:data-odd-label")] = label
         m[(f"b{index}", "attr:data-price")] = text
-        m[(f"b{index}", "attr:aria-label")] = odds_label(label, text, locked, direction)
+        m[(f"n{index}", "text")] = odds_label(label, text, locked, direction)
         m[(f"l{index}", "text")] = label
-        m[(f"p{index}", "text")] = LOCK if locked else text
+        m[(f"p{index}", "text")] = "" if locked else text  # the lock is drawn by CSS (.odd-locked)
         m[(f"p{index}", "class:odd-locked")] = locked
         prices.append(None if empty else price)
     count = entry.markets_count if entry is not None and entry.markets_count is not None else None
@@ -182,8 +188,8 @@ def row_html(key: str, m: RowModel) -> str:
     """The HTML of a new row showing model ``m`` (all text and attribute values escaped).
 
     A row is a list item (its competition's body is the list); the teams are the button that opens
-    the details panel; the three odds are buttons named by ``odds_label``; the lock on a suspended
-    LIVE badge is drawn by CSS (an inline SVG), not a font glyph.
+    the details panel; the three odds are buttons whose names ``odds_label`` says (visually hidden
+    words around the visible label and price); locks are drawn by CSS (an inline SVG), not a font glyph.
     """
     k = escape(key)
     s = _by_slot(m)
@@ -200,14 +206,16 @@ def row_html(key: str, m: RowModel) -> str:
     score = _node(s, "span", "score", "score-main") + _node(s, "span", "periods", "game-periods")
     buttons = "".join(
         _node(s, "button", f"b{i}", "odd-btn",
-              _node(s, "span", f"l{i}", "odd-label", "", ' aria-hidden="true"')
-              + _node(s, "span", f"p{i}", "odd-price", "", ' aria-hidden="true"')
+              _node(s, "span", f"n{i}", "sr-only")
+              + _node(s, "span", f"l{i}", "odd-label", "", hidden)
+              + _node(s, "span", f"p{i}", "odd-price", "", hidden)
               + f'<span class="odd-arrow" data-s="a{i}" aria-hidden="true"></span>',
               f' type="button" data-odd-index="{i}"')
         for i in range(3)
     )
     pill = _node(s, "span", "pill", "markets-pill")
-    open_button = _node(s, "button", "open", "game-open", f'<span class="game-teams">{teams}</span>',
+    open_button = _node(s, "button", "open", "game-open",
+                        f'<span class="game-teams">{teams}</span>' + _node(s, "span", "open-sr", "sr-only"),
                         f' type="button" data-open-game="{k}"')
     return (
         f'<div {_root_attrs(s.get("row", []), "game-row")} data-game-id="{k}" role="listitem">'

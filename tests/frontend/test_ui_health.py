@@ -7,6 +7,7 @@ import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oddsui.app import WORKER_PRESTART_MS
 from oddsui.health import CHART_H, CHART_W, POLL_MS, chart_path, health_cards, nice_max
 from oddsui.messages import decode
 from ui_fakes import click
@@ -61,6 +62,7 @@ def test_cards_cover_the_originals_fields_plus_alerts_memory_and_upstream():
 def health_world():
     w = World()
     w.platform.responses["/api/health"] = (200, json.dumps(HEALTH))
+    w.platform.advance(WORKER_PRESTART_MS)  # the app's start-up timer is behind us
     w.frame()
     return w
 

@@ -17,7 +17,8 @@ from ui_samples import list_game
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.floats(-1e6, 1e6), st.integers(0, 5000), st.floats(10, 200), st.floats(-1e6, 1e6), st.floats(0, 3000),
+@given(st.floats(-1e6, 1e6), st.integers(0, 5000), st.floats(10, 200), st.floats(-1e6, 1e6),
+       st.one_of(st.just(0.0), st.floats(0.01, 3000)),
        st.integers(0, 20))
 def test_the_window_holds_every_visible_row_and_not_much_more(body_top, count, row_h, view_top, height, buffer):
     view_bottom = view_top + height
@@ -151,10 +152,14 @@ def test_a_collapsed_competition_renders_no_rows():
 def test_the_measured_row_height_sizes_the_spacers():
     layout = Layout(1000)
     layout.dom.measure_by_class["game-row"] = (0.0, 104.0)  # the phone layout's two-line rows
-    assert layout.view.render(layout.store, "Football", None) is False  # measured: go again
+    assert layout.view.render(layout.store, "Football", None) is False  # rows built: measure one next pass
+    measures = layout.view.measures
+    layout.place()
+    assert layout.view.render_window(layout.store) is True
     assert layout.view.row_height == 104.0
     layout.place()
     assert layout.view.render_window(layout.store) is True
+    assert layout.view.measures == measures + 3  # the body in each pass, the row only once
     shown = layout.rendered()
     bottom = layout.body().children[-1]
     assert bottom.style["height"] == f"{(1000 - len(shown)) * 104:g}px"

@@ -732,3 +732,17 @@ class _FragmentParser(HTMLParser):
 def click(node: FakeNode, container: FakeNode) -> None:
     """Dispatch a click on ``container``'s listeners with ``node`` as the target (delegation)."""
     container.dispatch("click", SimpleNamespace(target=node, type="click"))
+
+
+def accessible_name(node: FakeNode) -> str:
+    """What a screen reader calls ``node`` (simplified accessible-name computation): its
+    ``aria-label``, else the text of its descendants that are neither hidden nor ``aria-hidden``."""
+    if "aria-label" in node.attrs:
+        return node.attrs["aria-label"]
+
+    def text(n: FakeNode) -> str:
+        if n.hidden or n.attrs.get("aria-hidden") == "true":
+            return ""
+        return n.own_text() + "".join(text(c) for c in n.children)
+
+    return text(node)
