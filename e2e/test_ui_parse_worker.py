@@ -24,19 +24,6 @@ ROWS_TIMEOUT_MS = 60_000
 # The main thread's share of a worker parse (msgpack -> structs) took 1-5 ms here for ~260 KB;
 # 50 ms is the Long Tasks threshold itself, so this only fails if that share became a long task.
 MAX_MAIN_DECODE_MS = 50.0
-LONG_TASK_OBSERVER = """
-(() => {
-  const tasks = [];
-  Object.defineProperty(window, "__e2eLongTasks", { value: tasks });
-  try {
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) tasks.push([entry.startTime, entry.duration]);
-    }).observe({ type: "longtask", buffered: true });
-  } catch (err) {
-    Object.defineProperty(window, "__e2eLongTasksUnsupported", { value: String(err) });
-  }
-})();
-"""
 
 # Python run in the page: the JS helper's UTF-8 sizes next to Python's, for a few kinds of characters.
 FFI_SIZES = """
@@ -64,7 +51,7 @@ def wait_for(page, predicate, timeout_s: float, what: str):
 
 def test_the_biggest_prematch_list_is_parsed_in_the_worker_without_blocking_the_page(ui):
     page = ui.page
-    page.add_init_script(LONG_TASK_OBSERVER)
+    # conftest.LONG_TASKS observes the main thread's long tasks from the page's first script on
     ui.boot()
     assert page.evaluate("window.__e2eLongTasksUnsupported === undefined"), "no Long Tasks API"
     # The worker is started while the page is idle after boot (app.WORKER_PRESTART_MS).
