@@ -13,7 +13,8 @@
                     ``screenshot()`` (saved under ``build/e2e/<test>/``), ``no_horizontal_overflow()``.
 * ``phone_ui``      the same at 390 x 844 (a phone), ``make_ui`` for any viewport or media.
 * ``big_server``    a second server whose simulator has 10,400 prematch and 1,000 live games with
-                    900 price moves a second: a 3,000-game prematch list and a ~300-game live list.
+                    2,400 price moves a second: a 3,000-game prematch football list, and a ~300-game
+                    live one whose main odds move about 200 times a second.
 """
 
 from __future__ import annotations
@@ -374,4 +375,4 @@ def phone_ui(make_ui: Any) -> UI:
 def big_server(built_assets: Path) -> Iterator[str]:
     """A server whose world has a 3,000-game prematch football list and ~300 live football games."""
     yield from _run_server(built_assets, {"SIM_PREMATCH_GAMES": "10400", "SIM_LIVE_GAMES": "1000",
-                                          "SIM_PRICE_CHANGES_PER_SECOND": "900"})
+                                          "SIM_PRICE_CHANGES_PER_SECOND": "2400"})

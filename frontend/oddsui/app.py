@@ -158,7 +158,8 @@ class App:
             {LIVE: nodes["count-live"], PREMATCH: nodes["count-prematch"]}, self.cache, nodes["mode-panel"],
         )
         self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flasher,
-                                    self.platform.utc_offset_minutes, scroller=nodes["content"])
+                                    self.platform.utc_offset_minutes, scroller=nodes["content"],
+                                    now=self.platform.now_ms)
         self.toaster = Toaster(self.scope, dom, nodes["toasts"])
         # The page starts with these states in index.html; tell the cache so writes stay minimal.
         for name, hidden in (("sport-empty", True), ("games-empty", False), ("loading", True), ("welcome", False),
@@ -229,6 +230,7 @@ class App:
             "drawer_open": self.drawer_open,
             "warmups": self.warmups,
             "timings": dict(self.timings),
+            "prices_moved": self.store.prices_moved,
         }
 
     # ---------------------------------------------------------------- user actions
@@ -671,7 +673,8 @@ class App:
     # ---------------------------------------------------------------- rendering (always in a frame)
 
     def _schedule(self, key: Any, job: Callable[[], None]) -> None:
-        self.batcher.schedule(key, job)
+        # The window job measures the layout: first in its frame, before other jobs' writes.
+        self.batcher.schedule(key, job, first=key == "window")
 
     def _schedule_chrome(self) -> None:
         for key, job in (("sidebar", self._render_sidebar), ("tabs", self._render_tabs),

@@ -6,6 +6,11 @@ strings, flags as 0/1 or booleans, prices that must be numbers) are typed ``Any`
 the pure code that reads them, so an odd value degrades one cell instead of dropping the message.
 
 ``decode(text, kind)`` raises ``DecodeError`` (msgspec's errors wrapped with the payload kind).
+
+Every struct is ``gc=False``: a decoded payload is a tree (it holds strings, numbers, lists and dicts
+from JSON, never a reference back), so the cyclic garbage collector has no business walking it. A
+3,000-game list is some 100,000 objects; tracking them made collections that held the main thread
+for tens of ms in the task that applied the list.
 ``decode_packed(data, kind)`` does the same for the msgpack bytes the parse worker answers (docs/design.md R10).
 """
 
@@ -55,37 +60,37 @@ class DecodeError(ValueError):
     """A payload did not match its expected shape."""
 
 
-class SportCount(msgspec.Struct):
+class SportCount(msgspec.Struct, gc=False):
     name: str = ""
     count: Any = 0
 
 
-class CountsPayload(msgspec.Struct):
+class CountsPayload(msgspec.Struct, gc=False):
     """``live_counts`` / ``prematch_counts`` / live-stream ``counts``."""
 
     sports: list[SportCount] = []
     total_games: Any = None
 
 
-class Outcome(msgspec.Struct):
+class Outcome(msgspec.Struct, gc=False):
     label: Any = None
     price: Any = None
     blocked: Any = False
 
 
-class OddsUpdate(msgspec.Struct):
+class OddsUpdate(msgspec.Struct, gc=False):
     gameId: Any = None
     odds: list[Outcome] | None = None
     markets_count: Any = None
 
 
-class OddsPayload(msgspec.Struct):
+class OddsPayload(msgspec.Struct, gc=False):
     sportId: Any = None
     updates: list[OddsUpdate] = []
     competitionId: Any = None
 
 
-class Game(msgspec.Struct):
+class Game(msgspec.Struct, gc=False):
     """A list game (docs/api.md C1). Only the fields the rows read are decoded."""
 
     id: Any = None
@@ -111,18 +116,18 @@ class Game(msgspec.Struct):
     visible_in_prematch: Any = None
 
 
-class GamesPayload(msgspec.Struct):
+class GamesPayload(msgspec.Struct, gc=False):
     sportId: Any = None
     sportName: Any = None
     data: list[Game] = []
     last_updated: Any = None
 
 
-class ErrorPayload(msgspec.Struct):
+class ErrorPayload(msgspec.Struct, gc=False):
     error: Any = None
 
 
-class MarketEvent(msgspec.Struct):
+class MarketEvent(msgspec.Struct, gc=False):
     """An outcome of a market in a full game (docs/api.md C3)."""
 
     id: Any = None
@@ -136,7 +141,7 @@ class MarketEvent(msgspec.Struct):
     is_blocked: Any = None
 
 
-class Market(msgspec.Struct):
+class Market(msgspec.Struct, gc=False):
     """A market of a full game (docs/api.md C3); ``event`` is a map keyed by event id."""
 
     id: Any = None
@@ -155,7 +160,7 @@ class Market(msgspec.Struct):
     event: dict[str, MarketEvent | None] | None = None
 
 
-class FullGame(msgspec.Struct):
+class FullGame(msgspec.Struct, gc=False):
     """The game of a ``game`` event (docs/api.md B4, C3): a list game's fields plus every market."""
 
     id: Any = None
@@ -182,7 +187,7 @@ class FullGame(msgspec.Struct):
     market: dict[str, Market | None] | None = None
 
 
-class GamePayload(msgspec.Struct):
+class GamePayload(msgspec.Struct, gc=False):
     """``/api/live-game-stream``'s ``game`` event."""
 
     gameId: Any = None
@@ -190,31 +195,31 @@ class GamePayload(msgspec.Struct):
     last_updated: Any = None
 
 
-class GameRef(msgspec.Struct):
+class GameRef(msgspec.Struct, gc=False):
     """``/api/live-tracker``'s ``ready`` and ``end`` events."""
 
     gameId: Any = None
 
 
-class ResultCompetition(msgspec.Struct):
+class ResultCompetition(msgspec.Struct, gc=False):
     Id: Any = None
     Name: Any = None
 
 
-class ResultRegion(msgspec.Struct):
+class ResultRegion(msgspec.Struct, gc=False):
     Id: Any = None
     Name: Any = None
     Competitions: list[ResultCompetition] | None = None
 
 
-class ResultSport(msgspec.Struct):
+class ResultSport(msgspec.Struct, gc=False):
     Id: Any = None
     Name: Any = None
     Alias: Any = None
     Regions: list[ResultRegion] | None = None
 
 
-class ResultsCompetitions(msgspec.Struct):
+class ResultsCompetitions(msgspec.Struct, gc=False):
     """``GET /api/results/competitions`` (docs/api.md A5): ``data`` is a list of sports."""
 
     success: Any = None
@@ -222,7 +227,7 @@ class ResultsCompetitions(msgspec.Struct):
     error: Any = None
 
 
-class ResultGame(msgspec.Struct):
+class ResultGame(msgspec.Struct, gc=False):
     game_id: Any = None
     team1_name: Any = None
     team2_name: Any = None
@@ -232,7 +237,7 @@ class ResultGame(msgspec.Struct):
     scores: Any = None
 
 
-class ResultsGames(msgspec.Struct):
+class ResultsGames(msgspec.Struct, gc=False):
     """``GET /api/results/games/{sportId}`` (docs/api.md A6)."""
 
     success: Any = None
@@ -243,12 +248,12 @@ class ResultsGames(msgspec.Struct):
     timestamp: Any = None
 
 
-class Settlement(msgspec.Struct):
+class Settlement(msgspec.Struct, gc=False):
     market: Any = None
     winners: list[Any] | None = None
 
 
-class ResultsGame(msgspec.Struct):
+class ResultsGame(msgspec.Struct, gc=False):
     """``GET /api/results/game/{gameId}`` (docs/api.md A7)."""
 
     success: Any = None
@@ -257,20 +262,20 @@ class ResultsGame(msgspec.Struct):
     error: Any = None
 
 
-class TeamStats(msgspec.Struct):
+class TeamStats(msgspec.Struct, gc=False):
     position: Any = None
     points: Any = None
     form: list[Any] | None = None
 
 
-class GameStats(msgspec.Struct):
+class GameStats(msgspec.Struct, gc=False):
     """``GET /api/game-stats`` (docs/api.md A4): ``{"error"}`` here; ``stats.home``/``away`` if a backend has them."""
 
     error: Any = None
     stats: dict[str, TeamStats | None] | None = None
 
 
-class HealthAlert(msgspec.Struct):
+class HealthAlert(msgspec.Struct, gc=False):
     name: Any = None
     severity: Any = None
     message: Any = None
@@ -279,12 +284,12 @@ class HealthAlert(msgspec.Struct):
     service: Any = None
 
 
-class HealthSeries(msgspec.Struct):
+class HealthSeries(msgspec.Struct, gc=False):
     odds_feed: list[Any] | None = None
     tracker_feed: list[Any] | None = None
 
 
-class HealthPayload(msgspec.Struct):
+class HealthPayload(msgspec.Struct, gc=False):
     """``GET /api/health`` (docs/api.md A2) as the health modal reads it. The sections are kept as
     plain mappings: the cards read a field each, with a default when it is missing."""
 
@@ -302,22 +307,22 @@ class HealthPayload(msgspec.Struct):
     alerts: list[HealthAlert] | None = None
 
 
-class Warmup(msgspec.Struct):
+class Warmup(msgspec.Struct, gc=False):
     status: Any = None
 
 
-class HierarchySport(msgspec.Struct):
+class HierarchySport(msgspec.Struct, gc=False):
     id: Any = None
     name: Any = None
     alias: Any = None
     order: Any = None
 
 
-class HierarchyData(msgspec.Struct):
+class HierarchyData(msgspec.Struct, gc=False):
     sport: dict[str, HierarchySport] | None = None
 
 
-class HierarchyBody(msgspec.Struct):
+class HierarchyBody(msgspec.Struct, gc=False):
     """``GET /api/hierarchy``: ``sport`` at the top level, or under ``data`` (UI reads ``body.data || body``)."""
 
     sport: dict[str, HierarchySport] | None = None

@@ -58,9 +58,12 @@ __all__ = [
 
 # New rows created per render pass; the rest follow in the next frames (docs/design.md R10: no frame does more
 # than its share). Existing rows are always updated in the same pass.
-MAX_NEW_ROWS_PER_PASS = 20
+MAX_NEW_ROWS_PER_PASS = 10
 # New region and competition heads per render pass (a 3,000-game list has a few hundred).
-MAX_NEW_GROUPS_PER_PASS = 24
+MAX_NEW_GROUPS_PER_PASS = 12
+# Past this many ms of a window pass, no more rows are built in it (the rest come next frame); with
+# the browser's own style and layout after it, a frame stays well under the 50 ms of a long task.
+ROW_BUDGET_MS = 8.0
 
 
 class NodeCache:
@@ -317,8 +320,11 @@ class GamesView:
     """
 
     def __init__(self, dom: DomPort, container: Any, empty_node: Any, cache: NodeCache,
-                 flasher: Flasher, utc_offset: Callable[[float], int], scroller: Any = None) -> None:
+                 flasher: Flasher, utc_offset: Callable[[float], int], scroller: Any = None,
+                 now: Callable[[], float] | None = None) -> None:
         self.dom = dom
+        self.now = now  # a clock for the per-pass time budget (None: counts alone limit a pass)
+        self._grouped: tuple[int, int, list[Any]] | None = None  # (store id, store version, groups)
         self.container = container
         self.empty_node = empty_node
         self.cache = cache
@@ -429,8 +435,13 @@ class GamesView:
         re-applied, writing only what changed; new groups and rows are built from HTML, at most
         ``MAX_NEW_GROUPS_PER_PASS`` and ``max_new_rows`` per call."""
         self._sport_name_hint = sport_name
-        groups = group_games(store.ordered_games())
-        complete = self._create_missing_groups(groups)
+        cached = self._grouped
+        if cached is not None and cached[0] == id(store) and cached[1] == store.version:
+            groups = cached[2]  # the list did not change since the last pass (a list built over several)
+        else:
+            groups = group_games(store.ordered_games())
+            self._grouped = (id(store), store.version, groups)
+        complete, built = self._create_missing_groups(groups)
         wanted_regions = {g.key for g in groups}
         comp_order: list[str] = []
         new_region_order: list[str] = []
@@ -460,11 +471,23 @@ class GamesView:
         self._region_order = new_region_order
         self._comp_order = comp_order
         self._drop_groups(wanted_regions, {c.key for g in groups for c in g.competitions})
-        complete = self.render_window(store, refresh, max_new_rows) and complete
+        if built:
+            # Heads were built in this pass: their rows come in the next one, so neither pass holds
+            # the main thread long (issue 9: a 3,000-game list's first render).
+            for key in refresh if refresh is not None else list(self.rows):
+                if key in self.rows and key in store.games:
+                    self._refresh_row(store, key, sport_name)
+            complete = False
+        else:
+            complete = self.render_window(store, refresh, max_new_rows) and complete
         self.cache.hidden(self.empty_node, bool(groups))
         return complete
 
-    def _create_missing_groups(self, groups: list[Any]) -> bool:
+    def _spent(self, started: float) -> float:
+        return self.now() - started if self.now is not None else 0.0
+
+    def _create_missing_groups(self, groups: list[Any]) -> tuple[bool, bool]:
+        """Build the heads still missing, ``MAX_NEW_GROUPS_PER_PASS`` at most: (all there, any built)."""
         budget = MAX_NEW_GROUPS_PER_PASS
         regions: list[tuple[str, str, dict[str, str] | None, int]] = []
         comps: list[tuple[str, str, dict[str, str] | None, int]] = []
@@ -497,7 +520,7 @@ class GamesView:
             self.competitions[key] = group
             if key in self.streaming:
                 self.set_streaming(key, True)
-        return complete
+        return complete, bool(regions or comps)
 
     def _set_spacers(self, comp: _Group) -> None:
         above, below = spacers(comp.first, comp.last, len(comp.keys), self.row_height)
@@ -543,6 +566,7 @@ class GamesView:
         """Move every competition's window to the viewport: build the rows entering it, drop the
         rows leaving it. Returns False if the budget ran out (call again next frame)."""
         sport_name = self._sport_name_hint
+        started = self.now() if self.now is not None else 0.0
         windows = self.windows()
         budget = max_new_rows
         complete = True
@@ -553,6 +577,8 @@ class GamesView:
             first, last = windows.get(comp_key, (0, 0))
             keys = comp.keys[first:last]
             fresh = [k for k in keys if k not in self.rows]
+            if fresh and budget is not None and created and self._spent(started) > ROW_BUDGET_MS:
+                budget = 0  # this frame has done its share: the other rows come in the next ones
             if budget is not None and len(fresh) > budget:
                 # Build what the budget allows, from the top of the window; the rest next frame.
                 allowed = set(fresh[:budget])

@@ -141,6 +141,8 @@ def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
         m[(f"p{index}", "class:odd-locked")] = locked
         prices.append(None if empty else price)
     count = entry.markets_count if entry is not None and entry.markets_count is not None else None
+    if count is None and isinstance(game.markets_count, (int, float)) and not isinstance(game.markets_count, bool):
+        count = game.markets_count  # no odds for it yet: the list's own count
     if count is None and isinstance(game.market, dict) and game.market:
         count = len(game.market)
     pill = markets_pill_text(count, outcomes is not None)

@@ -27,7 +27,7 @@ class World:
         self.page.start()
         self.app = self.page.app
 
-    def frames(self, limit=50):
+    def frames(self, limit=200):
         for _ in range(limit):
             if not self.platform.run_frame():
                 return

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from oddsui.flash import FLASH_MS, Flasher
 from oddsui.messages import decode
 from oddsui.render import (
+    MAX_NEW_GROUPS_PER_PASS,
     GamesView,
     NodeCache,
     SidebarView,
@@ -56,7 +57,10 @@ class Harness:
         self.store = Store()
 
     def render(self, refresh=None):
-        self.view.render(self.store, "Football", refresh)
+        """A render and the passes it asks for (new rows come MAX_NEW_ROWS_PER_PASS at a time)."""
+        done = self.view.render(self.store, "Football", refresh)
+        while not done:
+            done = self.view.render_window(self.store, set())
 
     def row(self, gid):
         rows = [n for n in self.container.find_all(cls="game-row") if n.attrs["data-game-id"] == str(gid)]
@@ -312,7 +316,13 @@ def test_toasts_are_throttled_capped_and_removed_by_owned_timers():
 def test_large_lists_are_built_in_chunks_across_passes():
     h = Harness()
     set_games(h.store, [game(i, region=f"R{i % 4}", competition=f"C{i % 3}") for i in range(40)])
-    passes = 0
+    # the first passes build the 16 region and competition heads (MAX_NEW_GROUPS_PER_PASS a pass)
+    # and no row; the rows follow, 15 a pass
+    head_passes = 0
+    while not h.view.render(h.store, "Football", None, max_new_rows=15) and not h.view.rows:
+        head_passes += 1
+    assert head_passes == -(-16 // MAX_NEW_GROUPS_PER_PASS) and len(h.view.rows) == 15
+    passes = 1
     while not h.view.render(h.store, "Football", None, max_new_rows=15):
         passes += 1
         assert len(h.view.rows) == 15 * passes
@@ -337,7 +347,8 @@ def test_row_html_escapes_names_and_values():
 def test_odds_for_rows_not_built_yet_are_used_when_they_are_built():
     h = Harness()
     set_games(h.store, [game(i) for i in range(10)])
-    assert not h.view.render(h.store, "Football", None, max_new_rows=5)
+    assert not h.view.render(h.store, "Football", None, max_new_rows=5)  # the heads
+    assert not h.view.render(h.store, "Football", None, max_new_rows=5)  # 5 rows
     set_odds(h.store, [{"gameId": 9, "odds": outcomes(2.5, 3, 4)}])
     assert h.view.update_odds(h.store, "9") == []  # not rendered yet: nothing to do
     assert h.view.render(h.store, "Football", set(), max_new_rows=5)

@@ -46,7 +46,10 @@ class World:
         self.app = self.page.app
 
     def frame(self):
-        self.platform.run_frame()
+        """Render: the pending frame and the frames it asks for (a list is built over several)."""
+        for _ in range(50):
+            if not self.platform.run_frame():
+                return
 
     def source(self, prefix):
         found = [s for s in self.platform.event_sources if s.url.startswith(prefix) and not s.closed]
