@@ -35,7 +35,7 @@ def choose_sport(ui: Any, sport_id: str, rows: bool = True) -> None:
 
 def boot_to_live_list(ui: Any, sport_id: str = "1") -> None:
     ui.boot()
-    ui.page.wait_for_selector(COUNTS, timeout=30_000)
+    ui.page.wait_for_selector(COUNTS, state="attached", timeout=30_000)
     choose_sport(ui, sport_id)
 
 

@@ -98,7 +98,7 @@ def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
         m[("periods", "text")] = periods_text(game)
         m[("date", "text")] = ""
         m[("time", "text")] = ""
-        when = ", ".join(x for x in ("live", clock, phase, f"score {score}" if score else "") if x)
+        when = ", ".join(x for x in ("Live", clock, phase, f"score {score}" if score else "") if x)
     else:
         ts = game.start_ts
         day, hour = start_text(ts, utc_offset(float(ts)) if isinstance(ts, (int, float)) and not isinstance(ts, bool) else 0)
@@ -108,12 +108,12 @@ def row_model(game: Game, entry: GameOdds | None, sport_name: str | None,
         m[("periods", "text")] = ""
         m[("date", "text")] = day
         m[("time", "text")] = hour
-        when = f"starts {day} {hour}".strip() if day else ""
+        when = f"Starts {day} {hour}".strip() if day else ""
     team1, team2 = team_names(game)
     m[("team1", "text")] = team1
     m[("team2", "text")] = team2
     # Said after the (visible) team names: what the row shows around them, and what the button does.
-    m[("open-sr", "text")] = (f", {when}" if when else "") + ", details"
+    m[("open-sr", "text")] = (f". {when}" if when else "") + ". Details"
     m[("dot1", "style:background")] = shirt_color(game, 1) or ""
     m[("dot2", "style:background")] = shirt_color(game, 2) or ""
 
