@@ -193,7 +193,7 @@ def test_the_phone_layout_has_a_drawer_a_bottom_sheet_and_a_bottom_nav_and_never
     assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, overflow
     ui.screenshot("phone-results")
     page.click("#nav-live")
-    assert page.get_attribute("#tab-live", "aria-selected") == "true"
+    page.wait_for_function("() => document.getElementById('tab-live').getAttribute('aria-selected') === 'true'")
     ui.assert_no_errors()
 
 

@@ -137,6 +137,7 @@ class App:
         self.batcher = FrameBatcher(scope.child("frames"))
         self.flasher = Flasher(scope.child("flashes"), dom)
         self.parser = ParserService(scope.child("parser"), worker_config)
+        self.fetches = self.parser.channel(scope, "fetches")  # the hierarchy's bodies, parsed in order
         self.toaster: Toaster | None = None
         # The slowest run of each step so far, in ms (debug_state; the e2e report prints them).
         self.timings: dict[str, float] = {}
@@ -599,7 +600,7 @@ class App:
         if self.results is not None:
             return
         self.results = ResultsMode(
-            self.scope, self.dom, self.nodes, schedule=self._schedule,
+            self.scope, self.dom, self.nodes, parser=self.parser, schedule=self._schedule,
             utc_offset=self.platform.utc_offset_minutes,
             on_sports=lambda: self._schedule("sidebar", self._render_sidebar),
             on_error=lambda text: self._toast(text, "error", "results"),
@@ -614,19 +615,25 @@ class App:
 
     # ---------------------------------------------------------------- hierarchy and health
 
+    # Fetched bodies go through the parser like stream messages (docs/design.md R10): over 100 KB
+    # (a real feed's hierarchy can be) they are parsed in the worker, and applied in arrival order.
+
     async def _load_hierarchy(self) -> None:
         try:
-            status, text = await self.platform.fetch_text(HIERARCHY_URL)
-            if status != 200:
-                raise RuntimeError(f"HTTP {status}")
-            body = decode(text, "hierarchy")
+            status, body = await self.platform.fetch_payload(HIERARCHY_URL)
+        except Exception as exc:  # the network
+            self._hierarchy_failed(exc)
+            return
+        if status != 200:
+            self._hierarchy_failed(RuntimeError(f"HTTP {status}"))
+            return
+        self.fetches.receive("hierarchy", body, self._hierarchy_loaded, self._hierarchy_failed)
+
+    def _hierarchy_loaded(self, body: Any) -> None:
+        try:
             self.store.set_hierarchy(body)
-        except Exception as exc:  # network, HTTP, decode, or an empty hierarchy: retry with backoff
-            if self.scope.closed:
-                return
-            delay = self._hierarchy_backoff.next_delay(self.platform.random())
-            self._toast(f"Could not load sports ({exc}); retrying", "error", "hierarchy")
-            self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
+        except ValueError as exc:  # no sport in it
+            self._hierarchy_failed(exc)
             return
         self._hierarchy_backoff.reset()
         self._schedule_chrome()
@@ -634,29 +641,51 @@ class App:
             # A prematch stream opened before the names were known lacks sportName; reopen with it.
             self._open_sport_stream()
 
+    def _hierarchy_failed(self, exc: BaseException) -> None:
+        """Network, HTTP, decode, or an empty hierarchy: retry with backoff."""
+        if self.scope.closed:
+            return
+        delay = self._hierarchy_backoff.next_delay(self.platform.random())
+        self._toast(f"Could not load sports ({exc}); retrying", "error", "hierarchy")
+        self.scope.timeout(self._retry_hierarchy, delay, label="hierarchy retry")
+
     def _retry_hierarchy(self) -> None:
         if not self.scope.closed:
             self.scope.task(self._load_hierarchy(), label="hierarchy")
 
     async def _refresh(self) -> None:
         try:
-            status, text = await self.platform.fetch_text(REFRESH_URL)
-            if status != 200:
-                detail = self._decode(text, "error", "refresh error") if text else None
-                raise RuntimeError(str(detail.error) if detail is not None and detail.error else f"HTTP {status}")
-            self.store.set_hierarchy(decode(text, "hierarchy"))
+            status, body = await self.platform.fetch_payload(REFRESH_URL)
         except Exception as exc:
-            if not self.scope.closed:
-                self._toast(f"Refresh failed: {exc}", "error")
+            self._refresh_failed(exc)
             return
-        finally:
-            self._refreshing = False
+        if status != 200:
+            self.fetches.receive(
+                "error", body,
+                lambda payload: self._refresh_failed(RuntimeError(str(payload.error) if payload.error
+                                                                  else f"HTTP {status}")),
+                lambda _exc: self._refresh_failed(RuntimeError(f"HTTP {status}")))
+            return
+        self.fetches.receive("hierarchy", body, self._refreshed, self._refresh_failed)
+
+    def _refreshed(self, body: Any) -> None:
+        self._refreshing = False
+        try:
+            self.store.set_hierarchy(body)
+        except ValueError as exc:
+            self._refresh_failed(exc)
+            return
         if self.scope.closed:
             return
         self._toast("Fetched fresh data", "ok")
         if self.results is not None:
             self.results.refresh()
         self._schedule_chrome()
+
+    def _refresh_failed(self, exc: BaseException) -> None:
+        self._refreshing = False
+        if not self.scope.closed:
+            self._toast(f"Refresh failed: {exc}", "error")
 
     async def _load_welcome_health(self) -> None:
         try:

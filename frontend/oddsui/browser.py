@@ -115,6 +115,10 @@ class BrowserPlatform:
         response = await pyfetch(url)
         return int(response.status), await response.string()
 
+    async def fetch_payload(self, url: str) -> tuple[int, Any]:
+        holder = await oddsui_ffi.fetchText(url)  # {status, data}: the text stays a JS string
+        return int(holder.status), holder
+
     async def probe(self, url: str) -> tuple[int, float | None]:
         controller = AbortController.new()
         response = await fetch(url, to_js({"signal": controller.signal, "cache": "no-store"},

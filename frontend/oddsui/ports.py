@@ -102,6 +102,11 @@ class Platform(Protocol):
     def fetch_text(self, url: str) -> Awaitable[tuple[int, str]]:
         """GET ``url``; resolve to (status, body text). Network failures raise."""
 
+    def fetch_payload(self, url: str) -> Awaitable[tuple[int, Any]]:
+        """GET ``url``; resolve to (status, body) where the body is held like an EventSource event:
+        its ``data`` is the text, left in JavaScript, so ``ParserService`` can measure it and send a
+        big one to the parse worker without it ever becoming a Python string. Network failures raise."""
+
     def probe(self, url: str) -> Awaitable[tuple[int, float | None]]:
         """GET ``url`` only as far as its response head: (status, ``Retry-After`` in seconds or None).
 

@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 from .display import start_text
 from .markup import Markup, join, tag
-from .messages import DecodeError, ResultGame, ResultsCompetitions, ResultsGame, ResultsGames, decode
+from .messages import ResultGame, ResultsCompetitions, ResultsGame, ResultsGames
+from .parsing import ParserService
 from .ports import DomPort, Platform
 from .scope import Scope
 
@@ -205,7 +206,7 @@ class _Target:
 class ResultsMode:
     """Results while the mode is shown: its scope owns every fetch; ``close()`` ends it."""
 
-    def __init__(self, parent: Scope, dom: DomPort, nodes: Mapping[str, Any], *,
+    def __init__(self, parent: Scope, dom: DomPort, nodes: Mapping[str, Any], *, parser: ParserService,
                  schedule: Callable[[Any, Callable[[], None]], None], utc_offset: Callable[[float], int],
                  on_sports: Callable[[], None], on_error: Callable[[str], None],
                  on_loading: Callable[[bool, str], None]) -> None:
@@ -229,6 +230,9 @@ class ResultsMode:
         self._html: str | None = None
         self.loading = False
         self.scope.defer(self._reset_dom, kind="dom", label="results view")
+        # Its answers are parsed like stream messages (a week of results is over 100 KB: the worker),
+        # in order; closing the mode drops what is still queued.
+        self.channel = parser.channel(self.scope, "results")
 
     # ---------------------------------------------------------------- actions
 
@@ -311,27 +315,40 @@ class ResultsMode:
         self.scope.task(self._load_games_task(self._generation), label="results games")
         self._render_soon()
 
-    async def _fetch(self, url: str, kind: str) -> Any:
-        status, text = await self.platform.fetch_text(url)
+    async def _fetch(self, url: str, kind: str, generation: int, done: Callable[[Any], None],
+                     failed: Callable[[str], None]) -> None:
+        """GET ``url`` and hand ``done`` the decoded body, or ``failed`` why not -- unless the choice
+        changed meanwhile (``generation``) or the mode was left."""
         try:
-            body = decode(text, kind)
-        except DecodeError as exc:
-            raise RuntimeError(f"HTTP {status}: unexpected answer") from exc
-        if status != 200 or body.success is not True:
-            raise RuntimeError(str(body.error) if body.error else f"HTTP {status}")
-        return body
+            status, raw = await self.platform.fetch_payload(url)
+        except Exception as exc:
+            if generation == self._generation and not self.scope.closed:
+                failed(str(exc) or "network error")
+            return
+
+        def apply(body: Any) -> None:
+            if generation != self._generation or self.scope.closed:
+                return
+            if status != 200 or body.success is not True:
+                failed(str(body.error) if body.error else f"HTTP {status}")
+            else:
+                done(body)
+
+        def undecodable(_exc: BaseException) -> None:
+            if generation == self._generation and not self.scope.closed:
+                failed(f"HTTP {status}: unexpected answer")
+
+        self.channel.receive(kind, raw, apply, undecodable)
 
     async def _load_competitions(self, generation: int) -> None:
         start, end = self.window()
-        try:
-            body = await self._fetch(f"{COMPETITIONS_URL}?from={start}&to={end}", "results_competitions")
-        except Exception as exc:
-            if generation == self._generation and not self.scope.closed:
-                self._on_error(f"Results: {exc}")
-            return
-        if generation == self._generation and not self.scope.closed:
+
+        def done(body: Any) -> None:
             self.competitions = body
             self._on_sports()
+
+        await self._fetch(f"{COMPETITIONS_URL}?from={start}&to={end}", "results_competitions", generation, done,
+                          lambda why: self._on_error(f"Results: {why}"))
 
     async def _load_games_task(self, generation: int) -> None:
         sport_id = self.sport_id
@@ -340,33 +357,32 @@ class ResultsMode:
         start, end = self.window()
         self.loading = True
         self._on_loading(True, "Loading results\u2026")
-        try:
-            body = await self._fetch(f"{GAMES_URL}{quote(sport_id, safe='')}?from={start}&to={end}", "results_games")
-        except Exception as exc:
-            if generation == self._generation and not self.scope.closed:
-                self.games_error = str(exc)
-                self.loading = False
-                self._on_loading(False, "")
-                self._render_soon()
-            return
-        if generation == self._generation and not self.scope.closed:
+
+        def done(body: Any) -> None:
             self.games = body
-            self.loading = False
-            self._on_loading(False, "")
-            self._render_soon()
+            self._games_settled()
+
+        def failed(why: str) -> None:
+            self.games_error = why
+            self._games_settled()
+
+        await self._fetch(f"{GAMES_URL}{quote(sport_id, safe='')}?from={start}&to={end}", "results_games",
+                          generation, done, failed)
+
+    def _games_settled(self) -> None:
+        self.loading = False
+        self._on_loading(False, "")
+        self._render_soon()
 
     async def _load_settlements(self, game_id: str, generation: int) -> None:
-        try:
-            body = await self._fetch(f"{SETTLEMENTS_URL}{quote(game_id, safe='')}", "results_game")
-            rows: list[tuple[str, list[str]]] | str = settlement_rows(body)
-        except Exception as exc:
-            rows = str(exc) or "error"
-        if generation != self._generation or self.scope.closed:
-            return
-        self.settlements[game_id] = rows
-        panel = self.dom.find(self.nodes["results"], f'[data-settle="{game_id}"]')
-        if panel is not None and game_id in self.expanded:
-            self._schedule(("results", "settle", game_id), lambda: self._fill_settlements(game_id, panel))
+        def settled(rows: list[tuple[str, list[str]]] | str) -> None:
+            self.settlements[game_id] = rows
+            panel = self.dom.find(self.nodes["results"], f'[data-settle="{game_id}"]')
+            if panel is not None and game_id in self.expanded:
+                self._schedule(("results", "settle", game_id), lambda: self._fill_settlements(game_id, panel))
+
+        await self._fetch(f"{SETTLEMENTS_URL}{quote(game_id, safe='')}", "results_game", generation,
+                          lambda body: settled(settlement_rows(body)), lambda why: settled(why or "error"))
 
     # ---------------------------------------------------------------- rendering
 

@@ -360,6 +360,10 @@ class FakePlatform:
             raise OSError(f"network error fetching {url}")
         return self.responses[url]
 
+    async def fetch_payload(self, url: str) -> tuple[int, Any]:
+        status, text = await self.fetch_text(url)
+        return status, SimpleNamespace(data=text)
+
     async def probe(self, url: str) -> tuple[int, float | None]:
         self.probes.append(url)
         for prefix, answer in self.probe_answers.items():
