@@ -22,7 +22,9 @@ Ownership (every box is a Scope; closing one releases everything below it, newes
 Every stream message goes through its stream's own ``ParseChannel`` (docs/design.md R10): more than
 100 KB of text is parsed in the parse worker, less here, and the results are applied in arrival
 order per stream. Closing a stream closes its channel, so what an old stream still had queued is
-dropped with it. Every DOM write happens in a ``FrameBatcher`` job.
+dropped with it. Every DOM write a stream, timer or fetch causes happens in a ``FrameBatcher`` job;
+a write answering the user's own click or key (an accordion, closing a panel) happens in that event,
+because focus has to move then.
 
 Connections: a browser keeps at most six HTTP/1.1 connections per origin, so the app never holds
 more than five streams (one is left for requests): the counts stream is closed while a live sport

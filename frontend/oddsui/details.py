@@ -329,7 +329,7 @@ class TabsView:
                 tag("button", {"type": "button", "class": "details-tab", "role": "tab", "id": f"dtab-{t.key}",
                                "data-tab": t.key, "aria-selected": "false", "tabindex": "-1",
                                "aria-controls": "details-markets"},
-                    tag("span", None, t.label), tag("span", {"class": "tab-count"}, f"({t.count})"))
+                    tag("span", None, t.label), tag("span", {"class": "tab-count"}, f" ({t.count})"))
                 for t in tabs)
             self.dom.set_text(self.node, "")
             nodes = self.dom.fragment(html) if tabs else []
@@ -445,6 +445,7 @@ def group_html(group: MarketGroup, m: Model) -> Markup:
                     tag("span", {"class": "chevron", "aria-hidden": "true"}),
                     slot_tag(m, "span", "gname", "mgroup-name"),
                     slot_tag(m, "span", "gcount", "group-count"),
+                    tag("span", {"class": "sr-only"}, " markets"),
                     extra={"type": "button", "data-acc": group.key, "aria-controls": body_id})
     body = slot_tag(m, "div", "body", "mgroup-body", extra={"id": body_id})
     return tag("div", attrs, tag("h3", {"class": "mgroup-title"}, head), body)

@@ -17,7 +17,9 @@ to the browser: it reconnects the same EventSource with ``Last-Event-ID``, so ou
 stream exactly (docs/api.md H), and the listeners stay as they are. When the browser gives up (``readyState``
 CLOSED: an HTTP error such as 429, or a wrong content type) or the server sends ``event: error``, the
 EventSource is closed at once and one reconnect timer is scheduled on the stream's scope with
-full-jitter exponential backoff. The failed connection's scope is released when that timer
+full-jitter exponential backoff. The EventSource hides the HTTP status of a give-up, so then the
+stream first fetches the URL's response head (``Platform.probe``, a task in the stream's scope): a
+429's (or 503's) ``Retry-After`` is the least wait (docs/api.md B, "Limits"). The failed connection's scope is released when that timer
 fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
 most one reconnect timer exists at any time. The backoff resets after the first message of a
 connection. The parse channel belongs to the stream, not to a connection: messages keep their

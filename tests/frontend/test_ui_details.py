@@ -54,7 +54,7 @@ def test_a_row_opens_the_panel_which_shows_loading_then_every_market_grouped():
     assert w.dom.by_id("details-loading").hidden
     assert [g.attrs["data-tab"] for g in groups(w)] == ["main", "totals", "handicaps"]
     tabs = w.dom.by_id("details-tabs").find_all(cls="details-tab")
-    assert [t.find(cls="tab-count").text for t in tabs] == ["(7)", "(2)", "(3)", "(2)"]
+    assert [t.find(cls="tab-count").text for t in tabs] == [" (7)", " (2)", " (3)", " (2)"]
     assert tabs[0].attrs["aria-selected"] == "true" and tabs[0].attrs["tabindex"] == "0"
     lines = panel.find(cls="lines")
     assert lines.tag == "table" and [th.text for th in lines.find_all(cls="line")] == ["1.5", "2.5", "3.5"]
