@@ -363,7 +363,7 @@ def make_ui(browser: Any, server: str, request: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def ui(make_ui: Any) -> UI:
-    return make_ui({"width": 1280, "height": 900})
+    return make_ui(DESKTOP)
 
 
 @pytest.fixture

@@ -221,3 +221,32 @@ def test_feed_strings_show_as_text_never_as_markup(ui):
     assert page.text_content(".region-name") == evil
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None and dialogs == []
+
+
+def test_after_a_429_the_stream_waits_retry_after_then_reconnects(ui):
+    """The EventSource hides a 429; the stream reads the head of the URL and honours Retry-After."""
+    page = ui.page
+    refused = []
+
+    def limit_then_serve(route):
+        if len(refused) < 2:  # the stream's request, then its probe
+            refused.append(ui.now())
+            route.fulfill(status=429, headers={"Retry-After": "3", "Content-Type": "application/json"},
+                          body='{"error":"Too many concurrent clients"}')
+        else:
+            route.continue_()
+
+    page.route("**/api/live-stream?sportId=1*", limit_then_serve)
+    ui.boot()
+    page.wait_for_selector(".sport-item[data-sport-id='1']", timeout=20_000)
+    page.click(".sport-item[data-sport-id='1']")
+    page.wait_for_selector(".game-row[data-game-id]", timeout=30_000)
+    connected = ui.now()
+    stats = ui.python("(lambda s: {'status': s.last_status, 'honoured': s.retry_after_honoured, "
+                      "'wait': s.last_wait_ms, 'connects': s.connects})(page.app.sport_stream.stats)")
+    print(f"\nafter a 429: {stats}; rows {connected - refused[0]:.0f} ms after the refusal")
+    assert len(refused) == 2 and stats["status"] == 429 and stats["honoured"] == 1
+    assert stats["wait"] >= 3000 and connected - refused[0] >= 3000 and stats["connects"] == 2
+    # the browser logs the two refusals it was given; they were the point
+    ui.console_errors[:] = [m for m in ui.console_errors if "429" not in m and "MIME type" not in m]
+    ui.assert_no_errors()

@@ -171,7 +171,9 @@ def _status(state: MatchState) -> tuple[str, str]:
             return text, text
         return "Ball in play", "Ball in play"
     who = _team(state, ball.team)
-    if ball.zone == "danger":
+    if field_of(state.sport) == "tennis":
+        text = f"{who} on the ball"  # a rally: nobody "possesses" it
+    elif ball.zone == "danger":
         text = f"{who}: dangerous attack"
     elif ball.zone == "attack":
         text = f"{who}: attack"
