@@ -8,7 +8,13 @@
 * ``browser``       Chromium from ``/usr/bin/chromium`` (never downloaded); skips if it is missing.
 * ``ui``            a fresh context and page with every console error, page error and failed
                     response recorded, plus helpers: ``boot()``, ``python()`` (Python in the page, with
-                    ``page`` bound to the running Page), ``listener_counts()`` (CDP).
+                    ``page`` bound to the running Page), ``listener_counts()`` (CDP), ``heap()`` (JS heap
+                    after a GC), ``axe()`` (axe-core's WCAG 2 A/AA violations), ``long_tasks()``,
+                    ``screenshot()`` (saved under ``build/e2e/<test>/``), ``no_horizontal_overflow()``.
+* ``phone_ui``      the same at 390 x 844 (a phone), ``make_ui`` for any viewport or media.
+* ``big_server``    a second server whose simulator has 10,400 prematch and 1,000 live games with
+                    2,400 price moves a second: a 3,000-game prematch football list, and a ~300-game
+                    live one whose main odds move about 200 times a second.
 """
 
 from __future__ import annotations
@@ -46,14 +52,38 @@ BOOT_TIMEOUT_MS = 90_000
 TRACK_EVENT_SOURCES = """
 (() => {
   const Native = window.EventSource;
-  const created = [];
+  const created = [];  // WeakRefs: the tracking itself must not keep a closed source alive
+  let total = 0;
   class TrackedEventSource extends Native {
-    constructor(url, init) { super(url, init); created.push(this); }
+    constructor(url, init) { super(url, init); created.push(new WeakRef(this)); total += 1; }
   }
-  Object.defineProperty(window, "__e2eEventSources", { value: created });
+  Object.defineProperty(window, "__e2eEventSources", { value: () => {
+    for (let i = created.length - 1; i >= 0; i--) if (created[i].deref() === undefined) created.splice(i, 1);
+    return created.map((ref) => ref.deref()).filter((es) => es !== undefined);
+  } });
+  Object.defineProperty(window, "__e2eEventSourcesMade", { value: () => total });
   window.EventSource = TrackedEventSource;
 })();
 """
+# Test instrumentation: every main-thread task over 50 ms (the Long Tasks API), as [start, duration].
+LONG_TASKS = """
+(() => {
+  const tasks = [];
+  Object.defineProperty(window, "__e2eLongTasks", { value: tasks });
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) tasks.push([entry.startTime, entry.duration]);
+    }).observe({ type: "longtask", buffered: true });
+  } catch (err) {
+    Object.defineProperty(window, "__e2eLongTasksUnsupported", { value: String(err) });
+  }
+})();
+"""
+AXE_SCRIPT = ROOT / "build" / "test" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ARTIFACTS = ROOT / "build" / "e2e"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 # Test instrumentation: evaluate a Python expression in the page's Pyodide with ``page`` bound to the
 # running Page (the one boot.js keeps on window.__oddsui.page); returns it converted to plain JS data.
 PYTHON_EVAL = """
@@ -107,12 +137,17 @@ def server(built_assets: Path) -> Iterator[str]:
     if external:
         yield external.rstrip("/")
         return
+    yield from _run_server(built_assets, {
+        "SIM_PRICE_CHANGES_PER_SECOND": os.environ.get("E2E_SIM_PRICE_CHANGES_PER_SECOND", "100")})
+
+
+def _run_server(built_assets: Path, settings: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "SIM_PRICE_CHANGES_PER_SECOND": os.environ.get("E2E_SIM_PRICE_CHANGES_PER_SECOND", "100"),
+        **settings,
         "STATIC_DIR": str(built_assets),
     }
     log = tempfile.NamedTemporaryFile(prefix="e2e-server-", suffix=".log", delete=False)
@@ -177,6 +212,8 @@ class UI:
 
     page: Any
     base_url: str
+    test_name: str = "test"
+    screenshots: list[Path] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     bad_responses: list[str] = field(default_factory=list)
@@ -211,38 +248,131 @@ class UI:
         window_id = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
         window_listeners = cdp.send("DOMDebugger.getEventListeners",
                                     {"objectId": window_id, "depth": -1, "pierce": True})["listeners"]
-        # Runtime.queryObjects hangs on a page holding Pyodide's heap, so the init script keeps every
-        # EventSource the page creates (TRACK_EVENT_SOURCES) and we ask about each one.
-        total_sources = cdp.send("Runtime.evaluate", {"expression": "window.__e2eEventSources.length",
+        # Runtime.queryObjects hangs on a page holding Pyodide's heap, so the init script keeps a weak
+        # reference to every EventSource the page creates (TRACK_EVENT_SOURCES); we ask about each
+        # one still alive after the GC above (a closed one nobody holds is gone, with its listeners).
+        cdp.send("Runtime.evaluate", {"expression": "window.__e2eLive = window.__e2eEventSources()"})
+        total_sources = cdp.send("Runtime.evaluate", {"expression": "window.__e2eLive.length",
                                                       "returnByValue": True})["result"]["value"]
         es_listeners = 0
         open_sources = 0
         for index in range(total_sources):
-            source = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eEventSources[{index}]"})["result"]
+            source = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eLive[{index}]"})["result"]
             es_listeners += len(cdp.send("DOMDebugger.getEventListeners", {"objectId": source["objectId"]})["listeners"])
-            state = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eEventSources[{index}].readyState",
+            state = cdp.send("Runtime.evaluate", {"expression": f"window.__e2eLive[{index}].readyState",
                                                   "returnByValue": True})["result"]["value"]
             if state != 2:  # 2 = CLOSED
                 open_sources += 1
+        cdp.send("Runtime.evaluate", {"expression": "window.__e2eLive = null"})
         return {"window": len(window_listeners), "eventsource": es_listeners, "open_sources": open_sources,
                 "sources": total_sources}
+
+    def heap(self) -> int:
+        """Bytes of JavaScript heap in use after a full GC (Pyodide's wasm memory is not in it)."""
+        self.cdp.send("HeapProfiler.collectGarbage")
+        self.cdp.send("HeapProfiler.collectGarbage")
+        return int(self.cdp.send("Runtime.getHeapUsage")["usedSize"])
+
+    def dom_counters(self) -> dict[str, int]:
+        self.cdp.send("HeapProfiler.collectGarbage")
+        return self.cdp.send("Memory.getDOMCounters")
+
+    def axe(self, context: str = "document") -> list[dict[str, Any]]:
+        """axe-core's violations of the WCAG 2.0/2.1 A and AA rules on the page as it is now."""
+        return self.page.evaluate(
+            """async ([context, tags]) => {
+                 const result = await axe.run(context === "document" ? document : document.querySelector(context),
+                                              {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
+                 return result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + (n.failureSummary || ""))}));
+               }""", [context, AXE_TAGS])
+
+    def long_tasks(self, since: float = 0.0) -> list[tuple[float, float]]:
+        return [(round(s), round(d)) for s, d in self.page.evaluate("window.__e2eLongTasks") if s >= since]
+
+    def now(self) -> float:
+        return float(self.page.evaluate("performance.now()"))
+
+    def screenshot(self, name: str) -> Path:
+        path = ARTIFACTS / self.test_name / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(path))
+        self.screenshots.append(path)
+        return path
+
+    def no_horizontal_overflow(self) -> dict[str, int]:
+        """The document and every visible element stay within the viewport's width."""
+        return self.page.evaluate("""() => {
+            const width = document.documentElement.clientWidth;
+            const wide = [...document.querySelectorAll('body *')].filter((el) => {
+                const r = el.getBoundingClientRect();
+                return r.width > 0 && r.height > 0 && (r.right > width + 1 || r.left < -1) &&
+                       getComputedStyle(el).visibility !== 'hidden' && !el.closest('.sr-only, [hidden]') &&
+                       !el.closest('.sidebar:not(.open)');
+            }).slice(0, 5).map((el) => el.className || el.tagName);
+            return {scrollWidth: document.documentElement.scrollWidth, width, wide: wide.length, examples: wide};
+        }""")
+
+    def wait_python(self, expression: str, timeout_s: float = 30.0, what: str = "") -> Any:
+        """Poll a Python expression in the page until it is truthy; returns its value."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            value = self.python(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout_s} s waiting for {what or expression}")
+            self.page.wait_for_timeout(100)
 
     def assert_no_errors(self) -> None:
         assert self.page_errors == [], f"page errors: {self.page_errors}"
         assert self.console_errors == [], f"console errors: {self.console_errors}"
 
 
-@pytest.fixture
-def ui(browser: Any, server: str) -> Iterator[UI]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def _open_ui(browser: Any, base_url: str, test_name: str, contexts: list[Any], viewport: dict[str, int],
+             **options: Any) -> UI:
+    context = browser.new_context(viewport=viewport, **options)
+    contexts.append(context)
     context.add_init_script(TRACK_EVENT_SOURCES)
     context.add_init_script(PYTHON_EVAL)
+    context.add_init_script(LONG_TASKS)
+    if AXE_SCRIPT.is_file():  # axe-core from npm (scripts/build_assets.py); an init script is not subject to the CSP
+        context.add_init_script(path=str(AXE_SCRIPT))
     page = context.new_page()
-    recorder = UI(page=page, base_url=server)
+    recorder = UI(page=page, base_url=base_url, test_name=test_name)
     page.on("console", lambda msg: recorder.console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: recorder.page_errors.append(str(exc)))
     page.on("response", lambda r: recorder.bad_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return recorder
+
+
+@pytest.fixture
+def make_ui(browser: Any, server: str, request: Any) -> Iterator[Any]:
+    """``make_ui(viewport=..., base_url=..., **context options)``: pages closed after the test."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] | None = None, base_url: str | None = None, **options: Any) -> UI:
+        return _open_ui(browser, base_url or server, request.node.name, contexts, viewport or DESKTOP, **options)
+
     try:
-        yield recorder
+        yield make
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def ui(make_ui: Any) -> UI:
+    return make_ui(DESKTOP)
+
+
+@pytest.fixture
+def phone_ui(make_ui: Any) -> UI:
+    return make_ui(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+
+
+@pytest.fixture(scope="session")
+def big_server(built_assets: Path) -> Iterator[str]:
+    """A server whose world has a 3,000-game prematch football list and ~300 live football games."""
+    yield from _run_server(built_assets, {"SIM_PREMATCH_GAMES": "10400", "SIM_LIVE_GAMES": "1000",
+                                          "SIM_PRICE_CHANGES_PER_SECOND": "2400"})

@@ -15,7 +15,8 @@
 //   worker               {url, loader, pyodide, packages, parse}  (the parse worker; the app starts it and
 //                                                              posts it this section, see worker/worker.mjs)
 // Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
-// text in JavaScript, so a large SSE payload reaches the parse worker without becoming a Python string.
+// text in JavaScript, so a large SSE payload (or fetched body) reaches the parse worker without
+// becoming a Python string.
 // Progress is reflected on <html data-boot="loading|ready|error">; a failure is shown on the page and
 // logged with console.error. Nothing is fetched from any other origin.
 
@@ -65,6 +66,12 @@ const ffiHelpers = {
   },
   // Post {id, text: event.data} to the parse worker; the string never crosses into Python.
   postText: (worker, id, event) => worker.postMessage({ id, text: event.data }),
+  // GET a URL and hold its body like an event ({status, data}), for the same parse path: a body over
+  // 100 KB (a week of results, a real feed's hierarchy) goes to the worker without entering Python.
+  fetchText: async (url) => {
+    const response = await fetch(url);
+    return { status: response.status, data: await response.text() };
+  },
 };
 
 async function fetchManifest() {

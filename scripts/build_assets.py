@@ -16,6 +16,8 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
         worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
       apidocs/rapidoc-min.js        served at /apidocs/: the UI of /schema                    (npm: rapidoc@RAPIDOC_VERSION)
       manifest.json                 served at /manifest.json; boot.js reads every URL from it
+    build/test/axe.min.js           axe-core (npm: axe-core@AXE_VERSION), never served: the e2e suite
+                                    injects it into the page with Playwright (issue 13)
     build/npm/                      cache of the npm tarballs
     build/pip/                      cache of the PyPI downloads
 
@@ -81,6 +83,10 @@ PYODIDE_INTEGRITY = "sha512-0YvXxEhfEdpLfb/XkM2BFAeMROq0iMUX2bzzH9pOttyMcWkwq+Hb
 # The UI of /schema (npm: ``npm view rapidoc@9.3.8 dist.integrity``).
 RAPIDOC_VERSION = "9.3.8"
 RAPIDOC_INTEGRITY = "sha512-eCYEbr1Xr8OJZvVCw8SXl9zBCRoLJbhNGuG5IZTHq/RWAOq/O4MafUCuFEyZHsrhLrlUcGZMa64pyhpib8fQKQ=="
+# The accessibility checker the e2e suite injects (``npm view axe-core@4.14.1 dist.integrity``).
+AXE_VERSION = "4.14.1"
+AXE_INTEGRITY = "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ=="
+TEST_DIR = BUILD_DIR / "test"
 # Files boot needs from the core; their absence means the extraction is broken.
 PYODIDE_REQUIRED = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 PYODIDE_MARKER = ".pyodide-version"
@@ -292,6 +298,26 @@ def ensure_apidocs_ui() -> bool:
             write_if_changed(target, source.read())
     marker.write_text(RAPIDOC_VERSION + "\n")
     log(f"rapidoc {RAPIDOC_VERSION}: extracted to {APIDOCS_DIR.relative_to(ROOT)}")
+    return True
+
+
+def ensure_axe() -> bool:
+    """axe-core for the e2e accessibility checks, from npm into ``build/test`` (not served)."""
+    target = TEST_DIR / "axe.min.js"
+    marker = TEST_DIR / ".axe-version"
+    if target.is_file() and marker.is_file() and marker.read_text().strip() == AXE_VERSION:
+        log(f"axe-core {AXE_VERSION}: up to date")
+        return False
+    tarball = npm_tarball("axe-core", AXE_VERSION, AXE_INTEGRITY)
+    TEST_DIR.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as tar:
+        source = tar.extractfile("package/axe.min.js")
+        if source is None:
+            raise BuildError(f"{tarball.name} lacks package/axe.min.js")
+        with source:
+            write_if_changed(target, source.read())
+    marker.write_text(AXE_VERSION + "\n")
+    log(f"axe-core {AXE_VERSION}: extracted to {TEST_DIR.relative_to(ROOT)}")
     return True
 
 
@@ -640,6 +666,7 @@ def build(force: bool = False) -> None:
     with build_lock():
         ensure_pyodide_core(force)
         ensure_apidocs_ui()
+        ensure_axe()
         for wheel in PYPI_WHEELS:
             ensure_pypi_wheel(wheel, force)
         lock_sha = ensure_local_lock()

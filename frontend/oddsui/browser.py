@@ -18,21 +18,28 @@ from typing import Any
 
 import oddsui_ffi  # type: ignore[import-not-found]  (registered by boot.js)
 from js import (  # type: ignore[import-not-found]
+    AbortController,
     Date,
     EventSource,
     Object,
     Worker,
     console,
     document,
+    fetch,
     performance,
     window,
 )
-from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_once_callable, create_proxy, jsnull, to_js  # type: ignore[import-not-found]
 from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
 from .ports import WorkerReply
 
 __all__ = ["BrowserDom", "BrowserPlatform", "window"]
+
+
+def _value(value: Any) -> Any:
+    """JavaScript's ``null`` arrives as ``pyodide.ffi.jsnull`` (``undefined`` as None): both are None here."""
+    return None if value is None or value is jsnull else value
 
 
 class BrowserPlatform:
@@ -108,6 +115,28 @@ class BrowserPlatform:
         response = await pyfetch(url)
         return int(response.status), await response.string()
 
+    async def fetch_payload(self, url: str) -> tuple[int, Any]:
+        holder = await oddsui_ffi.fetchText(url)  # {status, data}: the text stays a JS string
+        return int(holder.status), holder
+
+    async def probe(self, url: str) -> tuple[int, float | None]:
+        controller = AbortController.new()
+        response = await fetch(url, to_js({"signal": controller.signal, "cache": "no-store"},
+                                          dict_converter=Object.fromEntries))
+        status = int(response.status)
+        header = _value(response.headers.get("Retry-After"))
+        controller.abort()  # the head is all we wanted: never read a stream's body
+        retry_after = None
+        if header is not None:
+            try:
+                retry_after = max(0.0, float(str(header)))
+            except ValueError:
+                retry_after = None
+        return status, retry_after
+
+    def wall_ms(self) -> float:
+        return float(Date.now())
+
     def spawn(self, coro: Any) -> Any:
         return asyncio.ensure_future(coro)
 
@@ -124,7 +153,7 @@ class BrowserDom:
         self.document = doc if doc is not None else document
 
     def by_id(self, element_id: str) -> Any:
-        node = self.document.getElementById(element_id)
+        node = _value(self.document.getElementById(element_id))
         if node is None:
             raise LookupError(f"index.html has no element #{element_id}")
         return node
@@ -148,7 +177,7 @@ class BrowserDom:
         return [children.item(i) for i in range(children.length)]
 
     def find(self, node: Any, selector: str) -> Any:
-        return node.querySelector(selector)
+        return _value(node.querySelector(selector))
 
     def append(self, parent: Any, child: Any) -> None:
         parent.appendChild(child)
@@ -168,6 +197,9 @@ class BrowserDom:
     def set_attr(self, node: Any, name: str, value: str) -> None:
         node.setAttribute(name, value)
 
+    def remove_attr(self, node: Any, name: str) -> None:
+        node.removeAttribute(name)
+
     def toggle_class(self, node: Any, cls: str, on: bool) -> None:
         node.classList.toggle(cls, bool(on))
 
@@ -181,16 +213,48 @@ class BrowserDom:
             node.style.removeProperty(prop)
 
     def closest_attr(self, event: Any, selector: str, attr: str) -> str | None:
-        target = getattr(event, "target", None)
+        target = _value(getattr(event, "target", None))
         if target is None or not hasattr(target, "closest"):
             return None
-        found = target.closest(selector)
+        found = _value(target.closest(selector))
         if found is None:
             return None
-        value = found.getAttribute(attr)
+        value = _value(found.getAttribute(attr))
         return None if value is None else str(value)
 
     def event_value(self, event: Any) -> str:
-        target = getattr(event, "target", None)
-        value = getattr(target, "value", "") if target is not None else ""
+        target = _value(getattr(event, "target", None))
+        value = _value(getattr(target, "value", "")) if target is not None else ""
         return "" if value is None else str(value)
+
+    def event_key(self, event: Any) -> str:
+        key = _value(getattr(event, "key", None))
+        return "" if key is None else str(key)
+
+    def event_shift(self, event: Any) -> bool:
+        return bool(getattr(event, "shiftKey", False))
+
+    def prevent_default(self, event: Any) -> None:
+        event.preventDefault()
+
+    def focus(self, node: Any) -> None:
+        node.focus()
+
+    def active_element(self) -> Any:
+        return _value(self.document.activeElement)
+
+    def contains(self, ancestor: Any, node: Any) -> bool:
+        return _value(node) is not None and bool(ancestor.contains(node))
+
+    def is_connected(self, node: Any) -> bool:
+        return bool(node.isConnected)
+
+    def measure(self, node: Any) -> tuple[float, float]:
+        rect = node.getBoundingClientRect()
+        return float(rect.top), float(rect.height)
+
+    def scroll_box(self, node: Any) -> tuple[float, float, float]:
+        return float(node.getBoundingClientRect().top), float(node.scrollTop), float(node.clientHeight)
+
+    def set_scroll_top(self, node: Any, value: float) -> None:
+        node.scrollTop = value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt  # imported with the package: a first import inside a frame costs tens of ms
 import re
 from typing import Any
 
@@ -161,8 +162,6 @@ def start_text(start_ts: Any, utc_offset_minutes: int) -> tuple[str, str]:
     """(``dd/mm``, ``HH:MM``) of a unix-seconds start in local time (en-GB), or ("", "")."""
     if isinstance(start_ts, bool) or not isinstance(start_ts, (int, float)):
         return "", ""
-    import datetime as _dt
-
     try:
         moment = _dt.datetime.fromtimestamp(float(start_ts), tz=_dt.timezone.utc) + _dt.timedelta(
             minutes=utc_offset_minutes

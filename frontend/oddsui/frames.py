@@ -40,11 +40,14 @@ class FrameBatcher:
     def frame_pending(self) -> bool:
         return self._frame is not None and not self._frame.released
 
-    def schedule(self, key: Hashable, job: Callable[[], None]) -> None:
-        """Run ``job`` in the next frame (replacing any job queued under ``key``)."""
+    def schedule(self, key: Hashable, job: Callable[[], None], first: bool = False) -> None:
+        """Run ``job`` in the next frame (replacing any job queued under ``key``). ``first`` puts it
+        at the head of the queue: a job that reads layout runs before the frame's writes dirty it."""
         if self._scope.closed:
             return
         self._queue[key] = job
+        if first:
+            self._queue.move_to_end(key, last=False)
         self._request()
 
     def cancel(self, key: Hashable) -> None:
@@ -69,15 +72,25 @@ class FrameBatcher:
         start = self._platform.now_ms()
         ran = 0
         # Only what was queued before this run: a job that schedules more work (a render done in
-        # chunks) gets the next frame, never an unbounded loop inside this one.
-        limit = len(self._queue)
-        while self._queue and ran < limit:
-            if budget_ms is not None and ran > 0 and self._platform.now_ms() - start >= budget_ms:
-                break
-            _key, job = self._queue.popitem(last=False)
-            ran += 1
-            self.jobs_run += 1
-            try:
-                job()
-            except Exception as exc:
-                self._platform.report_error(exc, "frame job")
+        # chunks) gets the next frame, never an unbounded loop inside this one -- even when it
+        # schedules it ``first``.
+        batch, self._queue = self._queue, OrderedDict()
+        try:
+            while batch:
+                if budget_ms is not None and ran > 0 and self._platform.now_ms() - start >= budget_ms:
+                    break
+                _key, job = batch.popitem(last=False)
+                ran += 1
+                self.jobs_run += 1
+                try:
+                    job()
+                except Exception as exc:
+                    self._platform.report_error(exc, "frame job")
+        finally:
+            # What the budget left waits for the next frame ahead of what was queued meanwhile; a
+            # key queued again meanwhile keeps only its newest job.
+            if batch:
+                for key in [k for k in batch if k in self._queue]:
+                    del batch[key]
+                batch.update(self._queue)
+                self._queue = batch

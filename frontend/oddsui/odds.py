@@ -42,6 +42,11 @@ def format_price(price: Any) -> str:
         return _js_number_string(value)
     if value == 0:
         value = 0.0  # toFixed drops the sign of -0
+    # Python's formatting rounds the exact binary value to nearest, as toFixed does, and differs only
+    # on an exact tie (toFixed rounds those away from zero): only a value whose 4-decimal rendering
+    # ends in 5 can be one, and only those take the exact (slower) decimal path.
+    if not f"{value:.4f}".endswith("5"):
+        return f"{value:.3f}"
     quantized = Decimal(value).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
     return f"{quantized:f}"
 

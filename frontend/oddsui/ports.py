@@ -102,6 +102,22 @@ class Platform(Protocol):
     def fetch_text(self, url: str) -> Awaitable[tuple[int, str]]:
         """GET ``url``; resolve to (status, body text). Network failures raise."""
 
+    def fetch_payload(self, url: str) -> Awaitable[tuple[int, Any]]:
+        """GET ``url``; resolve to (status, body) where the body is held like an EventSource event:
+        its ``data`` is the text, left in JavaScript, so ``ParserService`` can measure it and send a
+        big one to the parse worker without it ever becoming a Python string. Network failures raise."""
+
+    def probe(self, url: str) -> Awaitable[tuple[int, float | None]]:
+        """GET ``url`` only as far as its response head: (status, ``Retry-After`` in seconds or None).
+
+        The body is not read (for a stream, the request is aborted once the head is in). Used after
+        an EventSource gave up, which hides the status, to honour a 429's ``Retry-After``.
+        Network failures raise."""
+
+    def wall_ms(self) -> float:
+        """Wall-clock milliseconds since the epoch (``Date.now()``): only for what is shown as a
+        date or time, or sent as one (results windows); never for timeouts."""
+
     def spawn(self, coro: Any) -> Any:
         """Schedule a coroutine; return a task with ``cancel()``, ``done()`` and ``add_done_callback``."""
 
@@ -138,6 +154,8 @@ class DomPort(Protocol):
 
     def set_attr(self, node: Any, name: str, value: str) -> None: ...
 
+    def remove_attr(self, node: Any, name: str) -> None: ...
+
     def toggle_class(self, node: Any, cls: str, on: bool) -> None: ...
 
     def set_hidden(self, node: Any, hidden: bool) -> None: ...
@@ -149,3 +167,31 @@ class DomPort(Protocol):
 
     def event_value(self, event: Any) -> str:
         """``event.target.value`` (inputs)."""
+
+    def event_key(self, event: Any) -> str:
+        """``event.key`` of a keyboard event (``""`` for other events)."""
+
+    def event_shift(self, event: Any) -> bool:
+        """Whether Shift was held (``event.shiftKey``)."""
+
+    def prevent_default(self, event: Any) -> None: ...
+
+    def focus(self, node: Any) -> None:
+        """``node.focus()`` (without scrolling the page when the browser supports that)."""
+
+    def active_element(self) -> Any:
+        """``document.activeElement`` (None if nothing is focused)."""
+
+    def contains(self, ancestor: Any, node: Any) -> bool:
+        """Whether ``node`` is ``ancestor`` or inside it (False for None)."""
+
+    def is_connected(self, node: Any) -> bool:
+        """Whether ``node`` is in the document."""
+
+    def measure(self, node: Any) -> tuple[float, float]:
+        """(top, height) of ``node``'s border box relative to the viewport, in CSS pixels."""
+
+    def scroll_box(self, node: Any) -> tuple[float, float, float]:
+        """(top of its box relative to the viewport, ``scrollTop``, ``clientHeight``) of a scroller."""
+
+    def set_scroll_top(self, node: Any, value: float) -> None: ...

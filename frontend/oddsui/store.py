@@ -98,6 +98,8 @@ class Store:
         self.games_sport_name: str | None = None
         self.games_updated: Any = None
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        self.prices_moved = 0  # outcome prices of listed games that changed (a running count)
+        self.version = 0  # changes whenever the game list does (views cache what they derive from it)
 
     # ---------------------------------------------------------------- sports and counts
 
@@ -147,6 +149,7 @@ class Store:
     def clear_games(self) -> list[str]:
         """Forget the current sport's games and odds; returns the removed keys."""
         removed = list(self.game_order)
+        self.version += 1
         self.games = {}
         self.game_order = []
         self.odds = {}
@@ -156,11 +159,18 @@ class Store:
         return removed
 
     def set_games(self, payload: GamesPayload) -> GamesChange:
-        """Replace the game list (a ``games`` event); odds of games that left are dropped."""
+        """Replace the game list (a ``games`` event); odds of games that left are dropped.
+
+        One pass over the list (it runs in the task that received a list of thousands): no object
+        is made per game beyond its fingerprint; a game without odds yet gets no odds entry (its
+        row reads the list's ``markets_count``)."""
         change = GamesChange()
         new_games: dict[str, Game] = {}
         new_order: list[str] = []
         fingerprints: dict[str, tuple[Any, ...]] = {}
+        old_fingerprints = self._fingerprints
+        odds = self.odds
+        added, updated = change.added, change.updated
         for index, game in enumerate(payload.data):
             key = game_key(game, index)
             if key in new_games:
@@ -169,26 +179,29 @@ class Store:
             new_order.append(key)
             fingerprint = _row_fingerprint(game)
             fingerprints[key] = fingerprint
-            old = self._fingerprints.get(key)
+            old = old_fingerprints.get(key)
             if old is None:
-                change.added.append(key)
+                added.append(key)
             elif old != fingerprint:
-                change.updated.append(key)
-        for key, game in new_games.items():
-            if isinstance(game.markets_count, (int, float)) and not isinstance(game.markets_count, bool):
+                updated.append(key)
+            entry = odds.get(key)
+            count = game.markets_count
+            if entry is not None and isinstance(count, (int, float)) and not isinstance(count, bool):
                 # The list's count is as fresh as the last odds event's; the newest one wins.
-                self.odds.setdefault(key, GameOdds()).markets_count = game.markets_count
+                entry.markets_count = count
         for key in self.game_order:
             if key not in new_games:
                 change.removed.append(key)
-                self.odds.pop(key, None)
-        for key in [k for k in self.odds if k not in new_games]:
-            del self.odds[key]
-        change.order_changed = [k for k in new_order if k in self.games] != [
-            k for k in self.game_order if k in new_games
-        ]
+        for key in [k for k in odds if k not in new_games]:
+            del odds[key]
+        if change.removed or added:
+            change.order_changed = [k for k in new_order if k in self.games] != [
+                k for k in self.game_order if k in new_games]
+        else:
+            change.order_changed = new_order != self.game_order
         self.games = new_games
         self.game_order = new_order
+        self.version += 1
         self._fingerprints = fingerprints
         self.games_sport_name = payload.sportName if isinstance(payload.sportName, str) else None
         self.games_updated = payload.last_updated
@@ -211,6 +224,10 @@ class Store:
                 entry = self.odds[key] = GameOdds()
             before = (entry.outcomes, entry.markets_count)
             if update.odds is not None:
+                if key in self.games:
+                    old = entry.outcomes or []
+                    self.prices_moved += sum(1 for i, o in enumerate(update.odds)
+                                             if i >= len(old) or old[i].price != o.price)
                 entry.outcomes = list(update.odds)
             if update.markets_count is not None:
                 entry.markets_count = update.markets_count

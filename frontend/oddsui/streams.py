@@ -17,7 +17,9 @@ to the browser: it reconnects the same EventSource with ``Last-Event-ID``, so ou
 stream exactly (docs/api.md H), and the listeners stay as they are. When the browser gives up (``readyState``
 CLOSED: an HTTP error such as 429, or a wrong content type) or the server sends ``event: error``, the
 EventSource is closed at once and one reconnect timer is scheduled on the stream's scope with
-full-jitter exponential backoff. The failed connection's scope is released when that timer
+full-jitter exponential backoff. The EventSource hides the HTTP status of a give-up, so then the
+stream first fetches the URL's response head (``Platform.probe``, a task in the stream's scope): a
+429's (or 503's) ``Retry-After`` is the least wait (docs/api.md B, "Limits"). The failed connection's scope is released when that timer
 fires, outside the listener that reported the error (a proxy is never destroyed while it runs). At
 most one reconnect timer exists at any time. The backoff resets after the first message of a
 connection. The parse channel belongs to the stream, not to a connection: messages keep their
@@ -89,6 +91,9 @@ class StreamStats:
     native_retries: int = 0
     messages: int = 0
     handler_errors: int = 0
+    last_status: int | None = None  # the probe's answer after the browser gave up
+    retry_after_honoured: int = 0
+    last_wait_ms: float | None = None
     by_event: dict[str, int] = field(default_factory=dict)
 
 
@@ -255,16 +260,39 @@ class EventStream:
         try:
             source.close()
         finally:
-            self._schedule_reconnect()
+            self._schedule_reconnect(probe=not isinstance(data, str))
 
-    def _schedule_reconnect(self) -> None:
+    def _schedule_reconnect(self, probe: bool = False) -> None:
+        """One reconnect after a full-jitter delay. After the browser gave up (``probe``), which hides
+        the HTTP status, the URL's response head is fetched first: a 429's (or 503's) ``Retry-After``
+        then sets the least wait (docs/api.md B: the limits answer with it)."""
         if self.closed or self.scope.closed:
             return
         if self._retry is not None and not self._retry.released:
             return  # one pending reconnect at most
         delay = self.backoff.next_delay(self.platform.random())
-        self._retry = self.scope.timeout(self._reconnect, delay, label=f"reconnect {self.name}")
+        if probe:
+            handle = self.scope.task(self._probe_then_wait(delay), label=f"probe {self.name}")
+            if self._retry is None or self._retry.released:  # the probe is still running
+                self._retry = handle
+        else:
+            self._retry = self.scope.timeout(self._reconnect, delay, label=f"reconnect {self.name}")
         self._machine.fire("failed")
+
+    async def _probe_then_wait(self, delay: float) -> None:
+        wait = delay
+        try:
+            status, retry_after = await self.platform.probe(self.url)
+        except Exception:  # unreachable: the backoff alone decides
+            status, retry_after = 0, None
+        self.stats.last_status = status
+        if retry_after is not None and status in (429, 503):
+            wait = max(delay, retry_after * 1000.0)
+            self.stats.retry_after_honoured += 1
+        if self.closed or self.scope.closed:
+            return
+        self.stats.last_wait_ms = wait
+        self._retry = self.scope.timeout(self._reconnect, wait, label=f"reconnect {self.name}")
 
     def _reconnect(self) -> None:
         self._retry = None

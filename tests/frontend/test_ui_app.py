@@ -9,71 +9,15 @@ from types import SimpleNamespace
 
 import oddsui.app
 from oddsui.app import COUNTS_URL, HIERARCHY_URL, Page, start_page
+from oddsui.render import MAX_NEW_ROWS_PER_PASS
 from oddsui.store import LIVE, PREMATCH
 from ui_fakes import ROOT, FakeDom, FakeEventTarget, FakePlatform, click
-
-HIERARCHY = {"sport": {
-    "1": {"id": 1, "name": "Football", "alias": "Soccer", "order": 1},
-    "3": {"id": 3, "name": "Basketball", "alias": "Basketball", "order": 3},
-    "2": {"id": 2, "name": "Tennis", "alias": "Tennis", "order": 2},
-}, "cached": True}
-
-
-def counts(pairs):
-    return json.dumps({"sports": [{"name": n, "count": c} for n, c in pairs],
-                       "total_games": sum(c for _, c in pairs)})
-
-
-def games(sport_id, ids, type_=1):
-    return json.dumps({"sportId": str(sport_id), "sportName": "X", "last_updated": "t", "data": [
-        {"id": i, "type": type_, "team1_name": f"H{i}", "team2_name": f"A{i}", "region": "England",
-         "competition": "League", "competition_id": 5, "markets_count": 20, "market": {}} for i in ids]})
-
-
-def odds(sport_id, gid, p1, px=3.4, p2=4.2, game_id_as_str=False):
-    return json.dumps({"sportId": str(sport_id), "updates": [{
-        "gameId": str(gid) if game_id_as_str else gid, "markets_count": 20,
-        "odds": [{"label": "1", "price": p1, "blocked": False}, {"label": "X", "price": px, "blocked": False},
-                 {"label": "2", "price": p2, "blocked": False}]}]})
-
-
-class World:
-    def __init__(self, hierarchy_status=200):
-        self.platform = FakePlatform()
-        self.platform.responses[HIERARCHY_URL] = (hierarchy_status, json.dumps(HIERARCHY))
-        self.dom = FakeDom()
-        self.window = FakeEventTarget()
-        self.page = Page(self.platform, self.dom, self.window)
-        self.page.start()
-        self.app = self.page.app
-
-    def frame(self):
-        self.platform.run_frame()
-
-    def source(self, prefix):
-        found = [s for s in self.platform.event_sources if s.url.startswith(prefix) and not s.closed]
-        assert len(found) == 1, [s.url for s in self.platform.event_sources]
-        return found[0]
-
-    def sidebar(self):
-        return [(n.attrs["data-sport-id"], n.find(cls="sport-count").text)
-                for n in self.dom.by_id("sport-list").children]
-
-    def click_sport(self, sport_id):
-        self.frame()  # the sidebar renders in a frame
-        node = [n for n in self.dom.by_id("sport-list").children if n.attrs["data-sport-id"] == str(sport_id)][0]
-        click(node.find(cls="sport-name"), self.dom.by_id("sport-list"))
-
-    def click_mode(self, mode):
-        click(self.dom.by_id(f"tab-{mode}"), self.dom.by_id("mode-tabs"))
-
-    def rows(self):
-        return [n.attrs["data-game-id"] for n in self.dom.by_id("games").find_all(cls="game-row")]
+from ui_world import HIERARCHY, World, counts, games, odds
 
 
 def test_start_loads_sports_and_shows_live_counts_from_the_counts_stream():
     w = World()
-    assert w.platform.fetches == [HIERARCHY_URL]
+    assert w.platform.fetches == [HIERARCHY_URL, "/api/health"]  # the sports, and the welcome cards' figures
     counts_source = w.source(COUNTS_URL)
     w.frame()
     assert w.sidebar() == [("1", ""), ("2", ""), ("3", "")]  # sorted by order, counts unknown
@@ -123,7 +67,8 @@ def test_switching_sport_closes_the_old_stream_and_listener_counts_stay_flat():
         assert w.platform.total_es_listeners() == baseline
         assert w.platform.live_proxies() == proxies
     assert first.closed and first.listener_count() == 0
-    assert len(w.platform.open_sources()) == 2  # counts + the current sport
+    # the current sport only: a live sport stream carries the counts, so the counts stream is closed
+    assert [s.url for s in w.platform.open_sources()] == ["/api/live-stream?sportId=3"]
 
 
 def test_mode_switch_reopens_the_stream_in_the_other_mode():
@@ -159,10 +104,10 @@ def test_a_server_error_event_toasts_and_reconnects():
 
 def test_hierarchy_failure_retries_with_backoff():
     w = World(hierarchy_status=500)
-    assert len(w.platform.fetches) == 1 and len(w.platform.timers) >= 1
+    assert w.platform.fetches.count(HIERARCHY_URL) == 1 and len(w.platform.timers) >= 1
     w.platform.responses[HIERARCHY_URL] = (200, json.dumps(HIERARCHY))
     w.platform.advance(30_000)
-    assert len(w.platform.fetches) == 2
+    assert w.platform.fetches.count(HIERARCHY_URL) == 2
     w.frame()
     assert [s for s, _ in w.sidebar()] == ["1", "2", "3"]
 
@@ -247,10 +192,10 @@ def test_a_long_game_list_is_built_over_several_frames():
     w.source("/api/live-stream").emit("games", games(1, range(1000, 1450)))
     frames = 0
     while w.platform.frames:
-        w.frame()
+        w.platform.run_frame()
         frames += 1
     assert len(w.rows()) == 450
-    assert frames >= 450 // 100  # MAX_NEW_ROWS_PER_PASS rows per frame at most
+    assert frames >= 450 // MAX_NEW_ROWS_PER_PASS  # that many new rows per frame at most
 
 
 def test_start_page_returns_the_running_page_and_the_module_keeps_nothing():
@@ -263,7 +208,8 @@ def test_start_page_returns_the_running_page_and_the_module_keeps_nothing():
         page = start_page(platform, FakeDom(), window, json.dumps({"app": {}, "worker": worker}))
         assert isinstance(page, Page) and page.app is not None and page.apps_started == 1
         assert page.app.parser.config == worker and platform.errors == []
-        assert window.listener_count() == 2 and len(platform.open_sources()) == 1  # pagehide/pageshow, counts
+        # pagehide/pageshow (the page), keydown/resize (the app); the counts stream
+        assert window.listener_count() == 4 and len(platform.open_sources()) == 1
         pages.append((page, platform))
     assert pages[0][0] is not pages[1][0] and pages[0][0].app is not pages[1][0].app
     # no module-level registry: the caller (boot.js) is the page's only owner

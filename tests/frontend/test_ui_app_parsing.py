@@ -27,7 +27,7 @@ class World:
         self.page.start()
         self.app = self.page.app
 
-    def frames(self, limit=50):
+    def frames(self, limit=200):
         for _ in range(limit):
             if not self.platform.run_frame():
                 return
@@ -65,8 +65,9 @@ def test_choosing_prematch_boots_the_worker_and_a_big_list_is_parsed_there():
     assert w.worker.inits and w.app.parser.state == WorkerState.STARTING
     w.click_sport(1)
     stream = w.source("/api/prematch-stream")
+    reads = w.platform.text_reads  # the (small) hierarchy was read here
     stream.emit("games", BIG_LIST)
-    assert list(w.worker.requests) == [1] and w.platform.text_reads == 0
+    assert list(w.worker.requests) == [1] and w.platform.text_reads == reads
     w.worker.ready()
     w.worker.answer()
     w.frames()
@@ -166,3 +167,29 @@ def test_the_manifest_section_is_the_worker_config():
     assert worker_config_of(json.dumps(manifest)) == CONFIG
     assert worker_config_of(json.dumps({"app": {}})) is None
     assert worker_config_of("") is None
+
+
+def test_a_fetched_body_over_100_kb_a_week_of_results_is_parsed_in_the_worker_too():
+    w = World()
+    comps = {"success": True, "data": [{"Id": 1, "Name": "Football", "Regions": []}]}
+    w.platform.hold_prefixes = ["/api/results/"]
+    w.frames()
+    click(w.dom.by_id("tab-results"), w.dom.by_id("mode-tabs"))
+    (competitions,) = [d for d in w.platform.held if d.url.startswith("/api/results/competitions")]
+    competitions.resolve((200, json.dumps(comps)))
+    w.click_sport(1)
+    week = {"success": True, "sportId": 1, "games": [
+        {"game_id": 5000 + i, "team1_name": f"Home {i}", "team2_name": f"Away {i}", "date": 1796000000 + i,
+         "region_name": "England", "competition_name": f"League {i % 9}", "scores": "1:0 (1:0, 0:0)"}
+        for i in range(900)]}
+    text = json.dumps(week)
+    assert len(text.encode()) > WORKER_THRESHOLD_BYTES
+    reads = w.platform.text_reads
+    (held,) = [d for d in w.platform.held if d.url.startswith("/api/results/games/1")]
+    held.resolve((200, text))
+    assert list(w.worker.requests) and w.platform.text_reads == reads  # posted, never read into Python
+    w.worker.ready()
+    w.worker.answer()
+    w.frames()
+    assert len(w.dom.by_id("results").find_all(cls="result-row")) == 900
+    assert w.app.debug_state()["parser"]["worker_parsed"] == 1

@@ -102,3 +102,38 @@ def test_at_most_one_frame_pending_and_every_key_runs_once_per_frame(ops):
             pending = set()
         assert len(platform.frames) <= 1
         assert (len(platform.frames) == 1) == bool(pending)
+
+
+def test_a_job_scheduled_first_during_a_frame_waits_for_the_next_frame():
+    platform = FakePlatform()
+    batcher = FrameBatcher(Scope(platform))
+    ran = []
+    batcher.schedule("a", lambda: (ran.append("a"), batcher.schedule("w", lambda: ran.append("w"), first=True)))
+    batcher.schedule("b", lambda: ran.append("b"))
+    platform.run_frame()
+    assert ran == ["a", "b"]  # "w" went to the head of the next frame, not into this one
+    batcher.schedule("c", lambda: ran.append("c"))
+    platform.run_frame()
+    assert ran == ["a", "b", "w", "c"]
+
+
+def test_jobs_left_by_the_budget_run_next_frame_before_newer_ones_and_keep_only_their_newest_job():
+    platform = FakePlatform()
+    batcher = FrameBatcher(Scope(platform), budget_ms=5.0)
+    ran = []
+
+    def slow(name):
+        def job():
+            ran.append(name)
+            platform.now += 10.0
+            if name == "a":
+                batcher.schedule("c", lambda: ran.append("c-new"))
+        return job
+
+    for name in ("a", "b", "c"):
+        batcher.schedule(name, slow(name))
+    platform.run_frame()
+    assert ran == ["a"]
+    platform.run_frame()
+    platform.run_frame()
+    assert ran == ["a", "b", "c-new"]

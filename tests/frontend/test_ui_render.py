@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from oddsui.flash import FLASH_MS, Flasher
 from oddsui.messages import decode
 from oddsui.render import (
-    LOCK,
+    MAX_NEW_GROUPS_PER_PASS,
     GamesView,
     NodeCache,
     SidebarView,
@@ -19,7 +19,7 @@ from oddsui.render import (
 from oddsui.scope import Scope
 from oddsui.store import LIVE, PREMATCH, Store
 from oddsui.tree import group_games
-from ui_fakes import FakeDom, FakePlatform
+from ui_fakes import FakeDom, FakePlatform, accessible_name
 
 
 def game(gid, region="England", competition="Premier League", **extra):
@@ -57,7 +57,10 @@ class Harness:
         self.store = Store()
 
     def render(self, refresh=None):
-        self.view.render(self.store, "Football", refresh)
+        """A render and the passes it asks for (new rows come MAX_NEW_ROWS_PER_PASS at a time)."""
+        done = self.view.render(self.store, "Football", refresh)
+        while not done:
+            done = self.view.render_window(self.store, set())
 
     def row(self, gid):
         rows = [n for n in self.container.find_all(cls="game-row") if n.attrs["data-game-id"] == str(gid)]
@@ -73,7 +76,8 @@ class Harness:
             comps = []
             for comp in region.find(cls="region-body").children:
                 comps.append((comp.find(cls="competition-name").text,
-                              [r.attrs["data-game-id"] for r in comp.find(cls="competition-body").children]))
+                              [r.attrs["data-game-id"] for r in comp.find(cls="competition-body").children
+                               if "v-spacer" not in r.classes]))
             out.append((region.find(cls="region-name").text, comps))
         return out
 
@@ -172,14 +176,20 @@ def test_blocked_outcome_or_game_shows_a_lock():
                        {"gameId": 2, "odds": outcomes(1.5, 3, 4)}])
     h.render()
     b1, bx, b2 = h.buttons(1)
-    assert "odd-blocked" in bx.classes and bx.find(cls="odd-price").text == LOCK
+    # the lock is an icon drawn by CSS on the empty price; the name says it
+    assert "odd-blocked" in bx.classes and bx.find(cls="odd-price").text == ""
     assert "odd-locked" in bx.find(cls="odd-price").classes
     assert bx.attrs["data-price"] == "3.000"
     assert "odd-blocked" not in b1.classes
     assert all("odd-blocked" in b.classes for b in h.buttons(2))
     assert "game-blocked" in h.row(2).classes
     badge = h.row(2).find(cls="live-badge")
-    assert badge.text == f"LIVE {LOCK}" and "suspended" in badge.classes
+    # the lock is an icon drawn by CSS (no emoji font needed), named "suspended" for screen readers
+    assert badge.find(cls="live-text").text == "LIVE" and "suspended" in badge.classes
+    lock = badge.find(cls="lock-icon")
+    assert not lock.hidden and lock.attrs["role"] == "img" and lock.attrs["aria-label"] == "suspended"
+    assert h.row(1).find(cls="lock-icon").hidden
+    assert accessible_name(bx) == "Draw X suspended" and accessible_name(b1) == "Home 1 1.500"
     # unblocking restores the price
     set_odds(h.store, [{"gameId": 1, "odds": outcomes(1.5, 3, 4)}])
     h.view.update_odds(h.store, "1")
@@ -294,7 +304,7 @@ def test_toasts_are_throttled_capped_and_removed_by_owned_timers():
     assert not toaster.show("b", "error", topic="t", throttle_ms=15000)
     toaster.show("c")
     toaster.show("d")
-    assert [n.text for n in dom.by_id("toasts").children] == ["\u2139 c", "\u2139 d"]
+    assert [n.find(cls="toast-text").text for n in dom.by_id("toasts").children] == ["c", "d"]
     assert len(platform.timers) == 2
     platform.advance(4000)
     assert dom.by_id("toasts").children == [] and platform.timers == {}
@@ -306,7 +316,13 @@ def test_toasts_are_throttled_capped_and_removed_by_owned_timers():
 def test_large_lists_are_built_in_chunks_across_passes():
     h = Harness()
     set_games(h.store, [game(i, region=f"R{i % 4}", competition=f"C{i % 3}") for i in range(40)])
-    passes = 0
+    # the first passes build the 16 region and competition heads (MAX_NEW_GROUPS_PER_PASS a pass)
+    # and no row; the rows follow, 15 a pass
+    head_passes = 0
+    while not h.view.render(h.store, "Football", None, max_new_rows=15) and not h.view.rows:
+        head_passes += 1
+    assert head_passes == -(-16 // MAX_NEW_GROUPS_PER_PASS) and len(h.view.rows) == 15
+    passes = 1
     while not h.view.render(h.store, "Football", None, max_new_rows=15):
         passes += 1
         assert len(h.view.rows) == 15 * passes
@@ -331,7 +347,8 @@ def test_row_html_escapes_names_and_values():
 def test_odds_for_rows_not_built_yet_are_used_when_they_are_built():
     h = Harness()
     set_games(h.store, [game(i) for i in range(10)])
-    assert not h.view.render(h.store, "Football", None, max_new_rows=5)
+    assert not h.view.render(h.store, "Football", None, max_new_rows=5)  # the heads
+    assert not h.view.render(h.store, "Football", None, max_new_rows=5)  # 5 rows
     set_odds(h.store, [{"gameId": 9, "odds": outcomes(2.5, 3, 4)}])
     assert h.view.update_odds(h.store, "9") == []  # not rendered yet: nothing to do
     assert h.view.render(h.store, "Football", set(), max_new_rows=5)

@@ -132,7 +132,10 @@ def test_odds_for_unknown_games_are_bounded():
 def test_list_markets_count_refreshes_the_pill_count():
     store = Store()
     store.set_games(games_payload([game(10, markets_count=50)]))
-    assert store.odds_for("10").markets_count == 50
+    assert store.odds_for("10") is None  # no odds yet: the row reads the list's count itself
+    store.apply_odds(odds_payload([{"gameId": 10, "odds": three_way(1, 2, 3), "markets_count": 40}]))
+    store.set_games(games_payload([game(10, markets_count=50)]))
+    assert store.odds_for("10").markets_count == 50  # the newest count wins
 
 
 def test_decode_errors_name_the_payload():

@@ -174,6 +174,34 @@ class FakeWorker(FakeEventTarget):
         self._send({"id": request_id, "error": "RecursionError", "fault": "internal", "ms": 1.0})
 
 
+class Deferred:
+    """An answer a test releases later: a task awaiting it suspends until ``resolve``/``fail``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.task: FakeTask | None = None
+
+    def __await__(self):
+        while not self.done:
+            yield self
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def resolve(self, value: Any) -> None:
+        self.done, self.value = True, value
+        if self.task is not None and not self.task.done():
+            self.task.step()
+
+    def fail(self, error: BaseException) -> None:
+        self.done, self.error = True, error
+        if self.task is not None and not self.task.done():
+            self.task.step()
+
+
 class FakeTask:
     def __init__(self, coro: Any) -> None:
         self._callbacks: list[Callable[[Any], None]] = []
@@ -184,7 +212,9 @@ class FakeTask:
 
     def step(self) -> None:
         try:
-            self.coro.send(None)
+            waiting = self.coro.send(None)
+            if isinstance(waiting, Deferred):
+                waiting.task = self
         except StopIteration:
             self._finish()
         except BaseException as exc:
@@ -239,6 +269,11 @@ class FakePlatform:
         self.workers: list[FakeWorker] = []
         self.text_reads = 0  # event texts turned into Python strings (the worker path must not)
         self.fail_open_worker = False
+        self.wall_base_ms = 1_796_160_000_000.0  # 2026-12-01 (UTC); wall_ms() moves with the fake clock
+        self.probe_answers: dict[str, tuple[int, float | None]] = {}  # url prefix -> (status, Retry-After)
+        self.probes: list[str] = []
+        self.hold_prefixes: list[str] = []  # fetches of these URLs wait until the test resolves them
+        self.held: list[Deferred] = []
 
     # proxies
     def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
@@ -317,9 +352,27 @@ class FakePlatform:
 
     async def fetch_text(self, url: str) -> tuple[int, str]:
         self.fetches.append(url)
+        if any(url.startswith(prefix) for prefix in self.hold_prefixes):
+            deferred = Deferred(url)
+            self.held.append(deferred)
+            return await deferred
         if url not in self.responses:
             raise OSError(f"network error fetching {url}")
         return self.responses[url]
+
+    async def fetch_payload(self, url: str) -> tuple[int, Any]:
+        status, text = await self.fetch_text(url)
+        return status, SimpleNamespace(data=text)
+
+    async def probe(self, url: str) -> tuple[int, float | None]:
+        self.probes.append(url)
+        for prefix, answer in self.probe_answers.items():
+            if url.startswith(prefix):
+                return answer
+        return 200, None
+
+    def wall_ms(self) -> float:
+        return self.wall_base_ms + self.now
 
     # message texts and the parse worker
     def text_units(self, event: Any) -> int:
@@ -389,6 +442,8 @@ class FakeNode(FakeEventTarget):
         self.hidden = False
         self.style: dict[str, str] = {}
         self.value = ""
+        self.rect: tuple[float, float] = (0.0, 0.0)  # (top, height) a test may set: measure()
+        self.scroll: tuple[float, float, float] = (0.0, 0.0, 100_000.0)  # (top, scrollTop, clientHeight)
         if node_id:
             self.attrs["id"] = node_id
 
@@ -442,21 +497,63 @@ class FakeDom:
     PAGE_IDS = (
         "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
         "content-sub", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch", "count-live",
-        "count-prematch",
+        "count-prematch", "tab-results", "menu-btn", "refresh-btn", "health-btn", "drawer-overlay", "sidebar",
+        "content", "mode-panel", "content-updated", "results-dates", "welcome", "results", "loading",
+        "loading-text", "details", "details-title", "details-follow", "details-close", "details-body",
+        "details-head", "details-tracker", "details-live", "details-prematch", "details-tabs", "details-markets",
+        "details-loading", "bottom-nav", "nav-sports", "nav-live", "nav-refresh", "health-modal",
+        "health-backdrop", "health-dialog", "health-title", "health-updated", "health-close", "health-body",
+        "sr-announce", "topbar", "layout",
     )
+
+    # How index.html nests the page's nodes (delegated listeners see events from inside their container).
+    PAGE_PARENTS = {
+        **{name: "topbar" for name in ("menu-btn", "mode-tabs", "refresh-btn", "health-btn", "conn-status")},
+        "conn-text": "conn-status", "tab-live": "mode-tabs", "tab-prematch": "mode-tabs", "tab-results": "mode-tabs",
+        "count-live": "tab-live", "count-prematch": "tab-prematch",
+        **{name: "layout" for name in ("drawer-overlay", "sidebar", "content", "details")},
+        **{name: "sidebar" for name in ("sport-search", "sport-list", "sport-empty")},
+        "mode-panel": "content",
+        **{name: "mode-panel" for name in ("content-title", "content-sub", "content-updated", "results-dates",
+                                           "welcome", "games", "results", "games-empty", "loading")},
+        "loading-text": "loading",
+        **{name: "details" for name in ("details-title", "details-follow", "details-close", "details-body")},
+        **{name: "details-body" for name in ("details-head", "details-tracker", "details-live", "details-prematch",
+                                             "details-tabs", "details-markets", "details-loading")},
+        **{name: "bottom-nav" for name in ("nav-sports", "nav-live", "nav-refresh")},
+        "health-backdrop": "health-modal", "health-dialog": "health-modal",
+        **{name: "health-dialog" for name in ("health-title", "health-updated", "health-close", "health-body")},
+    }
 
     def __init__(self) -> None:
         self.ops: Counter = Counter()
         self.root = FakeNode("body")
         self.nodes_by_id: dict[str, FakeNode] = {}
         for node_id in self.PAGE_IDS:
-            node = FakeNode("div", node_id=node_id)
-            self.root.children.append(node)
-            node.parent = self.root
-            self.nodes_by_id[node_id] = node
+            self.nodes_by_id[node_id] = FakeNode("div", node_id=node_id)
+        for node_id in self.PAGE_IDS:
+            node = self.nodes_by_id[node_id]
+            parent = self.nodes_by_id.get(self.PAGE_PARENTS.get(node_id, ""), self.root)
+            parent.children.append(node)
+            node.parent = parent
         self.nodes_by_id["tab-live"].attrs["data-mode"] = "live"
         self.nodes_by_id["tab-prematch"].attrs["data-mode"] = "prematch"
-        self.nodes_by_id["sport-empty"].hidden = True
+        self.nodes_by_id["tab-results"].attrs["data-mode"] = "results"
+        for node_id in ("refresh-btn", "nav-refresh"):
+            self.nodes_by_id[node_id].attrs["data-action"] = "refresh"
+        self.nodes_by_id["health-btn"].attrs["data-action"] = "health"
+        self.nodes_by_id["nav-sports"].attrs["data-action"] = "drawer"
+        self.nodes_by_id["menu-btn"].attrs["data-action"] = "drawer"
+        self.nodes_by_id["nav-live"].attrs["data-action"] = "live"
+        self.nodes_by_id["details-close"].attrs["data-details-action"] = "close"
+        self.nodes_by_id["details-follow"].attrs["data-details-action"] = "follow"
+        self.nodes_by_id["health-close"].attrs["data-modal-action"] = "close"
+        self.nodes_by_id["health-backdrop"].attrs["data-modal-action"] = "close"
+        for node_id in ("sport-empty", "details", "health-modal", "drawer-overlay", "results", "loading",
+                        "results-dates", "details-tracker", "details-prematch"):
+            self.nodes_by_id[node_id].hidden = True
+        self.focused: FakeNode | None = None
+        self.measure_by_class: dict[str, tuple[float, float]] = {}  # (top, height) of nodes with that class
 
     def writes(self) -> int:
         return sum(v for k, v in self.ops.items() if k != "by_id")
@@ -520,6 +617,10 @@ class FakeDom:
         self.ops["attr"] += 1
         node.attrs[name] = value
 
+    def remove_attr(self, node: FakeNode, name: str) -> None:
+        self.ops["attr"] += 1
+        node.attrs.pop(name, None)
+
     def toggle_class(self, node: FakeNode, cls: str, on: bool) -> None:
         self.ops["class"] += 1
         if on:
@@ -547,6 +648,47 @@ class FakeDom:
 
     def event_value(self, event: Any) -> str:
         return str(getattr(event.target, "value", ""))
+
+    def event_key(self, event: Any) -> str:
+        return str(getattr(event, "key", "") or "")
+
+    def event_shift(self, event: Any) -> bool:
+        return bool(getattr(event, "shiftKey", False))
+
+    def prevent_default(self, event: Any) -> None:
+        event.default_prevented = True
+
+    def focus(self, node: FakeNode) -> None:
+        self.ops["focus"] += 1
+        self.focused = node
+
+    def active_element(self) -> FakeNode | None:
+        if self.focused is not None and not self.is_connected(self.focused):
+            return None
+        return self.focused
+
+    def contains(self, ancestor: FakeNode, node: FakeNode | None) -> bool:
+        while node is not None:
+            if node is ancestor:
+                return True
+            node = node.parent
+        return False
+
+    def is_connected(self, node: FakeNode) -> bool:
+        return self.contains(self.root, node)
+
+    def measure(self, node: FakeNode) -> tuple[float, float]:
+        for cls, rect in self.measure_by_class.items():
+            if cls in node.classes and node.rect == (0.0, 0.0):
+                return rect
+        return node.rect
+
+    def scroll_box(self, node: FakeNode) -> tuple[float, float, float]:
+        return node.scroll
+
+    def set_scroll_top(self, node: FakeNode, value: float) -> None:
+        top, _old, height = node.scroll
+        node.scroll = (top, float(value), height)
 
 
 VOID_TAGS = {"br", "img", "input", "hr", "meta", "link"}
@@ -594,3 +736,17 @@ class _FragmentParser(HTMLParser):
 def click(node: FakeNode, container: FakeNode) -> None:
     """Dispatch a click on ``container``'s listeners with ``node`` as the target (delegation)."""
     container.dispatch("click", SimpleNamespace(target=node, type="click"))
+
+
+def accessible_name(node: FakeNode) -> str:
+    """What a screen reader calls ``node`` (simplified accessible-name computation): its
+    ``aria-label``, else the text of its descendants that are neither hidden nor ``aria-hidden``."""
+    if "aria-label" in node.attrs:
+        return node.attrs["aria-label"]
+
+    def text(n: FakeNode) -> str:
+        if n.hidden or n.attrs.get("aria-hidden") == "true":
+            return ""
+        return n.own_text() + "".join(text(c) for c in n.children)
+
+    return text(node)

@@ -1,0 +1,212 @@
+"""Accessible to everyone (issue 13), in Debian's Chromium against the real server.
+
+* axe-core (npm, injected by Playwright) finds no violation of the WCAG 2.0/2.1 A and AA rules in any
+  view, with its real content, at desktop and phone width: the live and prematch lists with moving
+  odds, the drawer, the details panel with markets and tracker, a toast, the health modal, results;
+* a keyboard-only path (no mouse): a sport, a game's details, a market tab, closing it, the health
+  modal, the mode tabs -- with a visible focus ring, Escape closing what is open and focus going
+  back where it came from;
+* reduced motion: a price move is a static outline plus its arrow, never an animation;
+* 200 % zoom: the layout reflows without horizontal scrolling;
+* what a screen reader is given for a row and for the details panel (Chromium's accessibility tree,
+  as Playwright's ARIA snapshot), printed for the record (run with ``-s``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import AXE_SCRIPT, PHONE
+from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, wait_tracker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+
+@pytest.fixture(autouse=True)
+def _axe_built():
+    if not AXE_SCRIPT.is_file():
+        pytest.fail(f"{AXE_SCRIPT} is missing: scripts/build_assets.py fetches axe-core from npm")
+
+
+def assert_clean(ui, view, report):
+    violations = ui.axe()
+    report.append((view, len(violations)))
+    assert violations == [], f"{view}: {violations}"
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
+    ui = make_ui(PHONE, is_mobile=True, has_touch=True) if width == "phone" else make_ui()
+    page = ui.page
+    report: list[tuple[str, int]] = []
+    ui.boot()
+    page.wait_for_selector(COUNTS, state="attached", timeout=30_000)
+    page.wait_for_selector(".wcard", timeout=20_000)
+    assert_clean(ui, "welcome", report)
+    if width == "phone":
+        open_drawer_if_phone(ui)
+        page.wait_for_timeout(300)
+        assert_clean(ui, "drawer", report)
+    choose_sport(ui, "1")
+    page.wait_for_selector(".odd-btn.odd-up, .odd-btn.odd-down", timeout=60_000)  # prices moving
+    assert_clean(ui, "live list", report)
+    open_details(ui)
+    wait_tracker(ui)
+    page.wait_for_timeout(500)
+    assert_clean(ui, "details with markets and tracker", report)
+    page.keyboard.press("Escape")
+    page.click("#refresh-btn")
+    page.wait_for_selector(".toast", timeout=20_000)
+    assert_clean(ui, "toast", report)
+    page.click("#health-btn")
+    page.wait_for_selector("[data-card='status']", timeout=20_000)
+    assert_clean(ui, "health modal", report)
+    page.keyboard.press("Escape")
+    page.click("#tab-prematch")
+    choose_sport(ui, "5")
+    assert_clean(ui, "prematch list", report)
+    page.click("#tab-results")
+    choose_sport(ui, "1", rows=False)
+    page.wait_for_selector(".result-row", timeout=20_000)
+    page.locator(".result-open").first.click()
+    page.wait_for_selector(".settle-table", timeout=20_000)
+    assert_clean(ui, "results with settlements", report)
+    print(f"\naxe-core, WCAG 2 A/AA, {width}: " + ", ".join(f"{view} {n}" for view, n in report))
+    ui.assert_no_errors()
+
+
+def focused(page):
+    return page.evaluate("""() => { const el = document.activeElement; return el ? {
+        id: el.id, cls: el.className, role: el.getAttribute('role'), tab: el.dataset.tab, mode: el.dataset.mode,
+        game: el.dataset.openGame, sport: el.dataset.sportId, label: el.getAttribute('aria-label'),
+        outline: getComputedStyle(el).outlineStyle, outlineWidth: getComputedStyle(el).outlineWidth} : {}; }""")
+
+
+def tab_until(page, predicate, limit=60, back=False):
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        now = focused(page)
+        if predicate(now):
+            return now
+    pytest.fail(f"never reached the element by {'Shift+' if back else ''}Tab; last: {focused(page)}")
+
+
+def test_the_whole_path_works_from_the_keyboard_alone(ui):
+    page = ui.page
+    ui.boot()
+    page.wait_for_selector(COUNTS, state="attached", timeout=30_000)
+    first = tab_until(page, lambda f: True, limit=1)
+    assert "skip-link" in first["cls"]  # the first stop skips to the games
+    # The sports list is one tab stop; arrow keys move in it, Enter chooses.
+    sport = tab_until(page, lambda f: f["role"] == "option")
+    assert sport["outline"] != "none" and sport["outlineWidth"] != "0px"  # a visible focus ring
+    page.keyboard.press("Home")
+    assert focused(page)["sport"] == "1"
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".game-row .odd-btn[data-price]:not([data-price='-'])", timeout=60_000)
+    # Into the list: a competition's toggle, then a game's button opens its details.
+    tab_until(page, lambda f: "competition-head" in (f["cls"] or ""))
+    row = tab_until(page, lambda f: f["game"] is not None)
+    assert row["outline"] != "none"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#details:not([hidden]) .mgroup", timeout=30_000)
+    assert focused(page)["id"] == "details-title"
+    tab = tab_until(page, lambda f: f["role"] == "tab" and f["tab"] is not None)
+    assert tab["tab"] == "all"
+    page.keyboard.press("ArrowRight")
+    now = focused(page)
+    assert now["tab"] == "main" and page.get_attribute(".details-tab[data-tab='main']", "aria-selected") == "true"
+    assert page.eval_on_selector_all(".mgroup:not([hidden])", "gs => gs.map(g => g.dataset.tab)") == ["main"]
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#details", state="hidden")
+    assert focused(page)["game"] == row["game"]  # back on the row's button
+    # Back up to the health button; the modal keeps focus inside, Escape returns it.
+    tab_until(page, lambda f: f["id"] == "health-btn", back=True, limit=80)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-card='status']", timeout=20_000)
+    assert focused(page)["id"] == "health-title"
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('health-modal').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#health-modal", state="hidden")
+    assert focused(page)["id"] == "health-btn"
+    # The mode tabs: one stop, arrow keys move and select.
+    tab_until(page, lambda f: f["mode"] is not None, back=True)
+    assert focused(page)["mode"] == "live"
+    page.keyboard.press("ArrowLeft")
+    assert focused(page)["mode"] == "prematch" and page.get_attribute("#tab-prematch", "aria-selected") == "true"
+    page.keyboard.press("End")
+    assert focused(page)["mode"] == "results"
+    ui.assert_no_errors()
+
+
+def test_reduced_motion_shows_a_static_marker_and_the_arrow_instead_of_a_flash(make_ui):
+    ui = make_ui(reduced_motion="reduce")
+    page = ui.page
+    boot_to_live_list(ui)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.odd-btn.odd-up, .odd-btn.odd-down')].some(b => {
+                 const s = getComputedStyle(b); window.__e2eFlash = {animation: s.animationName,
+                   shadow: s.boxShadow, arrow: b.querySelector('.odd-arrow').textContent};
+                 return true; })""", timeout=60_000)
+    flash = page.evaluate("window.__e2eFlash")
+    assert flash["animation"] == "none" and flash["shadow"] != "none" and flash["arrow"] in ("\u25b2", "\u25bc"), flash
+    open_details(ui)
+    wait_tracker(ui)
+    assert page.eval_on_selector("#details-tracker .tk-ball", "b => getComputedStyle(b).transitionDuration") in (
+        "0s", "1e-06s")
+    ui.assert_no_errors()
+
+
+def test_at_200_percent_zoom_every_view_reflows_without_horizontal_scrolling(make_ui):
+    # A 1280 x 800 window at 200 % zoom lays the page out in 640 x 400 CSS pixels.
+    ui = make_ui({"width": 640, "height": 400}, device_scale_factor=2)
+    page = ui.page
+    ui.boot()
+    page.wait_for_selector(COUNTS, state="attached", timeout=30_000)
+
+    def reflows(view):
+        overflow = ui.no_horizontal_overflow()
+        assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, (view, overflow)
+
+    reflows("welcome")
+    choose_sport(ui, "1")
+    reflows("live list")
+    open_details(ui)
+    wait_tracker(ui)
+    reflows("details")
+    ui.screenshot("zoom-200-details")
+    page.click("#details-close")
+    page.click("#health-btn")
+    page.wait_for_selector("[data-card='status']", timeout=20_000)
+    reflows("health")
+    page.keyboard.press("Escape")
+    page.click("#tab-results")
+    choose_sport(ui, "1", rows=False)
+    page.wait_for_selector(".result-row", timeout=20_000)
+    reflows("results")
+    ui.assert_no_errors()
+
+
+def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
+    page = ui.page
+    boot_to_live_list(ui)
+    row = page.locator(".game-row[data-game-id]").first
+    snapshot = row.aria_snapshot()
+    print("\nA row, as Chromium's accessibility tree gives it:\n" + snapshot)
+    assert snapshot.startswith("- listitem")
+    names = row.locator(".odd-btn").evaluate_all("bs => bs.map(b => b.textContent)")
+    assert any(n.startswith("Home 1 ") for n in names), names
+    assert row.locator(".game-open").text_content().endswith(". Details")
+    open_details(ui)
+    wait_tracker(ui)
+    panel = page.locator("#details").aria_snapshot()
+    print("\nThe details panel (first 60 lines):\n" + "\n".join(panel.splitlines()[:60]))
+    assert "- complementary" in panel and "- tablist" in panel and "- tab " in panel
+    assert "- table" in panel and 'img "Pitch:' in panel
+    assert "button \"Close details\"" in panel
+    print("\nThe sports list:\n" + "\n".join(page.locator("#sport-list").aria_snapshot().splitlines()[:6]))
+    print("\nThe mode tabs:\n" + page.locator("#mode-tabs").aria_snapshot())
+    ui.assert_no_errors()
