@@ -10,6 +10,8 @@ reads; the one thing it changes is whether ``tracemalloc`` traces, on request. B
 Query parameters (each optional; the answer always has every figure):
 
 * ``gc=1``: run ``gc.collect()`` first (so garbage awaiting a cycle collection does not count);
+* ``objects=1``: also count the live instances of every class defined under ``backend.`` (one walk
+  of ``gc.get_objects()``): a group, channel or client left behind shows by name;
 * ``tracemalloc=start``: start tracing allocations (1 frame) and take the baseline snapshot;
   ``tracemalloc=compare``: compare the allocations alive now with the baseline (the growth, and the
   files that grew most); ``tracemalloc=stop``: stop tracing and forget the baseline.
@@ -17,7 +19,9 @@ Query parameters (each optional; the answer always has every figure):
 The answer (JSON): ``tasks`` (``len(asyncio.all_tasks())``), ``tasks_by_coroutine`` (counts by the
 coroutine's qualified name), ``fds`` (entries of ``/proc/self/fd``, -1 where there is none),
 ``rss_bytes``, ``gc_counts``, ``tracemalloc`` (``tracing``, ``traced_bytes``, ``peak_bytes``, and
-after a compare ``growth_bytes`` and ``top``: ``[{"file", "size_diff", "count_diff"}]``, 10 at most).
+after a compare ``growth_bytes``, ``growth_by_area`` (``backend/hub``, ``backend/simulator``, an installed
+package's name, ``stdlib``) and ``top``: ``[{"file", "size_diff", "count_diff"}]``, 10 at most), and
+with ``objects=1`` ``objects`` (``{"backend.hub.fanout.Channel": n, ...}``).
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ class Introspector:
     def __init__(self) -> None:
         self.baseline: tracemalloc.Snapshot | None = None
 
-    def figures(self, collect: bool = False, trace: str | None = None) -> dict[str, Any]:
+    def figures(self, collect: bool = False, trace: str | None = None, objects: bool = False) -> dict[str, Any]:
         if collect:
             gc.collect()
         traced: dict[str, Any] = {}
+        extra: dict[str, Any] = {"objects": live_objects()} if objects else {}
         if trace == "start":
             if not tracemalloc.is_tracing():
                 tracemalloc.start(1)
@@ -57,6 +62,10 @@ class Introspector:
             now = tracemalloc.take_snapshot().filter_traces(_FILTERS)
             diff = now.compare_to(self.baseline, "filename")
             traced["growth_bytes"] = sum(d.size_diff for d in diff)
+            areas: collections.Counter[str] = collections.Counter()
+            for d in diff:
+                areas[area(d.traceback[0].filename)] += d.size_diff
+            traced["growth_by_area"] = dict(areas.most_common())
             traced["top"] = [{"file": d.traceback[0].filename, "size_diff": d.size_diff, "count_diff": d.count_diff}
                              for d in sorted(diff, key=lambda d: -abs(d.size_diff))[:10]]
             del now, diff
@@ -70,7 +79,30 @@ class Introspector:
         return {"tasks": len(tasks), "tasks_by_coroutine": dict(by_coro.most_common()), "fds": open_fds(),
                 "rss_bytes": rss_bytes(), "gc_counts": list(gc.get_count()),
                 "tracemalloc": {"tracing": tracemalloc.is_tracing(), "traced_bytes": current, "peak_bytes": peak,
-                                **traced}}
+                                **traced}, **extra}
+
+
+def live_objects() -> dict[str, int]:
+    """Live instances of our own classes (modules under ``backend.``), by ``module.Class``."""
+    counts: collections.Counter[str] = collections.Counter()
+    for obj in gc.get_objects():
+        cls = type(obj)
+        module = getattr(cls, "__module__", "")
+        if module.startswith("backend."):
+            counts[f"{module}.{cls.__qualname__}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def area(filename: str) -> str:
+    """Where an allocation was made: ``backend/<package>`` for our code, ``<library>`` for an installed
+    package, ``stdlib`` for the rest."""
+    path = filename.replace(os.sep, "/")
+    if "/site-packages/" in path:
+        return path.split("/site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/backend/" in path:
+        parts = path.rsplit("/backend/", 1)[1].split("/")
+        return "backend/" + (parts[0] if len(parts) > 1 else parts[0].removesuffix(".py"))
+    return "stdlib"
 
 
 def open_fds() -> int:
@@ -91,7 +123,8 @@ def introspection(request: Request[Any, Any, Any]) -> Response[Any]:
     if trace not in (None, "start", "compare", "stop"):
         return Response({"error": "tracemalloc must be start, compare or stop"}, status_code=400,
                         headers={"Cache-Control": "no-store"})
-    figures = introspector.figures(collect=params.get("gc") in ("1", "true"), trace=trace)
+    figures = introspector.figures(collect=params.get("gc") in ("1", "true"), trace=trace,
+                                   objects=params.get("objects") in ("1", "true"))
     return Response(figures, headers={"Cache-Control": "no-store"})
 
 
