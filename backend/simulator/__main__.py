@@ -1,5 +1,8 @@
 """``python -m backend.simulator``: run the feed simulator on its own until Ctrl-C (the Swarm feed at
-the printed URL, the live-tracker feed at its ``/tracker`` path)."""
+the printed URL, the live-tracker feed at its ``/tracker`` path).
+
+SIGUSR1 freezes the world (nothing moves or is pushed; requests are still answered) and SIGUSR2 lets
+it go on: the chaos tool (``bench/chaos.py``) compares the hub's state with the feed's that way."""
 
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
     defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
         prog="python -m backend.simulator",
-        description="Serve a simulated Swarm odds feed over WebSocket (deterministic from --seed).",
+        description="Serve a simulated Swarm odds feed over WebSocket (deterministic from --seed). "
+                    "SIGUSR1 freezes the world, SIGUSR2 lets it go on.",
     )
     parser.add_argument("--host", default=defaults.host, help="interface to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port, 0 for any free one (default %(default)s)")
@@ -53,6 +57,9 @@ async def run(config: SimulatorConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with SwarmSimulator(config) as sim:
+        for sig, hook in ((signal.SIGUSR1, sim.pause), (signal.SIGUSR2, sim.resume)):
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                loop.add_signal_handler(sig, hook)
         print(sim.url, flush=True)
         await stop.wait()
 
