@@ -270,6 +270,7 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()
         self.accepted = 0
         self.connect_failures = 0
+        self.blackout_connections = 0
         self.bytes = Counter[str]()
         self._server: asyncio.Server | None = None
         self._n = 0
@@ -319,6 +320,17 @@ class FaultProxy:
         self.counts[key] += 1
         self.log.append((time.time(), self.name, conn.n, fault.describe()))
         return conn
+
+    def inject_all(self, fault: Fault) -> int:
+        """Apply ``fault`` to every live connection at once (a blackout); counted once, as
+        ``<kind>:all``, with the connections it hit in ``blackout_connections``."""
+        conns = self.live()
+        for conn in conns:
+            conn.apply(fault)
+        self.counts[f"{fault.kind}:all"] += 1
+        self.blackout_connections += len(conns)
+        self.log.append((time.time(), self.name, 0, f"{fault.describe()} x{len(conns)}"))
+        return len(conns)
 
     @property
     def injected(self) -> int:
