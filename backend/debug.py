@@ -88,7 +88,7 @@ def live_objects() -> dict[str, int]:
     for obj in gc.get_objects():
         cls = type(obj)
         module = getattr(cls, "__module__", "")
-        if module.startswith("backend."):
+        if isinstance(module, str) and module.startswith("backend."):  # (some types' is a descriptor)
             counts[f"{module}.{cls.__qualname__}"] += 1
     return dict(sorted(counts.items()))
 
