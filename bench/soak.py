@@ -367,6 +367,7 @@ async def soak(opts: Options) -> dict[str, Any]:
                       group_errors=dict(tally.group_errors), events=tally.events, bytes_in=tally.bytes_in, end=end,
                       tracemalloc=compared["tracemalloc"] if compared else None,
                       objects_grown=grown_objects(baseline["objects"], (objects_end or {}).get("objects", {})),
+                      group_objects=group_objects((objects_end or {}).get("objects", {})),
                       server_errors=server.error_lines()[:20])
         result["checks"] = checks(result, opts)
     finally:
@@ -381,10 +382,26 @@ async def soak(opts: Options) -> dict[str, Any]:
 SERVER_MODULES = ("backend.hub.", "backend.tracker.", "backend.swarm.", "backend.health.")
 
 
+# Bounded by design, made on first use: one per-second ring per group kind and subscription tag
+# (a fixed set; a kind first seen after the warm-up adds one).
+FIRST_USE = ("backend.health.ring.SecondBuckets",)
+
+
 def grown_objects(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     """Classes of the server's own modules (not the embedded simulator's) with more live instances."""
     return {name: n - before.get(name, 0) for name, n in after.items()
-            if name.startswith(SERVER_MODULES) and n > before.get(name, 0)}
+            if name.startswith(SERVER_MODULES) and name not in FIRST_USE and n > before.get(name, 0)}
+
+
+# What belongs to one group: none of it may be alive once every group is gone (a count above the
+# baseline would miss one kept from the warm-up, as the reaper's frame once kept its last group).
+PER_GROUP = ("backend.hub.groups.", "backend.tracker.groups.", "backend.tracker.connection.TrackerConnection",
+             "backend.tracker.session.TrackerSession", "backend.hub.fanout.Channel", "backend.hub.fanout.Client",
+             "backend.hub.fanout.ReplayRing", "backend.hub.payloads.OddsCache", "backend.hub.changes.GamesFingerprint")
+
+
+def group_objects(objects: dict[str, int]) -> dict[str, int]:
+    return {name: n for name, n in objects.items() if name.startswith(PER_GROUP) and n}
 
 
 def server_growth(tm: dict[str, Any] | None) -> int | None:
@@ -417,6 +434,8 @@ def checks(r: dict[str, Any], opts: Options) -> dict[str, Any]:
          growth is not None and growth < opts.max_growth,
          f"{growth} bytes (simulator: {((r['tracemalloc'] or {}).get('growth_by_area') or {}).get('backend/simulator')})"),
         ("no instance of the server's classes left over", not r["objects_grown"], r["objects_grown"] or "none"),
+        ("no group, channel, client or tracker connection object alive", not r["group_objects"],
+         r["group_objects"] or "none"),
         ("no error line in the server's log", not r["server_errors"], r["server_errors"][:3] or "none"),
     ]
     return {"rows": [{"check": c, "ok": ok, "value": v} for c, ok, v in rows],
