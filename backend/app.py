@@ -150,8 +150,14 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
                     TrackerService(settings, clock, tracker_url, reporter=health))
             yield
 
+    debug_routes: list[Any] = []
+    if settings.debug_introspection:  # off by default: the path does not exist then (backend/debug.py)
+        from backend.debug import ROUTES as DEBUG_ROUTES
+
+        debug_routes = DEBUG_ROUTES
+        log.warning("DEBUG_INTROSPECTION is on: /api/debug/introspection tells about the process's internals")
     app = OddsApp(
-        route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *apidoc.routes(),
+        route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *debug_routes, *apidoc.routes(),
                         *web_routes(settings.static_dir)],
         lifespan=[services],
         state=State({"settings": settings}),

@@ -144,6 +144,9 @@ class Settings:
     """Built front-end assets (Pyodide, wheels); made by scripts/build_assets.py."""
     log_level: str = "INFO"
     """Python logging level."""
+    debug_introspection: bool = False
+    """Mount ``GET /api/debug/introspection`` (``backend/debug.py``): asyncio task counts, open files and
+    tracemalloc growth, for the soak and chaos tools. Off by default; only on a server bound to 127.0.0.1."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -258,14 +258,21 @@ class GroupHub:
             await self.clock.sleep(0.5)
             try:
                 self.reap()
-                for group in list(self.groups.values()):
-                    group.channel.check_stuck()
+                self.check_stuck()
                 if self.clock.monotonic() >= next_heartbeat:
                     next_heartbeat = self.clock.monotonic() + self.heartbeat_interval
                     self.heartbeat()
                 self.on_tick()
             except Exception:  # the reaper must outlive any bug in what it calls
                 log.exception("%s reaper round failed", self.name)
+
+    def check_stuck(self) -> None:
+        """Drop every client whose write stayed blocked past the write timeout, in every group.
+
+        Its own frame, not the reaper's: a loop variable in the reaper's never-ending frame kept the
+        last group it looked at alive after that group was closed (found by ``bench.soak``)."""
+        for group in list(self.groups.values()):
+            group.channel.check_stuck()
 
     def on_tick(self) -> None:
         """Called by the reaper every half second; override for periodic work."""

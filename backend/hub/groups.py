@@ -180,8 +180,10 @@ class SportGroup(Group):
         self.odds = payloads.OddsCache()
         self._games = GamesFingerprint(self._game_line)
         self._games_payload: bytes | None = None
-        self._snapshot: tuple[int, bytes | None] = (-1, None)
+        self._snapshot: tuple[tuple[int, int], bytes | None] = ((-1, -1), None)
         self.game_ids: list[int] = []
+        self._listed_counts: dict[str, Any] = {}  # listed game id -> its markets_count in the list
+        self._games_version = 0
 
     async def resolve_sport(self) -> None:
         """Sport name (from the hierarchy, else the id) and the market-type priorities."""
@@ -208,6 +210,8 @@ class SportGroup(Group):
             return
         games = payloads.games_list(tree, self.sport_name, self.sport_num, prematch=not self.live)
         self.game_ids = [g["id"] for g in games if "id" in g]
+        self._listed_counts = {str(g["id"]): g.get("markets_count") for g in games if "id" in g}
+        self._games_version += 1
         payload = {"sportId": self.sport_id, "sportName": self.sport_name, "data": games,
                    "last_updated": self.now_iso()}
         # The state a snapshot shows must include the frame it is taken with: set, then publish.
@@ -252,12 +256,24 @@ class SportGroup(Group):
         self.on_odds(tree, delta, resubscribed=delta is None, whole=True)
 
     def _odds_snapshot_data(self) -> bytes | None:
-        """The late-joiner ``odds`` payload, rebuilt only when the cache changed since last time."""
+        """The late-joiner ``odds`` payload, rebuilt only when the cache or the list changed since.
+
+        Every listed game is in it: with its odds when they are known, else with ``odds: null``
+        (docs/api.md B2). A browser coming back to a group made again (a new epoch, which has not
+        read every game's odds yet) otherwise kept showing the odds the old incarnation had sent it,
+        where a new browser shows none.
+        """
         version, data = self._snapshot
-        if version != self.odds.version:
+        now = (self.odds.version, self._games_version)
+        if version != now:
             updates = self.odds.snapshot(include_null=self.snapshot_includes_null)
+            named = {u["gameId"] for u in updates}
+            unknown = [{"gameId": gid, "odds": None, "markets_count": count if count is not None else 0}
+                       for gid, count in self._listed_counts.items() if gid not in named]
+            if unknown:
+                updates = sorted(updates + unknown, key=lambda u: u["gameId"])
             data = encode_json(self.odds_payload(updates)) if updates else None
-            self._snapshot = (self.odds.version, data)
+            self._snapshot = (now, data)
         return data
 
     def _account(self) -> None:

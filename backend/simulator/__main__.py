@@ -1,5 +1,8 @@
 """``python -m backend.simulator``: run the feed simulator on its own until Ctrl-C (the Swarm feed at
-the printed URL, the live-tracker feed at its ``/tracker`` path)."""
+the printed URL, the live-tracker feed at its ``/tracker`` path).
+
+SIGUSR1 freezes the world (nothing moves or is pushed; requests are still answered) and SIGUSR2 lets
+it go on: the chaos tool (``bench/chaos.py``) compares the hub's state with the feed's that way."""
 
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ def parse_args(argv: list[str] | None = None) -> SimulatorConfig:
         prog="python -m backend.simulator",
         description="Serve a simulated Swarm odds feed and its live-tracker feed over WebSocket, on one port: "
                     "the Swarm feed at ws://HOST:PORT/, the tracker feed at ws://HOST:PORT/tracker (one socket per "
-                    "followed game). Deterministic from --seed.",
+                    "followed game). Deterministic from --seed. "
+                    "SIGUSR1 freezes the world, SIGUSR2 lets it go on.",
     )
     parser.add_argument("--host", default=defaults.host, help="interface to bind (default %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port, 0 for any free one (default %(default)s)")
@@ -61,6 +65,9 @@ async def run(config: SimulatorConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with SwarmSimulator(config) as sim:
+        for sig, hook in ((signal.SIGUSR1, sim.pause), (signal.SIGUSR2, sim.resume)):
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                loop.add_signal_handler(sig, hook)
         print(startup_lines(sim.url, sim.tracker_url), flush=True)
         await stop.wait()
 

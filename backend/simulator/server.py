@@ -11,7 +11,7 @@ keep their order and a slow client never stalls the others; a client whose queue
 disconnected (counted in ``slow_disconnects``).
 
 Fault hooks for tests: :meth:`drop_connections`, :meth:`stall_connections`, :meth:`expire_sessions`,
-:meth:`broadcast_raw`,
+:meth:`broadcast_raw`, :meth:`pause` / :meth:`resume` (the world stands still),
 and :meth:`stop` / :meth:`start` (the second start binds the same port again).
 """
 
@@ -193,6 +193,7 @@ class SwarmSimulator:
         self._tracker = _TrackerFeed(self.config)
         self._loop: asyncio.Task[None] | None = None
         self.ticks = 0
+        self.paused = False  # fault hook: the world stands still (nothing moves, nothing is pushed)
         self.pushes_sent = 0
         self.loop_errors = 0
         self.slow_disconnects = 0
@@ -295,6 +296,8 @@ class SwarmSimulator:
         interval = self.config.push_interval
         while True:
             await self._clock.sleep(interval)
+            if self.paused:
+                continue
             try:
                 self.step()
             except Exception:  # keep the feed alive; the failure is logged and counted
@@ -370,6 +373,15 @@ class SwarmSimulator:
         for client in clients:
             client.stalled = True
         return len(clients)
+
+    def pause(self) -> None:
+        """Freeze the world: no tick, so nothing changes and nothing is pushed, while every request is
+        still answered from the frozen world (a tool can then compare a client's view with the feed's).
+        On :meth:`resume` the world catches up with the clock (what was due meanwhile happens at once)."""
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
 
     def subscription_ids(self) -> list[str]:
         """The subids of every live subscription on every connection (for tests that push by hand)."""

@@ -12,8 +12,9 @@ session on them. It is the single owner of
   the session is gone (``CODE_SESSION_LOST``), after which every request in flight is sent again
   and every subscription re-established;
 * **liveness**: when the feed has been quiet for ``idle_probe`` seconds while we expect traffic
-  (subscriptions or requests outstanding), a small probe request goes out; no answer within
-  ``probe_timeout`` means the connection is stalled.
+  (subscriptions or requests outstanding), or a request has waited that long for its reply with no
+  later request answered (the feed may still push: only our direction is dead), a small probe
+  request goes out; no answer within ``probe_timeout`` means the connection is stalled.
 
 The adapter (``connection.py``) owns the socket and the clock. It calls :meth:`connection_made`
 when a socket opens, sends what :meth:`data_to_send` returns, feeds every decoded frame to
@@ -170,6 +171,8 @@ class _Pending:
     key: str  # stable id the caller waits on (user requests); the wire rid changes on a resend
     sent_rid: str | None = None
     sub: Subscription | None = None
+    sent_at: float = 0.0
+    sent_seq: int = 0  # order on the wire: an answer proves that everything sent before it arrived
 
 
 def unwrap(frame: Frame) -> Any:
@@ -216,6 +219,8 @@ class SwarmSession:
         self._session_deadline = 0.0
         self._last_frame = 0.0
         self._probe: _Pending | None = None
+        self._sent_seq = 0
+        self._answered_seq = 0  # the latest-sent request the feed answered (on this connection)
         # counters (read by health metrics)
         self.session_expiries = 0
         self.rejected_deltas = 0
@@ -257,6 +262,7 @@ class SwarmSession:
         self.connected = True
         self.session_id = None
         self._last_frame = now
+        self._answered_seq = self._sent_seq  # nothing on the new socket is proven yet
         self._session_deadline = now + session_timeout
         self._ask_session(now)
 
@@ -284,7 +290,7 @@ class SwarmSession:
             raise RequestLimitError("Too many concurrent pending requests")
         pending = self._add(_Kind.USER, command, params, now + timeout)
         if self.live:
-            self._send(pending)
+            self._send(pending, now)
         return pending.key
 
     def cancel(self, key: str) -> None:
@@ -331,6 +337,7 @@ class SwarmSession:
         if pending is None:
             self.unmatched_replies += 1
             return []
+        self._answered_seq = max(self._answered_seq, pending.sent_seq)
         self._forget(pending)
         if frame.code == CODE_SESSION_LOST and pending.kind is not _Kind.SESSION:
             return self._session_lost(pending, now)
@@ -362,12 +369,21 @@ class SwarmSession:
             elif pending.kind is _Kind.PROBE:
                 self._probe = None
                 self.stalls += 1
-                events.append(ConnectionUnusable(
-                    f"Swarm feed stalled: nothing received for {now - self._last_frame:.1f}s", stalled=True))
-        if self.live and self._probe is None and now - self._last_frame >= self.idle_probe and self._expecting():
+                quiet = now - self._last_frame
+                why = (f"nothing received for {quiet:.1f}s" if quiet >= self.probe_timeout else
+                       "requests go unanswered while it still pushes")
+                events.append(ConnectionUnusable(f"Swarm feed stalled: {why}", stalled=True))
+        if self.live and self._probe is None and self._expecting() and (
+                now - self._last_frame >= self.idle_probe or self._unanswered(now)):
             self._probe = self._add(_Kind.PROBE, "get", PROBE, now + self.probe_timeout)
-            self._send(self._probe)
+            self._send(self._probe, now)
         return events
+
+    def _unanswered(self, now: float) -> bool:
+        """A request has waited ``idle_probe`` for its reply and nothing sent after it was answered:
+        the feed may be pushing while our direction is dead (a half-open connection)."""
+        return any(p.sent_rid is not None and p.sent_seq > self._answered_seq and now - p.sent_at >= self.idle_probe
+                   for p in self._pending.values())
 
     # -- internals: bookkeeping ---------------------------------------------------------------
     def _add(self, kind: _Kind, command: str, params: dict[str, Any], deadline: float,
@@ -376,9 +392,11 @@ class SwarmSession:
         self._pending[pending.key] = pending
         return pending
 
-    def _send(self, pending: _Pending) -> None:
+    def _send(self, pending: _Pending, now: float) -> None:
         rid = self._new_rid()
         pending.sent_rid = rid
+        self._sent_seq += 1
+        pending.sent_seq, pending.sent_at = self._sent_seq, now
         self._by_rid[rid] = pending
         if pending.sub is not None:
             pending.sub._rid = rid
@@ -424,7 +442,7 @@ class SwarmSession:
     def _ask_session(self, now: float) -> None:
         pending = self._add(_Kind.SESSION, "request_session", {"site_id": self.site_id, "language": "eng"},
                             max(self._session_deadline, now + 0.001))
-        self._send(pending)
+        self._send(pending, now)
 
     def _on_session_reply(self, pending: _Pending, frame: Frame, now: float) -> list[Event]:
         data = frame.data if isinstance(frame.data, dict) else {}
@@ -433,7 +451,7 @@ class SwarmSession:
             return [ConnectionUnusable("Failed to get Swarm session id")]
         self.session_id = sid
         for waiting in [p for p in self._pending.values() if p.sent_rid is None and p.kind is _Kind.USER]:
-            self._send(waiting)
+            self._send(waiting, now)
         for sub in list(self._subs):
             if sub.state is SubState.WAITING:
                 self._establish(sub, now)
@@ -470,11 +488,11 @@ class SwarmSession:
         params = {"source": "betting", "what": sub.what, "where": sub.where, "subscribe": True}
         pending = self._add(_Kind.SUBSCRIBE, "get", params, now + self.request_timeout, sub=sub)
         sub.state = SubState.REQUESTED
-        self._send(pending)
+        self._send(pending, now)
 
     def _tell_unsubscribe(self, subid: str, now: float) -> None:
         pending = self._add(_Kind.UNSUBSCRIBE, "unsubscribe", {"subid": subid}, now + UNSUBSCRIBE_TIMEOUT)
-        self._send(pending)
+        self._send(pending, now)
 
     def _on_subscribed(self, pending: _Pending, frame: Frame, now: float, rid: str) -> list[Event]:
         sub = pending.sub

@@ -102,3 +102,27 @@ def test_groups_never_share_channels():
     hub = make_hub()
     a, b = Group(hub, ("x", "1")), Group(hub, ("x", "2"))
     assert a.channel is not b.channel and a.channel.epoch != b.channel.epoch
+
+
+async def test_a_closed_group_is_not_kept_alive_by_the_reaper():
+    # Found by bench.soak: the reaper's loop variable kept the last group it had looked at (its cached
+    # payloads, a whole game's markets for a game group) alive after the group was closed, for as long
+    # as no other group came along.
+    import gc
+    import weakref
+
+    hub = make_hub(group_grace=1.0)
+    hub.start_reaper()
+    try:
+        lease, group = hub.acquire(GameSpec("5"))
+        ref = weakref.ref(group)
+        await hub.clock.run_until(lambda: hub.clock.monotonic() >= 1.0, step=0.5)  # the reaper looks at it
+        hub.release(lease)
+        del group, lease
+        await hub.clock.run_until(lambda: not hub.groups, step=0.5)
+        await hub.idle()
+        await hub.clock.run_until(lambda: hub.clock.monotonic() >= 5.0, step=0.5)  # more rounds, no group
+        gc.collect()
+        assert ref() is None, [type(r).__name__ for r in gc.get_referrers(ref())]
+    finally:
+        await hub.shutdown_groups()

@@ -236,3 +236,27 @@ async def test_the_command_line_names_both_feeds(sim, capsys) -> None:
     swarm, tracker = startup_lines(sim.url, sim.tracker_url).splitlines()
     assert sim.url in swarm and "Swarm" in swarm
     assert sim.tracker_url in tracker and sim.tracker_url.endswith("/tracker")
+
+
+async def test_a_paused_world_stands_still_and_answers_then_goes_on() -> None:
+    clock = FakeClock()
+    config = SimulatorConfig(seed=4, live_games=20, prematch_games=40, price_changes_per_second=500.0,
+                             push_interval=0.25, history_games_per_day=5)
+    async with SwarmSimulator(config, clock) as simulator:
+        peer = await open_peer(simulator)
+        await peer.session()
+        subid, tree = await peer.subscribe(*LIVE_ODDS)
+        simulator.pause()
+        ticks = simulator.ticks
+        for _ in range(8):
+            clock.advance(0.25)
+            await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            await peer.recv(timeout=0.3)  # nothing moved, nothing pushed
+        assert simulator.ticks == ticks
+        _, again = await peer.subscribe(*LIVE_ODDS)  # still answered, from the frozen world
+        assert again == tree
+        simulator.resume()
+        clock.advance(0.25)
+        assert subid in (await peer.next_push())["data"]
+        await peer.ws.close()

@@ -274,3 +274,46 @@ def test_a_probe_answered_with_session_lost_replaces_the_session():
 def test_nothing_is_probed_while_nothing_is_expected():
     s = live_session(idle_probe=1.0)
     assert s.tick(100.0) == [] and sent(s) == []
+
+
+def push(subid: str, delta: dict) -> Frame:
+    return Frame(rid=0, data={subid: delta})
+
+
+def test_a_feed_that_pushes_but_answers_no_request_is_probed_and_replaced():
+    # Found by bench.chaos: a half-open upstream whose hub -> feed direction is dead while the feed
+    # still pushes. Every frame restarted the silence timer, so the probe never went out: polls and
+    # new subscriptions timed out for ever on a connection that was never replaced.
+    s = live_session(idle_probe=3.0, probe_timeout=2.0)
+    s.subscribe({}, {}, None, 0)
+    answer_subscribe(s, sent(s)[0], "7", {"game": {}}, now=0)
+    s.request("get", {"what": {}}, 10.0, 60.0)  # a poll: it never reaches the feed
+    (poll,) = sent(s)
+    for t in range(10, 30):  # the feed keeps pushing, twice a second
+        s.receive(push("7", {"game": {"1": {"id": 1, "markets_count": t}}}), t)
+        s.receive(push("7", {"game": {"1": {"id": 1, "markets_count": t}}}), t + 0.5)
+        events = s.tick(t + 0.5)
+        if events:
+            break
+    else:
+        raise AssertionError("a connection that answers nothing was kept for 20 s")
+    (event,) = events
+    assert isinstance(event, ConnectionUnusable) and event.stalled and s.stalls == 1
+    assert t + 0.5 <= 10.0 + 3.0 + 2.0 + 0.5  # noticed within idle_probe + probe_timeout (+ a tick)
+    assert "unanswered" in event.reason
+
+
+def test_a_slow_reply_behind_an_answered_probe_does_not_probe_again_and_again():
+    s = live_session(idle_probe=3.0, probe_timeout=2.0)
+    s.subscribe({}, {}, None, 0)
+    answer_subscribe(s, sent(s)[0], "7", {"game": {}}, now=0)
+    s.request("get", {"what": {}}, 0.0, 60.0)  # the feed is slow to answer this one
+    sent(s)
+    probes = 0
+    for t in range(1, 40):
+        s.receive(push("7", {"game": {}}), t)
+        assert s.tick(t) == []
+        for request in sent(s):
+            probes += 1
+            s.receive(Frame(rid=request["rid"], code=0, data={"data": {}}), t + 0.1)  # probes are answered
+    assert probes <= 1  # once answered, the path is proven for everything sent before it
