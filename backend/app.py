@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if logging.getLevelName(settings.log_level) != logging.DEBUG:
         logging.getLogger("websockets").setLevel(logging.WARNING)  # one line per socket is noise
-    settings = _within_open_files(settings)
+    configured, settings = settings, _within_open_files(settings)
 
     @asynccontextmanager
     async def services(app: Litestar) -> AsyncIterator[None]:
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
                                 "and the leader's is the feed, so a new leader brings a new world (same games, "
                                 "other prices); set SWARM_WS_URL to one feed (python -m backend.cluster does)")
 
-                await start_cluster(stack, app, settings, clock, url, tracker_url)
+                await start_cluster(stack, app, settings, clock, url, tracker_url, configured)
                 yield
                 return
             health = app.state.health = await stack.enter_async_context(HealthService(clock))

@@ -71,14 +71,16 @@ class ClusterHub(GroupHub):
 
     def __init__(self, *, service: str, store: Store, process: str, codec: SpecCodec, clock: Clock,
                  max_clients: int, max_groups: dict[str, int], subscription_budget: int | None,
-                 preamble: bytes = b"", **options: Any) -> None:
+                 cluster_max_clients: int | None = None, preamble: bytes = b"", **options: Any) -> None:
         super().__init__(name=f"{service}-edge", clock=clock, rng=None, max_clients=max_clients,
                          max_groups=dict(max_groups), subscription_budget=subscription_budget, **options)
         self.service = service
         self.store = store
         self.process = process
         self.codec = codec
-        self.cluster_max_clients = max_clients
+        # max_clients is this process's (its open-file limit may have lowered it); the cluster's is
+        # the configured one, counted over every process
+        self.cluster_max_clients = max_clients if cluster_max_clients is None else cluster_max_clients
         self.cluster_max_groups = dict(max_groups)
         self.cluster_budget = subscription_budget
         self._preamble = preamble
@@ -125,6 +127,7 @@ class ClusterHub(GroupHub):
 
     # -- admission ----------------------------------------------------------------------------------
     def check_client_limit(self) -> None:
+        self.registry.check_client_limit()
         if self.registry.total_clients + self.other_clients >= self.cluster_max_clients:
             self.registry.rejected_total += 1
             raise LimitExceeded("Too many concurrent clients", retry_after=5)
@@ -133,13 +136,23 @@ class ClusterHub(GroupHub):
         self.check_client_limit()
         if spec.key in self.groups:
             return
+        self._epochs[spec.key] = await self._admission(spec, dry_run=False)
+
+    async def check_admission(self, spec: Spec) -> None:
+        """What :meth:`admit` would raise for ``spec`` (a ``HEAD``), the cluster's limits included,
+        changing nothing."""
+        self.check_client_limit()
+        if spec.key not in self.groups:
+            await self._admission(spec, dry_run=True)
+
+    async def _admission(self, spec: Spec, dry_run: bool) -> str:
         key = key_text(spec.key)
         kind = type(spec).kind  # type: ignore[attr-defined]
         try:
             admission = await within(self.clock, 2.0, self.store.admit(
                 self.service, key, self.codec.encode(spec), kind, spec.subscriptions,
                 self.cluster_max_groups.get(kind), self.cluster_budget, self.process, INTEREST_TTL,
-                base36(int(self.clock.time() * 1000)) + "." + uuid.uuid4().hex[:6]))
+                base36(int(self.clock.time() * 1000)) + "." + uuid.uuid4().hex[:6], dry_run=dry_run))
         except (StoreError, TimeoutError) as exc:
             self.store_ok = False
             raise Unavailable(f"the cluster's store is unavailable ({exc or type(exc).__name__})") from None
@@ -148,7 +161,7 @@ class ClusterHub(GroupHub):
             self.registry.rejected_total += 1
             what = f"{kind} groups" if admission.reason == "kind" else "upstream subscriptions"
             raise LimitExceeded(f"Too many concurrent {what}", retry_after=int(self.registry.grace) + 1)
-        self._epochs[spec.key] = admission.epoch
+        return admission.epoch
 
     def build_group(self, spec: Spec) -> BaseGroup:
         epoch = self._epochs.get(spec.key)

@@ -100,9 +100,11 @@ if not rec then
   end
   if tonumber(ARGV[5]) >= 0 and kinds >= tonumber(ARGV[5]) then return {0, '', 'kind'} end
   if tonumber(ARGV[6]) >= 0 and used + tonumber(ARGV[4]) > tonumber(ARGV[6]) then return {0, '', 'budget'} end
+  if ARGV[11] == '1' then return {1, '', ''} end
   rec = cjson.encode({spec = ARGV[2], epoch = ARGV[9], kind = ARGV[3], cost = tonumber(ARGV[4])})
   redis.call('HSET', KEYS[1], ARGV[1], rec)
 end
+if ARGV[11] == '1' then return {1, cjson.decode(rec).epoch, ''} end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[8]), ARGV[7])
 return {1, cjson.decode(rec).epoch, ''}
 """
@@ -290,11 +292,11 @@ class RedisStore:
 
     # -- groups ---------------------------------------------------------------------------------
     async def admit(self, service: str, key: str, spec: bytes, kind: str, cost: int, kind_limit: int | None,
-                    budget: int | None, process: str, ttl: float, new_epoch: str) -> Admission:
+                    budget: int | None, process: str, ttl: float, new_epoch: str, dry_run: bool = False) -> Admission:
         ok, epoch, reason = await self._run(  # type: ignore[misc]
             "admit", [self._k(service, "groups"), self._k(service, "i", key)],
             [key, spec, kind, cost, -1 if kind_limit is None else kind_limit, -1 if budget is None else budget,
-             process, _ms(ttl), new_epoch, self._k(service, "i", "")])
+             process, _ms(ttl), new_epoch, self._k(service, "i", ""), "1" if dry_run else "0"])
         return Admission(bool(ok), epoch.decode() if isinstance(epoch, bytes) else str(epoch),
                          reason.decode() if isinstance(reason, bytes) else str(reason))
 

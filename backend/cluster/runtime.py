@@ -79,10 +79,11 @@ class ClusterOddsHub(ClusterHub):
     figures_type = LeaderFigures
     leader_figures: LeaderFigures | None
 
-    def __init__(self, settings: Settings, store: Store, process: str, clock: Clock) -> None:
+    def __init__(self, settings: Settings, store: Store, process: str, clock: Clock,
+                 cluster_max_clients: int | None = None) -> None:
         super().__init__(
             service="hub", store=store, process=process, codec=HUB_CODEC, clock=clock,
-            max_clients=settings.max_clients, max_groups={"game": settings.max_game_groups},
+            max_clients=settings.max_clients, cluster_max_clients=cluster_max_clients, max_groups={"game": settings.max_game_groups},
             subscription_budget=settings.max_subscriptions - COUNTS_RESERVE, grace=settings.group_grace,
             memory_budget=settings.memory_budget, heartbeat_interval=settings.heartbeat_interval,
             write_timeout=settings.write_timeout, replay_frames=settings.replay_frames,
@@ -157,10 +158,11 @@ class ClusterTrackerHub(ClusterHub):
     figures_type = TrackerLeaderFigures
     leader_figures: TrackerLeaderFigures | None
 
-    def __init__(self, settings: Settings, store: Store, process: str, clock: Clock, reporter: Reporter) -> None:
+    def __init__(self, settings: Settings, store: Store, process: str, clock: Clock, reporter: Reporter,
+                 cluster_max_clients: int | None = None) -> None:
         super().__init__(
             service="tracker", store=store, process=process, codec=TRACKER_CODEC, clock=clock,
-            max_clients=settings.tracker_max_clients, max_groups={"tracker": settings.tracker_max_games},
+            max_clients=settings.tracker_max_clients, cluster_max_clients=cluster_max_clients, max_groups={"tracker": settings.tracker_max_games},
             subscription_budget=None, grace=settings.group_grace, memory_budget=settings.tracker_memory_budget,
             heartbeat_interval=settings.heartbeat_interval, write_timeout=settings.write_timeout,
             replay_frames=settings.replay_frames, replay_bytes=settings.replay_bytes,
@@ -280,8 +282,11 @@ def hub_figures(hub: OddsHub) -> Callable[[], bytes]:
 
 
 async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clock: Clock, swarm_url: str,
-                        tracker_url: str) -> None:
-    """Run this process as a member of the cluster at ``settings.redis_url`` (see the module docstring)."""
+                        tracker_url: str, configured: Settings | None = None) -> None:
+    """Run this process as a member of the cluster at ``settings.redis_url`` (see the module docstring).
+    ``settings`` are this process's, its client limits lowered to its open-file limit; ``configured``
+    (the settings as given) holds the cluster-wide client limits."""
+    configured = configured or settings
     store = RedisStore(settings.redis_url)
     stack.push_async_callback(store.close)
     process = process_id()
@@ -297,7 +302,7 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
 
     hub = await stack.enter_async_context(OddsHub(settings, clock, swarm_url, reporter=health, dormant=True))
     edge = app.state.hub = health.hub = await stack.enter_async_context(
-        ClusterOddsHub(settings, store, process, clock))
+        ClusterOddsHub(settings, store, process, clock, cluster_max_clients=configured.max_clients))
     reporter.edges["hub"] = edge
     lead = reporter.leaderships["hub"] = Leadership(
         store, "hub", hub, HUB_CODEC, clock, process, maxlen=settings.replay_frames,
@@ -308,7 +313,8 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
     if tracker_url:
         tracker = await stack.enter_async_context(TrackerService(settings, clock, tracker_url, reporter=health))
         tracker_edge = app.state.tracker = health.tracker = await stack.enter_async_context(
-            ClusterTrackerHub(settings, store, process, clock, health))
+            ClusterTrackerHub(settings, store, process, clock, health,
+                              cluster_max_clients=configured.tracker_max_clients))
         reporter.edges["tracker"] = tracker_edge
         tlead = reporter.leaderships["tracker"] = Leadership(
             store, "tracker", tracker, TRACKER_CODEC, clock, process, maxlen=settings.replay_frames,

@@ -100,7 +100,11 @@ class Store(Protocol):
 
     # -- groups ---------------------------------------------------------------------------------
     async def admit(self, service: str, key: str, spec: bytes, kind: str, cost: int, kind_limit: int | None,
-                    budget: int | None, process: str, ttl: float, new_epoch: str) -> Admission: ...
+                    budget: int | None, process: str, ttl: float, new_epoch: str, dry_run: bool = False) -> Admission:
+        """Admit ``process``'s interest in the group ``key`` under the cluster's limits (creating it
+        with ``new_epoch`` if no process wants it yet). ``dry_run``: only say whether it would be
+        admitted (a ``HEAD``), changing nothing."""
+        ...
 
     async def refresh(self, service: str, groups: list[tuple[str, str]], process: str, ttl: float) -> list[str]:
         """Renew this process's interest in each ``(key, epoch)``; return the keys whose incarnation
@@ -252,7 +256,7 @@ class MemoryStore:
         return current is not None and current[0] == token and current[2] > self.now()
 
     async def admit(self, service: str, key: str, spec: bytes, kind: str, cost: int, kind_limit: int | None,
-                    budget: int | None, process: str, ttl: float, new_epoch: str) -> Admission:
+                    budget: int | None, process: str, ttl: float, new_epoch: str, dry_run: bool = False) -> Admission:
         self._check()
         groups = self._groups.setdefault(service, {})
         self._prune(service)
@@ -262,7 +266,11 @@ class MemoryStore:
                 return Admission(False, reason="kind")
             if budget is not None and sum(g.cost for g in groups.values()) + cost > budget:
                 return Admission(False, reason="budget")
+            if dry_run:
+                return Admission(True)
             group = groups[key] = _Group(spec, new_epoch, kind, cost)
+        if dry_run:
+            return Admission(True, group.epoch)
         group.interest[process] = self.now() + ttl
         return Admission(True, group.epoch)
 

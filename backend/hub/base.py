@@ -332,11 +332,11 @@ class GroupHub:
         """Raise :class:`~.registry.LimitExceeded` if one more client would be over the client limit."""
         self.registry.check_client_limit()
 
-    def check_admission(self, spec: Spec) -> None:
-        """Raise the :class:`~.registry.LimitExceeded` that :meth:`acquire` would raise for ``spec``
-        (the client limit, then for a new group the group and subscription limits, its holds' too),
-        building, creating and holding nothing: what a ``HEAD`` answers. (A cluster edge's group
-        limits are the store's, checked by its :meth:`admit`, which this does not ask.)"""
+    async def check_admission(self, spec: Spec) -> None:
+        """Raise the :class:`~.registry.LimitExceeded` that :meth:`admit` and :meth:`acquire` would
+        raise for ``spec`` (the client limit, then for a new group the group and subscription
+        limits, its holds' too), building, creating and holding nothing: what a ``HEAD`` answers.
+        (A cluster edge asks the store the same question without changing it.)"""
         self.check_client_limit()
         holds = tuple((held.key, held.subscriptions) for held in getattr(spec, "holds", ()))
         self.registry.check_group(spec.key, cost=spec.subscriptions, holds=holds)
@@ -445,7 +445,7 @@ async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Cal
             await json_response(send, 400, {"error": spec}, [*NO_STORE, *scope.get(CORS_HEADERS_KEY, [])])
             return
         if scope["method"] == "HEAD":  # what a GET would start with, without building or joining a group
-            hub.check_admission(spec)
+            await hub.check_admission(spec)
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*SSE_HEADERS, *scope.get(CORS_HEADERS_KEY, [])]})
             await send({"type": "http.response.body", "body": b""})

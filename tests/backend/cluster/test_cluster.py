@@ -169,6 +169,41 @@ async def test_group_and_client_limits_count_across_the_cluster():
             await c.processes[0].edge.admit(GameSpec("2"))
 
 
+async def test_a_head_is_refused_by_the_clusters_limits_and_takes_nothing():
+    async with Cluster(max_game_groups=1, max_clients=3) as c:
+        edge = c.processes[1].edge
+        await edge.check_admission(GameSpec("1"))  # would be admitted ...
+        assert not await c.store.wanted("hub") and not edge.groups  # ... and nothing was taken
+        await c.open(c.processes[0], GameSpec("1"))
+        await edge.check_admission(GameSpec("1"))  # joining another process's group is fine
+        with pytest.raises(LimitExceeded, match="game groups"):
+            await edge.check_admission(GameSpec("2"))
+        c.store.down = True
+        with pytest.raises(Unavailable):
+            await edge.check_admission(GameSpec("2"))
+        c.store.down = False
+
+
+async def test_each_process_keeps_its_own_client_limit_inside_the_clusters():
+    """A process whose open files allow fewer clients than the cluster's limit refuses past its
+    own; the cluster's limit still counts every process."""
+    c = Cluster(max_clients=4)
+    small = c.processes[0]
+    small.edge = ClusterOddsHub(Settings(group_grace=2.0, max_clients=1), c.store, "p0", c.clock,
+                                cluster_max_clients=4)
+    small.reporter.edges["hub"] = small.edge
+    async with c:
+        await c.open(small, GameSpec("1"))
+        with pytest.raises(LimitExceeded, match="clients"):
+            await small.edge.admit(GameSpec("1"))  # its own limit: one
+        await c.open(c.processes[1], GameSpec("1"))
+        await c.open(c.processes[1], GameSpec("1"))
+        await c.open(c.processes[2], GameSpec("1"))
+        await c.run_until(lambda: c.processes[2].edge.other_clients == 3, limit=5)
+        with pytest.raises(LimitExceeded, match="clients"):
+            await c.processes[2].edge.admit(GameSpec("1"))  # the cluster's: four in all
+
+
 async def test_when_the_leader_dies_another_takes_over_and_streams_carry_on_without_a_gap():
     async with Cluster() as c:
         spec = GameSpec("9")

@@ -118,6 +118,20 @@ async def test_admission_counts_kinds_and_the_budget_across_the_cluster(h):
     assert fresh.ok and fresh.epoch == "e5"  # a new incarnation
 
 
+async def test_a_dry_run_admission_answers_as_the_real_one_would_and_changes_nothing(h):
+    s = h.store
+    assert (await s.admit("hub", "game:1", b"{}", "game", 1, 1, 3, "p1", 10, "e1", dry_run=True)).ok
+    assert not await s.wanted("hub")  # nothing was created
+    assert (await s.admit("hub", "game:1", b"{}", "game", 1, 1, 3, "p1", 10, "e1")).epoch == "e1"
+    existing = await s.admit("hub", "game:1", b"{}", "game", 1, 1, 3, "p2", 10, "x", dry_run=True)
+    assert existing.ok and existing.epoch == "e1"
+    kind = await s.admit("hub", "game:2", b"{}", "game", 1, 1, 3, "p2", 10, "e2", dry_run=True)
+    budget = await s.admit("hub", "live:1", b"{}", "live", 3, None, 3, "p2", 10, "e3", dry_run=True)
+    assert (kind.ok, kind.reason, budget.ok, budget.reason) == (False, "kind", False, "budget")
+    await s.leave("hub", "game:1", "p1")
+    assert not await s.wanted("hub")  # the dry run of p2 took no interest that would keep it
+
+
 async def test_interest_expires_with_its_process_unless_renewed(h):
     s = h.store
     await s.admit("hub", "live:1", b'{"kind":"live","sport_id":"1"}', "live", 2, None, None, "p1", TTL, "e1")
