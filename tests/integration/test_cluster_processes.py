@@ -251,6 +251,10 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
             tasks += [asyncio.create_task(r.run(http)) for r in trackers]
             recorders += trackers
             await wait(lambda: all(len(r.messages) >= 3 for r in trackers), 30, "the tracker did not flow")
+            for r in trackers:  # on every process, as from one: ready, then the match state
+                first = [(event, data) for _, event, data in r.items if data is not None][:2]
+                assert first[0][0] == "ready" and json.loads(first[0][1]) == {"gameId": str(games[0]["id"])}, first
+                assert first[1][0] == "message" and json.loads(first[1][1])["type"] == "state", first
 
             # one stream, one history: the same id is the same event with the same data everywhere
             by_id: dict[str, tuple[str, str]] = {}
