@@ -525,7 +525,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
         everyone0 = proc.all_processes()
         machine0 = proc.MachineCpu.read()
         self0 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu0, lg0 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid)
+        cpu0, lg0, sys0 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid), proc.total_system(pids)
         cpu0_by_pid = {pid: proc.total_cpu([pid]) for pid in pids}
         t0 = time.monotonic()
         for seq in range(1, k + 1):
@@ -542,7 +542,7 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
                 break
             await asyncio.sleep(0.05)
         t1 = time.monotonic()
-        cpu1, lg1 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid)
+        cpu1, lg1, sys1 = proc.total_cpu(pids), proc.cpu_seconds(loadgen.pid), proc.total_system(pids)
         cpu_by_pid = {pid: (proc.comm(pid), round(proc.total_cpu([pid]) - cpu0_by_pid[pid], 3)) for pid in pids}
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         machine1 = proc.MachineCpu.read()
@@ -604,6 +604,8 @@ async def measure(kind: str, opts: Options, tmp: Path) -> Result:
             "cpu_seconds_by_pid": {str(pid): list(v) for pid, v in cpu_by_pid.items()},
             "server_cpu_pct_of_core": round(100 * server_cpu / window, 1),
             "cpu_us_per_event": round(1e6 * server_cpu / delivered, 2) if delivered else None,
+            # of which the kernel's (system time): the sends, and on loopback the receiving side's TCP
+            "system_us_per_event": round(1e6 * (sys1 - sys0) / delivered, 2) if delivered else None,
             "rss_kib_before": rss_before,
             "rss_kib_idle": rss_idle,
             "rss_kib_active": rss_active,
@@ -833,6 +835,13 @@ def render_floor(results: list[Result], by: dict[str, Result]) -> list[str]:
         d = r.data
         lines.append(f"  {LABELS[r.server]:>12} / floor   CPU/event {ratio(d['cpu_us_per_event'], f['cpu_us_per_event']):>7}"
                      f"   RSS/client {ratio(d['rss_kib_per_idle_client'], floor_rss):>8}")
+    lines.append("  where the CPU per event goes, us (user: the server's own code and libraries; system: the kernel):")
+    for r in results:
+        d = r.data if r.ok else None
+        if d and d.get("system_us_per_event") is not None and d["cpu_us_per_event"] is not None:
+            system = d["system_us_per_event"]
+            lines.append(f"  {LABELS[r.server]:>12}   user {fmt(d['cpu_us_per_event'] - system, 2):>6}"
+                         f"   system {fmt(system, 2):>6}")
     return lines
 
 

@@ -15,14 +15,24 @@ from dataclasses import dataclass
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` (children excluded)."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid`` (children excluded): its own code and libraries, and
+    the kernel working for it (system calls, and on loopback the receiving side's TCP work too)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         raw = f.read()
     # The command name is in parentheses and may contain spaces; fields resume after the last ')'.
     fields = raw[raw.rindex(b")") + 2:].split()
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / CLK_TCK
+    return utime / CLK_TCK, stime / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` (children excluded)."""
+    return sum(cpu_split(pid))
+
+
+def system_seconds(pid: int) -> float:
+    return cpu_split(pid)[1]
 
 
 def rss_kib(pid: int) -> int:
@@ -101,6 +111,10 @@ def _total(pids: list[int], read: Callable[[int], float]) -> float:
 
 def total_cpu(pids: list[int]) -> float:
     return _total(pids, cpu_seconds)
+
+
+def total_system(pids: list[int]) -> float:
+    return _total(pids, system_seconds)
 
 
 def total_rss(pids: list[int]) -> int:

@@ -96,6 +96,9 @@ def test_quick_fanout_bench_runs_the_floor_and_judges_the_hub_against_it(tmp_pat
     assert floor["payload_matches_reference"] is True
     assert floor["publish_statuses"] == {"204": 21}  # change 0 (the snapshot) and the window's 20
     assert floor["cpu_us_per_event"] is not None
+    for r in results.values():  # the kernel's share is a part of the whole
+        assert 0 <= r["system_us_per_event"] <= r["cpu_us_per_event"] + 0.01, r
+    assert "where the CPU per event goes" in run.stdout
 
 
 def test_the_floor_and_pushpin_frame_an_event_as_the_hub_does() -> None:
