@@ -185,6 +185,16 @@ def abort_connection(send: Send) -> bool:
     return True
 
 
+def backlogged(send: Send) -> bool:
+    """Whether the connection behind an ASGI ``send`` holds bytes its transport has not yet handed
+    to the kernel (the client is not keeping up); False where that cannot be seen."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    try:
+        return bool(transport.get_write_buffer_size()) if transport is not None else False
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class DirectWriter:
     """Body writes of one streaming response straight to uvicorn's transport, skipping the ASGI
     ``send`` coroutine: the fan-out's per-client cost per event is then one ``transport.write``.

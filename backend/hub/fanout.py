@@ -43,7 +43,7 @@ from typing import Any
 import msgspec
 
 from backend.clock import Clock
-from backend.http import DirectWriter, abort_connection, direct_writer, parse_event_id
+from backend.http import DirectWriter, abort_connection, backlogged, direct_writer, parse_event_id
 from backend.http import chunk as http_chunk
 
 log = logging.getLogger(__name__)
@@ -591,8 +591,10 @@ class Channel:
         """End ``client``'s stream from the server side.
 
         A client that can take its pending frames and the end of the response at once gets them
-        (its ``receive()`` then reports the disconnect); any other connection is aborted with a
-        reset, which frees the socket and its buffers now.
+        (its ``receive()`` then reports the disconnect); any other connection -- one whose write is
+        waiting, or whose transport still holds bytes it could not send -- is aborted with a reset,
+        which frees the socket and its buffers now (a graceful close would wait for a client that
+        may never read them again: the socket would outlive the stream, and hold up a shutdown).
         """
         if client.closed:
             return
@@ -600,7 +602,7 @@ class Channel:
         client.close_reason = reason
         was_parked = client.parked
         self.detach(client)
-        if not was_parked and reason not in ("stuck", "write_failed"):
+        if not was_parked and reason not in ("stuck", "write_failed") and not backlogged(client.send):
             tail = self.ring.after(client.pos) or b""
             if _finish_now(client.send, tail):
                 return

@@ -69,6 +69,56 @@ def test_frames_are_exact_sse():
     assert PADDING == b": " + b" " * 2048 + b"\n\n"
 
 
+class FakeTransport:
+    """What ``backlogged`` and ``abort_connection`` reach through a server's ``send``."""
+
+    def __init__(self, unsent: int) -> None:
+        self.unsent = unsent
+        self.aborted = False
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class FakeCycle(FakePeer):
+    """A peer whose ``send`` is a method of an object holding its transport, as uvicorn's is."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, unsent: int) -> None:
+        super().__init__(loop)
+        self.transport = FakeTransport(unsent)
+
+
+def test_a_client_whose_transport_still_holds_bytes_is_reset_not_closed_behind_them():
+    loop = asyncio.new_event_loop()
+    try:
+        clock = FakeClock()
+        channel = make_channel(clock)
+        keeping_up, behind = FakeCycle(loop, 0), FakeCycle(loop, 256 * 1024)
+        clients = [Client(peer.send, 0) for peer in (keeping_up, behind)]
+
+        async def publish_then_close() -> None:
+            for client in clients:
+                channel.attach(client)
+            channel.publish("odds", {"n": 1})
+            for _ in range(3):
+                await asyncio.sleep(0)
+            channel.close_all("group closed")
+
+        loop.run_until_complete(publish_then_close())
+        # the one keeping up gets the end of its response; the other's connection is reset at once
+        assert keeping_up.finished and not keeping_up.transport.aborted
+        assert behind.transport.aborted and not behind.finished
+        assert channel.stats.aborted == 1
+    finally:
+        loop.close()
+
+
 def test_one_publish_reaches_every_client_as_the_same_bytes_object():
     loop = asyncio.new_event_loop()
     try:
