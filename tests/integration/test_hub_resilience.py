@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 
 import httpx
@@ -210,3 +211,34 @@ async def test_the_competition_stream_checks_the_limit_before_validating():
             assert refused.status_code == 429 and "retry-after" in refused.headers
             invalid = await http.get("/api/live-stream")  # other streams validate first
             assert invalid.status_code == 400
+
+
+async def test_the_memory_budget_holds_and_health_and_metrics_show_it():
+    """A small budget under busy streams: the oldest replay is trimmed to stay within it, and the
+    budget, what is retained and what was trimmed read back from /api/health and /metrics."""
+    budget = 256 * 1024
+    async with running_server(memory_budget=budget, sim_price_changes_per_second=3000.0) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        sport = await busiest_live_sport(srv)
+        async with SseStream(http, f"/api/live-stream?sportId={sport}") as stream:
+            game_ids = [g["id"] for g in (await stream.next_event("games")).json()["data"]][:6]
+            streams = [SseStream(http, f"/api/live-game-stream?gameId={gid}") for gid in game_ids]
+            for s in streams:
+                await s.__aenter__()
+            try:
+                assert all(s.response.status_code == 200 for s in streams)
+                # whole games at every change: the rings pass the budget in moments (a client left
+                # behind by a trim is dropped as lagging, and would come back to a snapshot)
+                await wait_for(lambda: srv.hub.budget.trimmed_frames > 0, 30)
+                memory = (await http.get("/api/health")).json()["memory"]["services"]["odds_hub"]
+                metrics = (await http.get("/metrics")).text
+            finally:
+                for s in streams:
+                    await s.__aexit__(None, None, None)
+    assert memory["budget_bytes"] == budget
+    assert memory["replay_frames_trimmed_total"] > 0
+    assert memory["replay_bytes"] <= budget  # the rings give way first: they stay within it
+    assert f'odds_service_memory_budget_bytes{{service="odds_hub"}} {float(budget)}' in metrics
+    trimmed = re.search(r'^odds_replay_frames_trimmed_total\{service="odds_hub"\} (\S+)$', metrics, re.M)
+    assert trimmed and float(trimmed.group(1)) > 0
