@@ -285,7 +285,7 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
     ``settings`` are this process's, its client limits lowered to its open-file limit; ``configured``
     (the settings as given) holds the cluster-wide client limits."""
     configured = configured or settings
-    store = RedisStore(settings.redis_url)
+    store = RedisStore(settings.redis_url, clock=clock)
     stack.push_async_callback(store.close)
     process = process_id()
     reporter = ClusterReporter(store, process, clock)
