@@ -276,7 +276,7 @@ async def test_metrics_in_prometheus_text_and_every_health_field_the_original_ui
 
 
 async def test_a_clients_sport_name_never_renames_the_sport_for_anyone(srv, http):
-    # Issue 6 item 2: the name comes from the hierarchy; a huge name is refused before the stream.
+    # The name comes from the hierarchy; a huge name is refused before the stream opens.
     what, where = queries.counts(live=False)
     tree = await feed_get(srv.simulator.url, what, where)
     sport = min(tree["sport"].values(), key=lambda s: len(s.get("game", {})))  # a group nobody opened yet
