@@ -16,6 +16,10 @@ every SSE write, go through uvicorn's own code:
   between requests is uvicorn's ``timeout_keep_alive``). Late: ``408`` if part of a head came,
   otherwise the connection is just closed.
 
+Both deadlines -- the head's, and how long a refused connection lingers (:meth:`_reject`) -- run on
+the injected :class:`~backend.clock.Clock` (``guarded_protocol(clock=...)``), so a test drives them
+on a ``FakeClock``; uvicorn's own keep-alive timer stays on the event loop's clock.
+
 The protocol's own answers -- those two, and the ``503`` at uvicorn's connection cap, which it
 answers in uvicorn's place (uvicorn's has a plain-text body and none of our headers) -- carry the
 headers of every app response: the CORS headers for ``cors_allow_origins`` and the security
@@ -38,6 +42,7 @@ import msgspec
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from backend.clock import SYSTEM_CLOCK, Clock, Timer
 from backend.http import cors_headers
 from backend.settings import Settings
 
@@ -69,11 +74,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = 32 * 1024
     head_timeout = 10.0
     cors_allow_origins: frozenset[bytes] = frozenset()
+    clock: Clock = SYSTEM_CLOCK
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0  # bytes of the current head received so far, or _READING_BODY / _REJECTED
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_timer: Timer | None = None
         self._discarded = 0  # bytes read and dropped after the protocol answered a request itself
 
     # -- the connection ---------------------------------------------------------------------------
@@ -134,7 +140,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- limits -----------------------------------------------------------------------------------
     def _arm_head_timer(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+        self._head_timer = self.clock.call_later(self.head_timeout, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -183,18 +189,18 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         transport.write(b"".join(head) + body)
         if linger and transport.can_write_eof():
             transport.write_eof()
-            self.loop.call_later(LINGER_SECONDS, transport.close)
+            self.clock.call_later(LINGER_SECONDS, transport.close)
         else:
             transport.close()
 
 
-def guarded_protocol(max_head_bytes: int, head_timeout: float,
-                     cors_allow_origins: tuple[str, ...] = ()) -> type[GuardedHttpToolsProtocol]:
+def guarded_protocol(max_head_bytes: int, head_timeout: float, cors_allow_origins: tuple[str, ...] = (),
+                     clock: Clock = SYSTEM_CLOCK) -> type[GuardedHttpToolsProtocol]:
     """A :class:`GuardedHttpToolsProtocol` with these limits (and the app's CORS origins, for its own
-    answers), to pass as ``uvicorn.Config(http=...)``."""
+    answers; ``clock`` for its deadlines), to pass as ``uvicorn.Config(http=...)``."""
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,),
                 {"__slots__": (), "max_head_bytes": max_head_bytes, "head_timeout": head_timeout,
-                 "cors_allow_origins": frozenset(o.encode() for o in cors_allow_origins)})
+                 "cors_allow_origins": frozenset(o.encode() for o in cors_allow_origins), "clock": clock})
 
 
 def open_files_limit() -> int | None:
@@ -203,14 +209,15 @@ def open_files_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
-def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn Config for ``app`` under ``settings``; ``overrides`` win (tests: port 0, ...)."""
+def uvicorn_config(app: Any, settings: Settings, clock: Clock = SYSTEM_CLOCK, **overrides: Any) -> uvicorn.Config:
+    """The uvicorn Config for ``app`` under ``settings`` (``clock`` runs the request-head deadlines);
+    ``overrides`` win (tests: port 0, ...)."""
     files = open_files_limit()
     options: dict[str, Any] = dict(
         host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on",
         timeout_graceful_shutdown=3, proxy_headers=settings.proxy_headers,
         http=guarded_protocol(settings.max_request_head_bytes, settings.request_head_timeout,
-                              settings.cors_allow_origins),
+                              settings.cors_allow_origins, clock),
         timeout_keep_alive=settings.keep_alive_timeout,
         ws="none",  # the app serves no WebSocket; an Upgrade request is answered as plain HTTP
         limit_concurrency=max(1, files - CONNECTION_FD_HEADROOM) if files is not None else None,

@@ -38,13 +38,13 @@ from .pushpin import GripOrigin, PushpinPublisher
 REPO = Path(__file__).resolve().parent.parent
 STREAM_PATH = "/api/live-stream?sportId=1"
 
-# The issue's targets, at 5,000 clients on one group and 10 events/s.
+# The single process's targets, at 5,000 clients on one group and 10 events/s.
 TARGET_CPU_US = 16.0  # nginx + nchan on this machine
 TARGET_RSS_KIB = 10.0
 TARGET_P99_MS = 100.0
 QUIET_PCT = 15.0  # other processes below this % of one core count as a quiet machine
-ISSUE_REFERENCE = {"nchan": (16.0, 10.0), "naive": (43.0, 15.0)}  # (CPU us/event, RSS KiB/client)
-# The issue's targets against the floor and nchan, measured in the same run (CPU per delivered event).
+ISSUE_REFERENCE = {"nchan": (16.0, 10.0), "naive": (43.0, 15.0)}  # measured once here: (CPU us/event, RSS KiB/client)
+# The targets against the floor and nchan, measured in the same run (CPU per delivered event).
 TARGET_FLOOR_RATIO = 1.3
 TARGET_NCHAN_RATIO = 0.85
 SATURATED_PCT = 90.0  # a process (or server) busy this much of the publishing time cannot keep up
@@ -56,7 +56,7 @@ DEFAULT_SERVERS = ("hub", "nchan", "naive", "floor")
 PEERS = ("nchan", "pushpin", "naive", "floor")  # the single-process hub's ratio is shown to each
 LABELS = {"hub": "odds hub", "nchan": "nginx+nchan", "naive": "naive python", "floor": "floor",
           "pushpin": "pushpin", "hub-redis": "hub+redis", "hub-redis2": "hub+redis x2", "nchan2": "nchan x2"}
-# Issue 11's targets for the cluster (Redis) path, against the single process in the same run.
+# The targets for the cluster (Redis) path, against the single process in the same run.
 CLUSTER_CPU_RATIO = 1.10  # CPU per delivered event, all server processes plus Redis
 CLUSTER_RSS_RATIO = 1.05  # RSS per client: "unchanged", within measurement noise
 CLUSTER_P99_RATIO = 1.2
@@ -750,7 +750,7 @@ def render(results: list[Result], opts: Options) -> str:
             f"   ({h['clients']} clients x {h['events_published']} events = {h['expected']} expected, "
             f"{h['delivered']} delivered)")
         add(f"                           extra == 0      {h['extra']:>9}       {verdict(h['extra'] == 0)}")
-        add("  issue's reference numbers on this machine: nchan 16 us/event, 10 KiB/client; "
+        add("  reference numbers measured on this machine: nchan 16 us/event, 10 KiB/client; "
             "naive Python 43 us/event, 15 KiB/client")
 
     lines.extend(render_cluster(by))
@@ -846,7 +846,7 @@ def render_floor(results: list[Result], by: dict[str, Result]) -> list[str]:
 
 
 def render_cluster(by: dict[str, Result]) -> list[str]:
-    """The cluster (Redis) rows against the single process, and issue 11's targets for them."""
+    """The cluster (Redis) rows against the single process, and the targets for them."""
     lines: list[str] = []
     hub = by.get("hub")
     members = [by[k] for k in ("hub-redis", "hub-redis2") if k in by and by[k].ok]
@@ -872,7 +872,7 @@ def render_cluster(by: dict[str, Result]) -> list[str]:
         return lines
     h = hub.data
     lines.append("")
-    lines.append("Targets for the cluster path (issue 11), each against the single process above:")
+    lines.append("Targets for the cluster path, each against the single process above:")
     for m in members:
         d = m.data
         cpu = d["cpu_us_per_event"] / h["cpu_us_per_event"] if d["cpu_us_per_event"] and h["cpu_us_per_event"] else None

@@ -1,4 +1,4 @@
-"""Accessible to everyone (issue 13), in Debian's Chromium against the real server.
+"""Accessible to everyone (docs/ui.md 6), in Debian's Chromium against the real server.
 
 * axe-core (npm, injected by Playwright) finds no violation of the WCAG 2.0/2.1 A and AA rules in any
   view, with its real content, at desktop and phone width: the live and prematch lists with moving

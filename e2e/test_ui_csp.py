@@ -1,4 +1,4 @@
-"""The UI under the server's Content-Security-Policy (issue 6 item 11), in Debian's Chromium.
+"""The UI under the server's Content-Security-Policy (docs/api.md 0, "Security headers"), in Debian's Chromium.
 
 Every e2e test runs against ``python -m backend``, so every one runs under the policy; this one
 makes sure the policy is really there and that nothing the UI does runs into it: boot (Pyodide,

@@ -1,4 +1,4 @@
-"""Nothing piles up (issue 9; docs/design.md R1, R2): after 200 cycles each of opening and closing the
+"""Nothing piles up (docs/design.md R1, R2): after 200 cycles each of opening and closing the
 details panel (with its tracker), the health modal, mode switches and stream reconnects, the
 browser's own listener counts per target (DevTools protocol), the open EventSources, the app's
 held resources and the JavaScript heap after a GC are back at their baseline.

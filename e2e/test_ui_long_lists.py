@@ -1,4 +1,4 @@
-"""Smooth at any list length (issue 9): no main-thread task over 50 ms (the Long Tasks API) while
+"""Smooth at any list length: no main-thread task over 50 ms (the Long Tasks API) while
 about 200 prices a second move on a ~300-game live list, nor while a 3,000-game prematch list is
 rendered for the first time and scrolled to the bottom. Against ``big_server`` (10,400 prematch and
 1,000 live games in the simulated world, 2,400 price moves a second in any market, of which the

@@ -1,6 +1,6 @@
-"""A screenshot of every view at 1280 x 800 and at 390 x 844, saved under build/e2e/<test>/ (issue 9:
-look at what you build). Each step also checks the view is there and the page stays clean; the
-judging is done by looking at the pictures (the closing note of issue 9 lists them)."""
+"""A screenshot of every view at 1280 x 800 and at 390 x 844, saved under build/e2e/<test>/ (look
+at what you build). Each step also checks the view is there and the page stays clean; the
+judging is done by looking at the pictures."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Every view of issue 9 against the real server in Debian's Chromium, at desktop and phone width,
-with a screenshot of each under build/e2e/<test>/ (issue 9's closing note lists them).
+"""Every view of the UI against the real server in Debian's Chromium, at desktop and phone width,
+with a screenshot of each under build/e2e/<test>/.
 
 The details panel with every market, its tabs, tables and accordions, and our own live tracker moving
 with its stream; results mode; the health modal refreshing while open; competition odds on expand;

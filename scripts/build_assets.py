@@ -17,7 +17,7 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
       apidocs/rapidoc-min.js        served at /apidocs/: the UI of /schema                    (npm: rapidoc@RAPIDOC_VERSION)
       manifest.json                 served at /manifest.json; boot.js reads every URL from it
     build/test/axe.min.js           axe-core (npm: axe-core@AXE_VERSION), never served: the e2e suite
-                                    injects it into the page with Playwright (issue 13)
+                                    injects it into the page with Playwright (accessibility checks)
     build/npm/                      cache of the npm tarballs
     build/pip/                      cache of the PyPI downloads
 

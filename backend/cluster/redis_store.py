@@ -23,6 +23,15 @@ Everything that must not interleave with another process -- acquiring, renewing 
 lease, admitting a group under the cluster's limits, publishing a frame with its sequence number
 and snapshot -- is one Lua script, so Redis runs it atomically. Times inside scripts come from
 Redis's own clock (``TIME``), so processes on different machines agree on expiries.
+
+Time in this adapter: its network timeouts stay on real time on purpose -- the socket's connect and
+read timeouts, the ``BLPOP``/``BRPOP`` timeouts of calls (Redis counts those itself), the pub/sub
+read's one-second poll and the wait for a (un)subscribe confirmation (``CONFIRM_TIMEOUT``): they
+bound how long a real socket may keep us waiting, and a fake clock could not make Redis answer
+sooner. What is logic runs elsewhere on the injected clock (leases, renewals and TTL choices in
+``lease.py``, ``leader.py``, ``edge.py``) or inside Redis; the pub/sub reader's reconnect delays
+go through the clock it is given (``RedisStore(clock=...)``). ``MemoryStore``, the stand-in
+of the unit tests, runs every wait on its clock.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from collections.abc import Callable
 import msgspec
 import redis.asyncio as redis
 from redis.exceptions import RedisError, ResponseError
+
+from backend.clock import SYSTEM_CLOCK, Clock
 
 from .store import (
     Admission,
@@ -236,9 +247,10 @@ def _ms(seconds: float) -> int:
 
 
 class RedisStore:
-    def __init__(self, url: str, *, prefix: str = "odds") -> None:
+    def __init__(self, url: str, *, prefix: str = "odds", clock: Clock = SYSTEM_CLOCK) -> None:
         self.url = url
         self.prefix = prefix
+        self.clock = clock
         self.client = redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=5.0,
                                      health_check_interval=5, retry_on_timeout=False)
         self._scripts = {name: self.client.register_script(text) for name, text in (
@@ -537,7 +549,7 @@ class RedisSubscriber:
                 try:
                     await self._connect()
                 except (RedisError, OSError, RuntimeError):
-                    await asyncio.sleep(delay)
+                    await self.store.clock.sleep(delay)
                     delay = min(2.0, delay * 2)
                     continue
                 self.connected = True
@@ -553,7 +565,7 @@ class RedisSubscriber:
                 raise
             except (RedisError, OSError, ValueError, RuntimeError) as exc:
                 self._lost(exc)
-                await asyncio.sleep(delay)
+                await self.store.clock.sleep(delay)
                 continue
             if message is None:
                 continue

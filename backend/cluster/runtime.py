@@ -27,7 +27,15 @@ from backend.clock import Clock
 from backend.health.reports import Reporter, TrackerReport
 from backend.health.ring import SecondBuckets
 from backend.health.service import ClusterLedger, HealthService, rss_bytes
-from backend.health.snapshot import ClusterFigures, CountsStream, ProcessFigures, SwarmWs, Upstream
+from backend.health.snapshot import (
+    ClusterFigures,
+    CountsStream,
+    ProcessFigures,
+    SwarmWs,
+    TrackerFeedFigures,
+    TrackerMetrics,
+    Upstream,
+)
 from backend.hub import specs as hub_specs
 from backend.hub.caches import CacheStats, HierarchyCache
 from backend.hub.fanout import PADDING, sse_comment
@@ -63,14 +71,11 @@ class LeaderFigures(msgspec.Struct, kw_only=True):
 
 class TrackerLeaderFigures(msgspec.Struct, kw_only=True):
     """What the leader of the live tracker publishes every second: its upstream (one socket per
-    followed game) and its connection figures."""
+    followed game) and its connection figures (the same :class:`TrackerFeedFigures` a tracker
+    running alone gives health)."""
 
     upstream: Upstream
-    connect_attempts_total: int = 0
-    connect_failures_total: int = 0
-    stalls_total: int = 0
-    groups_failed_total: int = 0
-    last_error: str | None = None
+    feed: TrackerFeedFigures = msgspec.field(default_factory=TrackerFeedFigures)
 
 
 class ClusterOddsHub(ClusterHub):
@@ -183,16 +188,12 @@ class ClusterTrackerHub(ClusterHub):
                 self._reported[game] = (clients, now)
                 self.reporter.report(TrackerReport(game_id=game, sse_clients=clients, role="edge"))
 
-    def metrics(self) -> dict[str, Any]:
-        """This process's games and clients, with the leader's connection figures (health's rollup)."""
+    def metrics(self) -> TrackerMetrics:
+        """This process's games and 429s, with the leader's connection figures (health's rollup);
+        zeros for those until a leader has published."""
         leader = self.leader_figures
-        figures: dict[str, Any] = {"games": len(self.groups), "clients": self.registry.total_clients,
-                                   "rejected_total": self.registry.rejected_total}
-        if leader is not None:
-            figures.update(connect_attempts_total=leader.connect_attempts_total,
-                           connect_failures_total=leader.connect_failures_total, stalls_total=leader.stalls_total,
-                           groups_failed_total=leader.groups_failed_total, last_error=leader.last_error)
-        return figures
+        return TrackerMetrics(games=len(self.groups), rejected_total=self.registry.rejected_total,
+                              feed=leader.feed if leader is not None else TrackerFeedFigures())
 
     def upstream_figures(self, now: float) -> Upstream | None:
         return self.leader_figures.upstream if self.leader_figures is not None else None
@@ -263,11 +264,8 @@ def hub_calls(hub: OddsHub) -> Callable[[bytes], Awaitable[bytes]]:
 
 def tracker_figures(tracker: TrackerService) -> Callable[[], bytes]:
     def figures() -> bytes:
-        m = tracker.metrics()
-        return msgspec.json.encode(TrackerLeaderFigures(
-            upstream=tracker.upstream_figures(tracker.clock.time()),
-            connect_attempts_total=m["connect_attempts_total"], connect_failures_total=m["connect_failures_total"],
-            stalls_total=m["stalls_total"], groups_failed_total=m["groups_failed_total"], last_error=m["last_error"]))
+        return msgspec.json.encode(TrackerLeaderFigures(upstream=tracker.upstream_figures(tracker.clock.time()),
+                                                        feed=tracker.feed_figures()))
 
     return figures
 
@@ -287,7 +285,7 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
     ``settings`` are this process's, its client limits lowered to its open-file limit; ``configured``
     (the settings as given) holds the cluster-wide client limits."""
     configured = configured or settings
-    store = RedisStore(settings.redis_url)
+    store = RedisStore(settings.redis_url, clock=clock)
     stack.push_async_callback(store.close)
     process = process_id()
     reporter = ClusterReporter(store, process, clock)

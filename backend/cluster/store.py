@@ -33,6 +33,8 @@ from typing import Protocol
 
 import msgspec
 
+from backend.clock import Clock, within
+
 
 class StoreError(Exception):
     """The store cannot be reached or answered in an unexpected way (e.g. Redis is down)."""
@@ -198,11 +200,14 @@ class _Frames:
 
 
 class MemoryStore:
-    """The store's semantics in one process (time from ``now``, a monotonic clock reading)."""
+    """The store's semantics in one process, on an injected clock: expiries and TTLs read
+    ``clock.monotonic()``, the health figures that carry wall time ``clock.time()``, and the waits of
+    :meth:`call` and :meth:`next_call` are ``within`` the clock's time (a ``FakeClock`` drives them)."""
 
-    def __init__(self, now: Callable[[], float], wall: Callable[[], float] | None = None) -> None:
-        self.now = now
-        self.wall = wall or now  # epoch seconds, for the health figures that carry wall time
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.now = clock.monotonic
+        self.wall = clock.time  # epoch seconds, for the health figures that carry wall time
         self._health: dict = {"leases": {}, "messages": 0, "errors": 0, "last": None, "first": None,
                               "seconds": {}, "evicted": 0}
         self._leases: dict[str, tuple[int, str, float]] = {}  # name -> (token, holder, expiry)
@@ -389,7 +394,7 @@ class MemoryStore:
         self._calls.setdefault(service, deque()).append((reply_to, request))
         self._call_waiters.setdefault(service, asyncio.Event()).set()
         try:
-            return await asyncio.wait_for(fut, timeout)
+            return await within(self.clock, timeout, fut)
         except TimeoutError:
             return None
         finally:
@@ -402,7 +407,7 @@ class MemoryStore:
         if not queue:
             event.clear()
             try:
-                await asyncio.wait_for(event.wait(), timeout)
+                await within(self.clock, timeout, event.wait())
             except TimeoutError:
                 return None
         return queue.popleft() if queue else None

@@ -48,6 +48,7 @@ from .snapshot import (
     Series,
     ServiceMemory,
     SwarmWs,
+    TrackerMetrics,
     TrackerRollup,
     Upstream,
 )
@@ -85,7 +86,9 @@ class OddsFigures(Protocol):
 
 
 class TrackerFigures(Protocol):
-    def metrics(self) -> dict[str, Any]: ...
+    """What health reads of the live tracker (the service itself, or a cluster edge speaking for the leader)."""
+
+    def metrics(self) -> TrackerMetrics: ...
 
     def upstream_figures(self, now: float) -> Upstream | None: ...
 
@@ -294,7 +297,8 @@ class HealthService:
             entry = games.setdefault(lease.game_id, [0, 0])
             entry[0] += lease.sse_clients
             entry[1] |= int(lease.upstream_connected)
-        metrics = self.tracker.metrics() if self.tracker is not None else {}
+        metrics = self.tracker.metrics() if self.tracker is not None else TrackerMetrics()
+        feed = metrics.feed
         return TrackerRollup(
             active_games=sum(1 for c, _ in games.values() if c > 0),
             active_sse_clients=sum(c for c, _ in games.values()),
@@ -302,11 +306,9 @@ class HealthService:
             ws_messages_total=view.messages_total, ws_messages_last_60s=view.messages_60s,
             ws_parse_errors_total=view.parse_errors_total, last_message_at=_iso(view.last_message_at),
             first_seen_at=_iso(view.first_seen_at), leases=view.lease_count, leases_evicted_total=view.evicted_total,
-            games_followed=metrics.get("games", 0),
-            connect_attempts_total=metrics.get("connect_attempts_total", 0),
-            connect_failures_total=metrics.get("connect_failures_total", 0),
-            stalls_total=metrics.get("stalls_total", 0), rejected_total=metrics.get("rejected_total", 0),
-            groups_failed_total=metrics.get("groups_failed_total", 0), last_error=metrics.get("last_error"))
+            games_followed=metrics.games, rejected_total=metrics.rejected_total,
+            connect_attempts_total=feed.connect_attempts_total, connect_failures_total=feed.connect_failures_total,
+            stalls_total=feed.stalls_total, groups_failed_total=feed.groups_failed_total, last_error=feed.last_error)
 
     def response_time(self) -> ResponseTime:
         samples = sorted(self._responses)

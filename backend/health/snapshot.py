@@ -91,6 +91,26 @@ class TrackerRollup(msgspec.Struct, kw_only=True):
     last_error: str | None
 
 
+class TrackerFeedFigures(msgspec.Struct, kw_only=True):
+    """What the service that runs the tracker's upstream sockets counts of them (in a cluster, the
+    tracker's leader publishes these for every process's health)."""
+
+    connect_attempts_total: int = 0
+    connect_failures_total: int = 0
+    stalls_total: int = 0
+    groups_failed_total: int = 0
+    last_error: str | None = None
+
+
+class TrackerMetrics(msgspec.Struct, kw_only=True):
+    """The live tracker's own figures, as health reads them into :class:`TrackerRollup` (the rest of
+    the rollup comes from the games' leases): its groups here, its 429s here, and its feed's figures."""
+
+    games: int = 0
+    rejected_total: int = 0
+    feed: TrackerFeedFigures = msgspec.field(default_factory=TrackerFeedFigures)
+
+
 class Cache(msgspec.Struct):
     hits: int
     misses: int

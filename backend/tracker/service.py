@@ -19,7 +19,7 @@ from typing import Any
 from backend.clock import Clock
 from backend.health.alerts import failure_rate
 from backend.health.reports import NullReporter, Reporter, TrackerReport
-from backend.health.snapshot import Upstream
+from backend.health.snapshot import TrackerFeedFigures, TrackerMetrics, Upstream
 from backend.hub.base import GroupHub
 from backend.settings import Settings
 
@@ -102,28 +102,15 @@ class TrackerService(GroupHub):
                         failure_rate_5m=round(failure_rate(attempts, failures), 4),
                         stalls_5m=self.stats.stalls_5m.total(now))
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self) -> TrackerMetrics:
         """The tracker's own figures (the per-game rollup is health's, from the reports)."""
+        return TrackerMetrics(games=len(self.groups), rejected_total=self.registry.rejected_total,
+                              feed=self.feed_figures())
+
+    def feed_figures(self) -> TrackerFeedFigures:
+        """What this service counts of its upstream sockets (a cluster's leader publishes these)."""
         stats = self.stats
-        now = self.clock.time()
-        fanout = self.fanout_stats
-        return {
-            "ws_url": self.feed,
-            "games": len(self.groups),
-            "clients": self.registry.total_clients,
-            "upstream_connected_games": sum(1 for g in self.groups.values()
-                                            if isinstance(g, TrackerGroup) and g.upstream_connected),
-            "connect_attempts_total": stats.connect_attempts_total,
-            "connect_failures_total": stats.connect_failures_total,
-            "connect_attempts_5m": stats.attempts_5m.total(now),
-            "connect_failures_5m": stats.failures_5m.total(now),
-            "stalls_total": stats.stalls_total,
-            "ws_messages_total": stats.messages_total,
-            "ws_parse_errors_total": stats.parse_errors_total,
-            "last_error": stats.last_error,
-            "rejected_total": self.registry.rejected_total,
-            "groups_failed_total": self.groups_failed,
-            "refused_games": len(self._refusals),
-            "events_published_total": fanout.events_published,
-            "client_drops": dict(fanout.drops),
-        }
+        return TrackerFeedFigures(connect_attempts_total=stats.connect_attempts_total,
+                                  connect_failures_total=stats.connect_failures_total,
+                                  stalls_total=stats.stalls_total, groups_failed_total=self.groups_failed,
+                                  last_error=stats.last_error)

@@ -34,7 +34,7 @@ stream is open (that stream re-sends the counts), and at most two competition st
 back/forward cache (``pageshow`` with ``persisted``) starts a fresh app. Switching sport or mode
 closes the old streams' scopes before new ones open, so listeners never pile up.
 
-Keyboard (issue 13): Escape closes the topmost of the health modal, the drawer and the details
+Keyboard: Escape closes the topmost of the health modal, the drawer and the details
 panel, and focus returns where it came from; arrow keys move within the sports list and the mode
 tabs; everything else is a button.
 

@@ -1,4 +1,4 @@
-"""Competition odds on expand (docs/api.md B5; issue 9): the streams of the competitions the user
+"""Competition odds on expand (docs/api.md B5): the streams of the competitions the user
 opened, each owned by its own scope under the app's.
 
 Expanding a competition opens ``/api/competition-odds-stream?competitionId=&sportId=&mode=`` for

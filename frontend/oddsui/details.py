@@ -1,5 +1,5 @@
 """The details panel's views: header, live statistics, period scores, events, prematch statistics
-and every market (docs/api.md B4, C3; issue 9). Pure: markup is a function of the model, DOM writes
+and every market (docs/api.md B4, C3). Pure: markup is a function of the model, DOM writes
 go through the ``DomPort``, flashes through a ``flash.Flasher``; no ``js``.
 
 * ``header_html``, ``live_html``, ``prematch_html`` are whole sections: :class:`SectionView` swaps a

@@ -1,5 +1,5 @@
 """One open details panel: its streams, its live tracker, its listeners and timers, all owned by one
-scope that closing the panel closes (issue 9; docs/design.md R1, R2, R7).
+scope that closing the panel closes (docs/design.md R1, R2, R7).
 
 Ownership::
 
@@ -14,7 +14,7 @@ Ownership::
 Rendering goes through the app's ``FrameBatcher`` under keys ``("details", ...)``; closing the
 panel cancels them. The panel's markup is the pure views of ``details`` and ``tracker_view``.
 
-Keyboard (issue 13): Escape closes the panel (the app routes it: modal first, then drawer, then
+Keyboard: Escape closes the panel (the app routes it: modal first, then drawer, then
 panel) and focus goes back where it came from; the market tabs follow the tabs pattern (arrow keys,
 Home, End move and select, roving ``tabindex``); accordion heads are buttons. A user can opt in to
 announcements for the game the panel shows ("Announce changes"): the score and the main market's

@@ -1,4 +1,4 @@
-"""The health modal and the welcome cards, from ``/api/health`` (docs/api.md A2; issue 9).
+"""The health modal and the welcome cards, from ``/api/health`` (docs/api.md A2).
 
 * pure: ``health_cards`` (every card of the original -- status and uptime, the odds feed's
   WebSocket, cache, response time, the counts stream, the live tracker, subscriptions by endpoint
@@ -8,7 +8,7 @@
 * :class:`HealthModal`: a dialog (``role=dialog``, ``aria-modal``) whose scope owns its click and
   keydown listeners and the poll that refreshes it every ``POLL_MS`` while it is open; closing it
   (the close button, the backdrop, Escape) releases them all and gives focus back to what opened
-  it. While it is open the rest of the page is ``inert`` and Tab cycles inside it (issue 13: the
+  it. While it is open the rest of the page is ``inert`` and Tab cycles inside it (the
   only focus trap, and only while a modal is open).
 """
 

@@ -1,5 +1,5 @@
-"""Building HTML text safely: every view's markup goes through here (issue 9: no feed string ever
-reaches the DOM as HTML).
+"""Building HTML text safely: every view's markup goes through here, so no feed string ever
+reaches the DOM as HTML.
 
 ``tag(name, attrs, *children)`` returns :class:`Markup`, a ``str`` that is already safe. Children
 that are plain strings (team names, market names, anything from the feed) are escaped; ``Markup``

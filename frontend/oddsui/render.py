@@ -5,7 +5,7 @@ only what changed since their last write (``NodeCache`` for the chrome, the row 
 ``rows.RowView`` for game rows), so a re-render of an unchanged list does no DOM work and rows,
 scroll position and flashes survive a ``games`` event.
 
-The games tree is windowed (``virtual``; issue 9, long lists): every region and competition head
+The games tree is windowed (``virtual``, so a long list stays smooth): every region and competition head
 is there, but an expanded competition holds only the rows near the viewport, between two spacers
 that keep its height, so a list of thousands of games costs the DOM (and each frame) what the
 screen shows. New rows are built from HTML, at most ``MAX_NEW_ROWS_PER_PASS`` per frame. Views
@@ -13,7 +13,7 @@ never schedule anything themselves except through the ``flash.Flasher`` (the gam
 the buttons whose price moved, and tells it which rows left the page) and the ``Toaster``, which
 own their timers through a ``Scope``.
 
-Accessibility (issue 13): the sports list is a ``listbox`` with a roving ``tabindex``, the mode
+Accessibility (docs/ui.md 6): the sports list is a ``listbox`` with a roving ``tabindex``, the mode
 tabs a ``tablist``; region and competition heads are buttons with ``aria-expanded`` inside
 headings; a competition's body is a ``list`` of rows whose odds buttons are named by meaning and
 value (``rows.odds_label``).
@@ -161,7 +161,7 @@ class _SportNode:
 
 
 class SidebarView:
-    """The sports list: a ``listbox`` of ``option`` items with a roving ``tabindex`` (issue 13:
+    """The sports list: a ``listbox`` of ``option`` items with a roving ``tabindex`` (the
     arrow keys move within it, Enter or Space chooses; the app wires the keys)."""
 
     def __init__(self, dom: DomPort, list_node: Any, empty_node: Any, cache: NodeCache) -> None:
@@ -473,7 +473,7 @@ class GamesView:
         self._drop_groups(wanted_regions, {c.key for g in groups for c in g.competitions})
         if built:
             # Heads were built in this pass: their rows come in the next one, so neither pass holds
-            # the main thread long (issue 9: a 3,000-game list's first render).
+            # the main thread long (a 3,000-game list's first render must stay under 50 ms a task).
             for key in refresh if refresh is not None else list(self.rows):
                 if key in self.rows and key in store.games:
                     self._refresh_row(store, key, sport_name)

@@ -1,4 +1,4 @@
-"""Results mode (docs/api.md A5-A7; issue 9): finished games by date, sport and competition, and a
+"""Results mode (docs/api.md A5-A7): finished games by date, sport and competition, and a
 game's settlements.
 
 * pure shaping: ``date_window`` (today, yesterday, the last 7 days, in local days sent as Unix

@@ -49,7 +49,7 @@ DIRECTION_WORDS = {"up": "rising", "down": "falling"}
 
 
 def odds_label(label: str, price_text: str, locked: bool, direction: str | None) -> str:
-    """An odds button's accessible name (issue 13): "Home 1 1.850, rising" or "Draw X suspended":
+    """An odds button's accessible name (for screen readers): "Home 1 1.850, rising" or "Draw X suspended":
     the meaning, then what the button shows (WCAG 2.5.3: the visible text is part of the name),
     then where the price went. It is the button's one visually hidden text; the visible label and
     price are ``aria-hidden``, so the name is said once."""

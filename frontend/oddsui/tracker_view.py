@@ -1,4 +1,4 @@
-"""The live tracker, drawn by us (issue 9): a pitch, court or table in SVG with the ball, the side
+"""The live tracker, drawn by us (from docs/api.md E4's frames): a pitch, court or table in SVG with the ball, the side
 attacking and how dangerously, a possession bar, the score and clock, and the match's events with
 their minute. Pure: markup from a ``tracker_feed.MatchState``, DOM writes through the ``DomPort``.
 
@@ -13,7 +13,7 @@ goal (1), ``y`` across (0..1); the home side attacks to the right. The zone over
 third (attack) or the last sixth (danger) in front of the goal being attacked.
 
 The SVG is ``role="img"`` with a name that says what it shows; nothing here is announced as it
-changes (issue 13: a moving ball would drown a screen reader), but the status line and the
+changes (a moving ball would drown a screen reader), but the status line and the
 timeline are ordinary text.
 """
 

@@ -1,4 +1,4 @@
-"""Window arithmetic for long lists (issue 9: smooth at any length; pure).
+"""Window arithmetic for long lists (smooth at any length; pure).
 
 The games view renders, per expanded competition, only the rows near the viewport: the
 competition's body keeps its full height (``rows * row_height``) with a spacer above and below the

@@ -1,5 +1,5 @@
-"""Everything around the list (issue 9, issue 13): competition odds on expand, Refresh Data, warmup
-after a stream error, the "Updated" time, the loading overlay, the phone drawer, keyboard paths,
+"""Everything around the list: competition odds on expand, Refresh Data, warmup after a stream
+error, the "Updated" time, the loading overlay, the phone drawer, keyboard paths (docs/ui.md 6)
 and Retry-After after a 429."""
 
 from __future__ import annotations

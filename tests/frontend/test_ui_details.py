@@ -1,5 +1,5 @@
-"""The details panel through the whole app on fakes (issue 9; docs/api.md B4, A4; docs/design.md R1,
-R2, R7): opening from a row, markets under tabs and accordions, survival of state across updates,
+"""The details panel through the whole app on fakes (docs/api.md B4, A4; docs/design.md R1, R2,
+R7): opening from a row, markets under tabs and accordions, survival of state across updates,
 flashes, keyboard, opt-in announcements, and that closing releases everything."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The live tracker drawn by us (oddsui.tracker_view) and its stream in the details panel (issue 9;
-frames of oddsui.tracker_feed over /api/live-tracker)."""
+"""The live tracker drawn by us (oddsui.tracker_view) and its stream in the details panel (the
+frames of oddsui.tracker_feed over /api/live-tracker, docs/api.md E4)."""
 
 from __future__ import annotations
 

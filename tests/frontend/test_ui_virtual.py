@@ -1,4 +1,4 @@
-"""Windowed game lists (oddsui.virtual and render.GamesView; issue 9: smooth at any length)."""
+"""Windowed game lists (oddsui.virtual and render.GamesView): smooth at any length."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Connection limits over real sockets (issue 6 items 5 and 6): request head size and deadline,
-keep-alive, and none of them touching a long-lived SSE stream.
+"""Connection limits over real sockets (docs/api.md 0, "Connections and request limits"): request
+head size and deadline, keep-alive, and none of them touching a long-lived SSE stream.
 
 The server runs with the Config of ``python -m backend`` (``backend.server.uvicorn_config``) and
 short deadlines so the tests do not wait long.

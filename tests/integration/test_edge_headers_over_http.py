@@ -1,8 +1,9 @@
-"""Headers a production server sends, and HEAD wherever GET is answered (issue 6 item 11).
+"""Headers a production server sends, and HEAD wherever GET is answered
+(docs/api.md 0, "Routing and methods", "Security headers", "CORS").
 
 ``nosniff`` and ``Referrer-Policy`` on every response (SSE and errors too), a Content-Security-Policy
 that allows only this origin (plus compiling Pyodide's wasm) on everything outside the API, and
-CORS still ``*`` without credentials on the public API (WIRE.md 0).
+CORS still ``*`` without credentials on the public API (docs/api.md 0, "CORS").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Hostile input over real HTTP: the client's mistakes are answered as the client's, never as a 500.
 
-Numeric parameters (issue 6 item 4), results ids (item 9) and static file names (item 10). Every
-test also checks that the server logged nothing at error level.
+Numeric parameters and results ids (docs/api.md 0, "Ids in parameters"; A5-A7) and static file
+names. Every test also checks that the server logged nothing at error level.
 """
 
 from __future__ import annotations

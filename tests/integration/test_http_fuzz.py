@@ -1,4 +1,4 @@
-"""The permanent HTTP fuzzer (issue 6): hypothesis-made requests against the real server.
+"""The HTTP fuzzer, kept in the suite for good: hypothesis-made requests against the real server.
 
 ``python -m backend`` runs in a child process (its real uvicorn Config, its whole log) and every
 example is one request over a fresh connection on 127.0.0.1: any method, any path (every route,
@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.timeout(900),
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 ALLOWED_ORIGIN = "https://allowed.example"
 
-# Every endpoint with the query parameters it reads (WIRE.md A, B), and the other paths we serve.
+# Every endpoint with the query parameters it reads (docs/api.md A, B), and the other paths we serve.
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "/api/hierarchy": ("refresh",),
     "/api/health": (),

@@ -131,7 +131,7 @@ async def test_a_resuming_client_gets_exactly_the_events_it_missed_or_a_snapshot
 
 
 async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_going(caplog):
-    # Issue 6 item 3: the dropped client's connection is reset at once -- not left open with
+    # The dropped client's connection is reset at once (docs/hub.md, "Dead clients") -- not left open with
     # megabytes queued -- quietly, and it no longer holds a socket.
     async with running_server(write_timeout=1.0, sim_price_changes_per_second=3000.0) as srv, httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
         await wait_for(lambda: srv.hub.conn.connected)

@@ -1,4 +1,5 @@
-"""A server whose open-file limit is below its client limits (issue 6 item 6): stream clients of
+"""A server whose open-file limit is below its client limits (docs/api.md 0, "Connections and
+request limits"): stream clients of
 the odds hub and of the live tracker get 429 + Retry-After, and every other request an answer,
 before file descriptors run out.
 

@@ -154,3 +154,32 @@ async def test_malformed_frames_are_counted_and_skipped_and_the_end_keeps_the_fi
                     assert [m.event for m in snapshot] == ["ready", None, "end"]
                     final = frames(snapshot)[0]
                     assert final.status == "ended" and final.score == Score(1, 0) and final.timeline[-1] == goal
+
+
+async def test_past_the_tracker_game_limit_another_game_is_a_429_with_retry_after_until_one_closes():
+    async with running_server(sim_live_games=20, sim_prematch_games=20, tracker_max_games=1, group_grace=0.5) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        world = srv.simulator.world
+        first, second = [g for g in world.game_ids(live=True) if world.game(g)["sport_id"] == 1][:2]
+        async with SseStream(http, f"/api/live-tracker?gameId={first}") as stream:
+            assert (await stream.next_event(timeout=10)).event == "ready"
+            for method in ("GET", "HEAD"):
+                refused = await http.request(method, f"/api/live-tracker?gameId={second}")
+                assert refused.status_code == 429, method
+                # the registry's hint: the grace period (0.5 s) rounded down, plus one second
+                assert refused.headers["retry-after"] == "1", method
+                assert refused.headers["access-control-allow-origin"] == "*", method
+                assert "no-store" in refused.headers["cache-control"], method
+            assert refused.request.method == "HEAD" and refused.content == b""
+            body = (await http.get(f"/api/live-tracker?gameId={second}")).json()
+            assert body == {"error": "Too many concurrent tracker groups"}
+            async with SseStream(http, f"/api/live-tracker?gameId={first}") as again:  # the limit is on games
+                assert (await again.next_event(timeout=10)).event == "ready"
+            assert srv.tracker.registry.rejected_total == 3
+            assert (await http.get("/api/health")).json()["live_tracker"]["rejected_total"] == 3  # read at once
+        await wait_for(lambda: not srv.tracker.groups, 10)  # the first game's group closes after its grace
+        async with SseStream(http, f"/api/live-tracker?gameId={second}") as stream:
+            assert stream.response.status_code == 200
+            ready = await stream.next_event(timeout=10)
+            assert ready.event == "ready" and ready.json() == {"gameId": str(second)}

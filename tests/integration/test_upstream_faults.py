@@ -25,7 +25,7 @@ async def busiest_live_sport(server) -> int:
 
 
 async def test_an_expired_session_is_renewed_and_every_stream_gets_a_fresh_snapshot():
-    # Issue 6 item 1: before, every stream went silent for good and health stayed green.
+    # A lost Swarm session (docs/api.md D3): once, every stream went silent for good and health stayed green.
     async with running_server(sim_price_changes_per_second=50.0, **FAST_PROBE) as srv, \
             httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
         await wait_for(lambda: srv.hub.conn.connected)
@@ -47,7 +47,7 @@ async def test_an_expired_session_is_renewed_and_every_stream_gets_a_fresh_snaps
 
 
 async def test_a_stalled_feed_is_noticed_within_seconds_alerted_and_replaced():
-    # Issue 6 item 7: the socket stays open but nothing comes; before, 30-40 s passed unnoticed.
+    # The socket stays open but nothing comes (docs/api.md D6); without the probe, 30-40 s passed unnoticed.
     async with running_server(sim_price_changes_per_second=50.0, **FAST_PROBE) as srv, \
             httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
         await wait_for(lambda: srv.hub.conn.connected)
@@ -67,7 +67,8 @@ async def test_a_stalled_feed_is_noticed_within_seconds_alerted_and_replaced():
 
 
 async def test_a_delta_that_does_not_fit_leaves_every_list_whole_and_the_group_repairs_itself():
-    # Issue 6 item 8: before, one wrongly typed delta shrank a sport's list to nothing until a reconnect.
+    # A wrongly typed delta (docs/api.md D5): without the schema check it shrank a sport's list to
+    # nothing until a reconnect.
     async with running_server(sim_price_changes_per_second=50.0) as srv, \
             httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
         await wait_for(lambda: srv.hub.conn.connected)

@@ -90,7 +90,7 @@ class Process:
 class Cluster:
     def __init__(self, n: int = 3, **settings) -> None:
         self.clock = FakeClock()
-        self.store = MemoryStore(self.clock.monotonic, self.clock.time)
+        self.store = MemoryStore(self.clock)
         self.feed = FakeFeed(snapshot=game_tree)
         self.settings = Settings(group_grace=2.0, **settings)
         self.processes = [Process(self, f"p{i}") for i in range(n)]

@@ -47,7 +47,7 @@ class Harness:
 async def h(request, redis):
     if request.param == "memory":
         clock = FakeClock()
-        store = MemoryStore(clock.monotonic, clock.time)
+        store = MemoryStore(clock)
         harness = Harness(store, clock, store.flush)
     else:
         redis.cli("FLUSHALL")
@@ -199,8 +199,16 @@ async def test_calls_reach_the_leader_and_come_back(h):
     serving = asyncio.create_task(leader())
     assert await s.call("hub", b"hierarchy", 2.0) == b"answer to hierarchy"
     await serving
-    if h.clock is None:  # nobody answers: the caller gets None after its timeout
-        assert await s.call("hub", b"lost", 1.0) is None
+    # nobody answers: the caller gets None after its timeout (the memory store's, on its clock);
+    # nobody calls: the leader's wait for a call ends empty after its timeout
+    lost = asyncio.create_task(s.call("hub", b"lost", 1.0))
+    idle = asyncio.create_task(s.next_call("tracker", 1.0))
+    await h.settle()
+    assert not lost.done() and not idle.done()
+    await h.pass_time(1.5)
+    await h.settle()
+    assert lost.done() and idle.done()  # at the timeout, not some real time later
+    assert lost.result() is None and idle.result() is None
 
 
 async def test_processes_and_health_leases_expire_and_are_capped(h):

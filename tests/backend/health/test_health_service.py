@@ -11,6 +11,7 @@ from backend.clock import FakeClock
 from backend.health.leases import LeaseMap
 from backend.health.reports import TrackerReport, UpstreamReport
 from backend.health.service import HealthService
+from backend.health.snapshot import TrackerMetrics
 from backend.settings import Settings
 from backend.tracker.groups import TrackerSpec
 from backend.tracker.service import TrackerService
@@ -122,8 +123,8 @@ class HealthMachine(RuleBasedStateMachine):
 
 
 class _NoTracker:
-    def metrics(self) -> dict:
-        return {}
+    def metrics(self) -> TrackerMetrics:
+        return TrackerMetrics()
 
 
 TestHealth = HealthMachine.TestCase

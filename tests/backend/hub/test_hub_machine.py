@@ -1,5 +1,5 @@
 """The whole hub near its limits, as a state machine: clients come and go, the feed refuses
-subscriptions or drops the socket, time passes (issue 6 item 12).
+subscriptions or drops the socket, time passes.
 
 The hub runs for real (its connection loop and reaper) against an in-memory feed on a FakeClock.
 Properties: the registry's subscription budget is what refuses groups (429) -- the session's own

@@ -1,4 +1,5 @@
-"""One memory budget for everything the hub retains, held with 1,000 busy groups (issue 6 item 13).
+"""One memory budget for everything the hub retains, held with 1,000 busy groups
+(docs/design.md R5; docs/api.md F4).
 
 The real hub (connection loop, groups, channels) runs against an in-memory feed on a FakeClock:
 1,000 game groups, each fed a stream of game updates. Without a global bound each ring could keep

@@ -128,7 +128,8 @@ def test_a_lease_cannot_be_released_twice():
 
 
 def test_the_subscription_budget_refuses_a_new_group_before_the_feed_cap_could():
-    # Issue 6 item 12: with the budget at the session's cap, every kind of group counts.
+    # The budget at the Swarm session's own subscription cap: every kind of group counts against it,
+    # so the registry refuses a group (429) before the feed would refuse its subscription.
     reg = GroupRegistry(grace=5, max_clients=10_000, max_groups={"game": 1000}, subscription_budget=1000)
     for sport in range(6):
         reg.acquire(("prematch", str(sport)), 0, cost=1)

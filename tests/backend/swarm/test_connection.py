@@ -182,7 +182,7 @@ async def test_cancelling_the_loop_releases_the_socket_and_fails_pending_request
 
 
 async def test_a_feed_that_goes_quiet_is_probed_and_replaced_within_seconds():
-    # Issue 6 item 7: a socket that stays open but answers nothing is noticed by the probe, in
+    # A socket that stays open but answers nothing is noticed by the liveness probe (docs/api.md D6), in
     # idle_probe + probe_timeout seconds, then the normal reconnect brings a new session.
     connections = 0
     subscribes = []
@@ -225,7 +225,7 @@ async def test_a_feed_that_goes_quiet_is_probed_and_replaced_within_seconds():
 
 
 async def test_an_expired_session_is_renewed_on_the_same_socket_and_subscriptions_restored():
-    # Issue 6 item 1, against a peer that forgets the session after the first subscription.
+    # A lost session (docs/api.md D3), against a peer that forgets it after the first subscription.
     sessions = []
 
     async def forgetful(ws):

@@ -1,5 +1,5 @@
 """Hostile upstream frames: whatever the feed sends, the hub counts what it cannot use, skips it,
-keeps its state and stays connected (issue 6, permanent fuzzing).
+keeps its state and stays connected (a fuzzer kept in the suite for good; docs/api.md D5).
 
 Frames go through the adapter's real entry point (``SwarmConnection.handle_message``: decode, then
 the session core and the merge) on a connection whose session is live and holds one subscription.

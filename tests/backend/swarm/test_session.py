@@ -189,7 +189,7 @@ def test_a_lost_connection_fails_requests_on_the_wire_keeps_unsent_ones_and_park
 
 
 def test_an_expired_session_is_replaced_and_everything_resent_and_resubscribed():
-    # Issue 6 item 1: the feed answers CODE_SESSION_LOST. A new session, every subscription again
+    # The feed has forgotten the session (it answers CODE_SESSION_LOST, docs/api.md D3). A new session, every subscription again
     # (its owner gets a fresh snapshot), the request that noticed is answered after all.
     s = live_session()
     sub = s.subscribe({"game": ["id"]}, {}, owner=None, now=0)
@@ -216,7 +216,7 @@ def test_an_expired_session_is_replaced_and_everything_resent_and_resubscribed()
 
 
 def test_a_delta_that_does_not_fit_the_schema_is_rejected_whole_and_the_subscription_starts_over():
-    # Issue 6 item 8: a wrongly typed delta must not wipe the state; the subscription is repaired.
+    # A wrongly typed delta (docs/api.md D5) must not wipe the state; the subscription is repaired.
     s = live_session()
     sub = s.subscribe({"game": ["id"]}, {}, owner=None, now=0)
     (req,) = sent(s)
@@ -235,7 +235,8 @@ def test_a_delta_that_does_not_fit_the_schema_is_rejected_whole_and_the_subscrip
 
 
 def test_a_quiet_feed_is_probed_and_a_probe_left_unanswered_means_the_feed_stalled():
-    # Issue 6 item 7: noticed within idle_probe + probe_timeout seconds, not 40.
+    # A feed gone quiet is noticed by the liveness probe (docs/api.md D6) within idle_probe +
+    # probe_timeout seconds, not the 30-40 s a silent socket took to notice before the probe.
     s = live_session(idle_probe=3.0, probe_timeout=2.0)
     sub = s.subscribe({}, {}, None, 0)
     (req,) = sent(s)

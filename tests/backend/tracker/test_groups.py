@@ -1,10 +1,12 @@
 """One game's tracker group on a fake clock, against the in-memory tracker feed: what it charges
-the budget for the match state, when it says ``ready``, and what it tells health."""
+the budget for the match state, when it says ``ready``, what it tells health, and how its clients
+fare on the hub's channel and reaper (heartbeats, a stuck client dropped)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -136,3 +138,92 @@ async def test_health_hears_of_every_text_the_feed_sent_as_the_trackers_own_coun
         sent = sum(r.delta_messages for r in recorder.reports)
         assert sent == tracker.stats.messages_total == 5  # the state, the goal, the duplicate, the malformed, the end
         assert sum(r.delta_parse_errors for r in recorder.reports) == tracker.stats.parse_errors_total == 1
+
+
+class Peer:
+    """The ASGI side of one tracker stream: ``send`` keeps the body, or once ``stuck`` never completes
+    a data write (a client that stopped reading); ``receive`` reports a disconnect only when told."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.received = bytearray()
+        self.stuck = False
+        self.gone = asyncio.Event()
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            return
+        if self.stuck and message.get("more_body"):
+            await asyncio.get_running_loop().create_future()  # never resolved
+        self.received += message.get("body", b"")
+
+    async def receive(self) -> dict:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+    def pings(self) -> list[int]:
+        return [int(ms) for ms in re.findall(rb"^: ping (\d+)\n\n", bytes(self.received), re.MULTILINE)]
+
+    def goals(self) -> int:
+        return bytes(self.received).count(b'"kind":"goal"')
+
+
+def open_stream(tracker: TrackerService, peer: Peer) -> asyncio.Task[None]:
+    """What the route does for one client of game 1: take a lease, let the game's channel serve the
+    connection, give the lease back however it ends."""
+    lease, group = tracker.acquire(TrackerSpec("1"))
+
+    async def serve() -> None:
+        try:
+            await group.ready()
+            await group.channel.serve(peer.send, peer.receive, [], tracker.preamble(), None,
+                                      group.late_joiner_frames)
+        finally:
+            tracker.release(lease)
+
+    return asyncio.create_task(serve())
+
+
+async def test_a_tracker_stream_gets_a_heartbeat_every_interval_while_the_feed_is_quiet(tracker, clock, feed):
+    peer = Peer()
+    task = open_stream(tracker, peer)
+    await clock.run_until(lambda: b'"type":"state"' in peer.received)
+    assert peer.status == 200 and peer.pings() == []
+    started = tracker.started_at
+    await clock.run_until(lambda: len(peer.pings()) == 1)
+    assert clock.monotonic() == started + tracker.heartbeat_interval  # the reaper's round that is due
+    assert peer.pings() == [int(clock.time() * 1000)]
+    await clock.run_until(lambda: len(peer.pings()) == 3)
+    first, second, third = peer.pings()
+    assert second - first == third - second == int(tracker.heartbeat_interval * 1000)
+    assert not task.done() and tracker.registry.total_clients == 1  # the stream stays open
+    peer.gone.set()
+    await task
+    assert tracker.registry.total_clients == 0
+
+
+async def test_a_stuck_tracker_client_is_dropped_after_the_write_timeout_and_the_others_keep_going(
+        tracker, clock, feed):
+    healthy, stuck = Peer(), Peer()
+    tasks = [open_stream(tracker, healthy), open_stream(tracker, stuck)]
+    await clock.run_until(lambda: all(b'"type":"state"' in p.received for p in (healthy, stuck)))
+    group = tracker.groups[TrackerSpec("1").key]
+    assert tracker.registry.total_clients == 2
+    stuck.stuck = True
+    feed.goal("1")
+    await settle()
+    assert healthy.goals() == 1 and stuck.goals() == 0 and len(group.channel.parked) == 1
+    parked_at = clock.monotonic()
+    await clock.run_until(lambda: tracker.fanout_stats.drops.get("stuck") == 1, step=0.5)
+    timeout = group.channel.write_timeout
+    assert timeout <= clock.monotonic() - parked_at <= timeout + 0.5  # within one reaper round
+    await settle()
+    assert tasks[1].done() and tasks[1].exception() is None  # its stream ended, its lease given back
+    assert tracker.registry.total_clients == 1 and len(group.channel.clients) == 1 and not group.channel.parked
+    assert tracker.fanout_stats.drops == {"stuck": 1}
+    feed.goal("1")
+    await settle()
+    assert healthy.goals() == 2 and not tasks[0].done()
+    healthy.gone.set()
+    await tasks[0]
