@@ -27,6 +27,7 @@ import pytest
 
 from backend.cluster.launch import BackendProcess, RedisProcess, SimulatorProcess, free_port, member_env
 from backend.settings import Settings
+from bench.chaos import Fold, feed_views
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_WORLD = {"SIM_LIVE_GAMES": "40", "SIM_PREMATCH_GAMES": "200", "SIM_PRICE_CHANGES_PER_SECOND": "300",
@@ -60,7 +61,7 @@ class Member:
 
 
 @contextmanager
-def cluster(n: int) -> Iterator[tuple[list[Member], RedisProcess]]:
+def cluster(n: int) -> Iterator[tuple[list[Member], RedisProcess, SimulatorProcess]]:
     settings = Settings.from_env(SMALL_WORLD)
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="cluster-") as logs:
         redis = RedisProcess().start()
@@ -75,7 +76,7 @@ def cluster(n: int) -> Iterator[tuple[list[Member], RedisProcess]]:
             stack.callback(m.close)
         try:
             wait_for_cluster(members, n)
-            yield members, redis
+            yield members, redis, feed
         except BaseException:
             for m in members:
                 print(f"--- {m.log_path.name} ---\n{m.log_path.read_text(errors='replace')[-3000:]}", file=sys.stderr)
@@ -187,6 +188,27 @@ def fold(items: list[tuple[str | None, str, str | None]], until: str) -> dict:
     return {"games": games, "odds": {g: v for g, v in odds.items() if g in games and v[0] != "null"}}
 
 
+async def opening_view(http: httpx.AsyncClient, url: str) -> dict:
+    """What a browser arriving now is shown: its opening (a snapshot, and on a replica the frames
+    after it) folded up to the id-only message that says where it stands."""
+    recorder = Recorder(url)
+    task = asyncio.create_task(recorder.run(http))
+    try:
+        await wait(lambda: any(mid is not None and data is None for mid, _, data in recorder.items), 15,
+                   "no opening")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    fold = Fold()
+    for mid, event, data in recorder.items:
+        if data is None:
+            if mid is not None:
+                break
+            continue
+        fold.take(event, data)
+    return fold.view()
+
+
 def seqs(ids: list[str]) -> list[int]:
     return [int(i.rsplit("-", 1)[1]) for i in ids]
 
@@ -232,7 +254,7 @@ async def a_live_sport(http: httpx.AsyncClient, base: str) -> str:
 
 @pytest.mark.timeout(240)
 async def test_a_killed_leader_loses_no_event_on_any_process():
-    with cluster(3) as (members, _redis):
+    with cluster(3) as (members, _redis, feed):
         leader = leader_of(members)
         others = [m for m in members if m is not leader]
         async with httpx.AsyncClient() as http:
@@ -278,6 +300,19 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
             assert now["games"] and now["odds"]
             for r in [*followers, moved]:
                 assert fold(r.items, stand) == now
+            # ... and what every process shows is the feed's own state: with the simulator frozen,
+            # a browser arriving now is shown exactly what the feed says
+            os.kill(feed.proc.pid, signal.SIGUSR1)
+            try:
+                for _ in range(6):  # what was in flight when it froze lands first
+                    await asyncio.sleep(1.0)
+                    view = await opening_view(http, others[1].url + path)
+                    problems = (await feed_views(feed.url, {path: view}))[path]
+                    if not problems:
+                        break
+                assert view.get("games") and problems == [], problems
+            finally:
+                os.kill(feed.proc.pid, signal.SIGUSR2)
             after = health(others[0].url)
             assert after is not None and after["cluster"]["leaders"]["hub"] not in (None, "")
             assert int(after["cluster"]["leaders"]["hub"].split(":")[1]) != leader.pid
@@ -323,7 +358,7 @@ async def test_a_killed_leader_loses_no_event_on_any_process():
 
 @pytest.mark.timeout(180)
 async def test_redis_going_away_and_coming_back_empty_loses_no_browser():
-    with cluster(2) as (members, redis):
+    with cluster(2) as (members, redis, _feed):
         async with httpx.AsyncClient() as http:
             sport = await a_live_sport(http, members[0].url)
             readers = [Recorder(m.url + f"/api/live-stream?sportId={sport}") for m in members]
