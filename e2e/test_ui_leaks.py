@@ -1,7 +1,8 @@
-"""Nothing piles up (docs/design.md R1, R2): after 200 cycles each of opening and closing the
-details panel (with its tracker), the health modal, mode switches and stream reconnects, the
-browser's own listener counts per target (DevTools protocol), the open EventSources, the app's
-held resources and the JavaScript heap after a GC are back at their baseline.
+"""Nothing piles up (docs/design.md R1, R2): after 200 cycles each (``E2E_LEAK_CYCLES=1000`` for the
+soak of PERFORMANCE.md) of opening and closing the details panel (with its tracker), the health
+modal, mode switches and stream reconnects, the browser's own listener counts per target (DevTools
+protocol), the open EventSources, the app's held resources and the JavaScript heap after a GC are
+back at their baseline.
 
 The cycles are driven from JavaScript in the page (a click, a frame, the close), so 200 of them
 take seconds; the figures are printed (run with ``-s``).
@@ -9,14 +10,17 @@ take seconds; the figures are printed (run with ``-s``).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from helpers import boot_to_live_list, choose_sport
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-CYCLES = 200
+CYCLES = int(os.environ.get("E2E_LEAK_CYCLES", "200"))
 # The JS heap may settle a little differently after a run (JIT, caches); real leaks of listeners,
 # proxies or nodes per cycle would show as hundreds of KB over 200 cycles, and in the counts.
+# (The slack is fixed: a longer soak only makes a real leak stand out more.)
 HEAP_SLACK = 1_500_000
 
 FRAME = "await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));"
@@ -102,7 +106,7 @@ def check(ui, name, baseline, after):
     assert after["heap"] - baseline["heap"] < HEAP_SLACK, (name, baseline, after)
 
 
-def test_200_details_panels_with_their_tracker_leave_nothing_behind(ui):
+def test_details_panels_with_their_tracker_opened_and_closed_leave_nothing_behind(ui):
     boot_to_live_list(ui)
     ui.page.evaluate(DETAILS_CYCLES, 10)  # warm up: caches, compiled code
     settle(ui)
@@ -115,7 +119,7 @@ def test_200_details_panels_with_their_tracker_leave_nothing_behind(ui):
     ui.assert_no_errors()
 
 
-def test_200_health_modals_leave_nothing_behind(ui):
+def test_health_modals_opened_and_closed_leave_nothing_behind(ui):
     ui.boot()
     ui.page.evaluate(HEALTH_CYCLES, 10)
     settle(ui)
@@ -126,7 +130,7 @@ def test_200_health_modals_leave_nothing_behind(ui):
     ui.assert_no_errors()
 
 
-def test_200_mode_switches_leave_nothing_behind(ui):
+def test_mode_switches_leave_nothing_behind(ui):
     ui.boot()
     ui.page.wait_for_selector(".sport-item[data-sport-id='18']", timeout=20_000)
     choose_sport(ui, "18", rows=False)  # water polo: small lists in both modes
@@ -139,7 +143,7 @@ def test_200_mode_switches_leave_nothing_behind(ui):
     ui.assert_no_errors()
 
 
-def test_200_stream_reconnects_leave_nothing_behind(ui):
+def test_stream_reconnects_leave_nothing_behind(ui):
     boot_to_live_list(ui, "18")
     # Reconnect at once: the backoff's delays are what a real outage needs, not this test.
     ui.python("setattr(page.app.sport_stream, 'backoff', __import__('oddsui.backoff', fromlist=['Backoff'])"
