@@ -179,6 +179,13 @@ class BrowserDom:
     def find(self, node: Any, selector: str) -> Any:
         return _value(node.querySelector(selector))
 
+    def child_at(self, node: Any, index: int) -> Any:
+        """The ``index``-th element child (adopting a server-rendered page, ``firstview``)."""
+        return _value(node.children.item(index))
+
+    def tag_name(self, node: Any) -> str:
+        return str(node.localName)
+
     def append(self, parent: Any, child: Any) -> None:
         parent.appendChild(child)
 
