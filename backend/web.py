@@ -4,7 +4,12 @@
 
 URL map (everything outside ``/api/``)::
 
-    GET /                 frontend/index.html
+    GET /                 the first view, rendered on the server (live mode, no sport: ``backend/firstpaint.py``)
+    GET /live[/<sportId>], /prematch[/<sportId>], /results[/<sportId>]
+                          the same for that mode and sport (docs/ui.md 9); an invalid id is a 404
+    GET /immutable/...    content-hashed files, cached for a year, precompressed (brotli, gzip):
+                          /immutable/assets/app.<hash>.css, boot.<hash>.js (frontend/css/app.css, boot.js)
+                          /immutable/pyodide-<hash>/...  <static_dir>/pyodide/ under its folder's hash
     GET /boot.js          frontend/boot.js          (with pyodide_loader.mjs and worker/worker.mjs, all our JavaScript)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
@@ -13,7 +18,11 @@ URL map (everything outside ``/api/``)::
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
     GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
 
-Caching: the wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
+Caching: everything under ``/immutable/`` has a content hash in its URL and is served with
+``Cache-Control: public, max-age=31536000, immutable``; the ``.br`` or ``.gz`` variant
+``scripts/build_assets.py`` wrote next to a file is sent when ``Accept-Encoding`` allows it (with
+``Content-Encoding`` and ``Vary: Accept-Encoding``). The page's HTML is ``no-store`` (it carries live
+state) and compressed on the fly the same way. The wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
 in their names and are served as immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
 revalidates cheaply and never runs stale code after a rebuild.
 
@@ -118,6 +127,47 @@ def _static_router(path: str, directory: Path, name: str, cache_control: CacheCo
     )
 
 
+def accepted_encodings(header: str | None) -> list[str]:
+    """The encodings of ``Accept-Encoding`` we have (``br``, ``gzip``), the client's preference
+    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` names both."""
+    found: dict[str, float] = {}
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        for known in (("br", "gzip") if name == "*" else (name,)):
+            if known in ("br", "gzip") and known not in found:
+                found[known] = q
+    ranked = sorted((enc for enc, q in found.items() if q > 0), key=lambda enc: (-found[enc], enc != "br"))
+    return ranked
+
+
+ENCODING_SUFFIX = {"br": ".br", "gzip": ".gz"}
+VARY = {"vary": "Accept-Encoding"}
+
+
+def _immutable_file(request: Request, path: Path) -> File:
+    """``path`` (its precompressed variant when the client takes one), immutable."""
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = dict(VARY)
+    served = path
+    for encoding in accepted_encodings(request.headers.get("accept-encoding")):
+        variant = path.with_name(path.name + ENCODING_SUFFIX[encoding])
+        if variant.is_file():
+            served = variant
+            headers["content-encoding"] = encoding
+            break
+    return File(served, media_type=media_type, content_disposition_type="inline", headers=headers,
+                filename=path.name)
+
+
 def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[BaseRouteHandler | Any]:
     """Route handlers and routers serving the UI; include them in ``Litestar(route_handlers=...)``.
 
@@ -129,9 +179,28 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
     frontend_dir = Path(frontend_dir)
     manifest_path = static_dir / "manifest.json"
 
-    @get("/", include_in_schema=False, cache_control=NO_CACHE, name="ui:index")
-    async def index() -> File:
-        return File(frontend_dir / "index.html", media_type="text/html", content_disposition_type="inline")
+    from backend.firstpaint import FirstPaint  # the page renderer (imports the front end's views)
+
+    painter = FirstPaint(frontend_dir / "index.html", manifest_path)
+
+    @get(["/", "/live", "/prematch", "/results", "/live/{sport_id:str}", "/prematch/{sport_id:str}",
+          "/results/{sport_id:str}"], include_in_schema=False, name="ui:index")
+    async def index(request: Request) -> Response[bytes]:
+        return await painter.respond(request)
+
+    @get("/immutable/{file_path:path}", include_in_schema=False, cache_control=IMMUTABLE, name="ui:immutable")
+    async def immutable(request: Request, file_path: str) -> File | Response[str]:
+        path = None
+        parts = file_path.lstrip("/").split("/", 1)
+        if len(parts) == 2 and nameable(file_path):
+            folder, rest = parts
+            if folder == "assets":
+                path = _resolve_inside(static_dir / "assets", rest)
+            elif folder.startswith("pyodide-") and folder == f"pyodide-{painter.core_hash()}":
+                path = _resolve_inside(static_dir / "pyodide", rest)
+        if path is None or path.name.endswith((".br", ".gz")):
+            return Response("Not found", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
+        return _immutable_file(request, path)
 
     @get("/boot.js", include_in_schema=False, cache_control=NO_CACHE, name="ui:boot")
     async def boot_js() -> File:
@@ -145,6 +214,7 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
 
     return [
         index,
+        immutable,
         boot_js,
         manifest,
         _static_router("/css", frontend_dir / "css", "ui:css", NO_CACHE),

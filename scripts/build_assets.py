@@ -596,11 +596,100 @@ def ensure_loader() -> HashedFile:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 6: the manifest boot.js reads
+# Step 6: the page's own files under content-hashed names, the Pyodide folder's hash, and the
+# precompressed variants (docs/design.md "Asset delivery")
+
+PAGE_FILES = (("css/app.css", "app.css"), ("boot.js", "boot.js"))  # frontend/<source> -> assets/<stem>.<hash>.<ext>
+ASSETS_DIR = STATIC_DIR / "assets"
+IMMUTABLE_PREFIX = "/immutable"  # backend/web.py serves it: hashed names only, cached for a year
+# Precompressed: what is worth it (a wheel is a zip already). A variant is kept only if it saves 10 %.
+COMPRESSIBLE_SUFFIXES = (".wasm", ".mjs", ".js", ".css", ".json", ".zip", ".py")
+COMPRESS_MIN_BYTES = 1024
+
+
+def ensure_page_assets() -> dict[str, str]:
+    """frontend/css/app.css and frontend/boot.js as assets/app.<hash>.css and assets/boot.<hash>.js;
+    returns {"css": url, "boot": url}."""
+    ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+    urls: dict[str, str] = {}
+    keep: set[str] = set()
+    for source, stem in PAGE_FILES:
+        data = (FRONTEND_DIR / source).read_bytes()
+        name = hashed_name(stem, data)
+        changed = write_if_changed(ASSETS_DIR / name, data)
+        log(f"assets/{name}: {'written' if changed else 'up to date'}")
+        urls["css" if stem.endswith(".css") else "boot"] = f"{IMMUTABLE_PREFIX}/assets/{name}"
+        keep.add(name)
+    for stale in ASSETS_DIR.iterdir():
+        base = stale.name.removesuffix(".br").removesuffix(".gz")
+        if stale.is_file() and base not in keep:
+            stale.unlink()
+    return urls
+
+
+def folder_hash(folder: Path) -> str:
+    """A hash of every served file in ``folder`` (names and bytes): the Pyodide folder's URL carries
+    it, so any change to the core, a wheel, the lock or the loader gives it a new URL."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith((".br", ".gz")):
+            digest.update(path.name.encode() + b"\0" + sha256_file(path).encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _brotli():
+    try:
+        import brotli  # the locked Python environment has it (pyproject.toml); stdlib has none
+    except ImportError as exc:
+        raise BuildError("the brotli package is missing: run scripts/setup (uv sync) first") from exc
+    return brotli
+
+
+def ensure_precompressed(folder: Path) -> int:
+    """``<file>.br`` (brotli) and ``<file>.gz`` (gzip) next to each compressible file of ``folder``,
+    rebuilt when older than the file; returns how many were written."""
+    import gzip
+
+    written = 0
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or not path.name.endswith(COMPRESSIBLE_SUFFIXES):
+            continue
+        size = path.stat().st_size
+        for suffix in (".br", ".gz"):
+            target = path.with_name(path.name + suffix)
+            if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
+                continue
+            if size < COMPRESS_MIN_BYTES:
+                target.unlink(missing_ok=True)
+                continue
+            data = path.read_bytes()
+            if suffix == ".br":
+                packed = _brotli().compress(data, quality=11 if size < 4_000_000 else 9, lgwin=24)
+            else:
+                packed = gzip.compress(data, compresslevel=9, mtime=0)
+            if len(packed) > 0.9 * size:
+                target.unlink(missing_ok=True)
+                continue
+            write_if_changed(target, packed)
+            written += 1
+            log(f"{target.relative_to(STATIC_DIR)}: {len(packed)} bytes ({len(packed) / size:.0%})")
+    for variant in list(folder.glob("*.br")) + list(folder.glob("*.gz")):
+        if not variant.with_suffix("").is_file():
+            variant.unlink()
+    return written
+
+
+def raw_sizes(folder: Path, names: tuple[str, ...]) -> dict[str, int]:
+    return {name: (folder / name).stat().st_size for name in names if (folder / name).is_file()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 7: the manifest boot.js reads
 
 
 def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
-                   worker: dict[str, HashedFile] | None = None) -> bytes:
+                   worker: dict[str, HashedFile] | None = None, page: dict[str, str] | None = None,
+                   core_hash: str | None = None) -> bytes:
     wheels = [
         {
             "name": wheel.name,
@@ -614,25 +703,40 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
     wheels.append(
         {"name": APP_DIST_NAME, "version": app.version, "url": f"/wheels/{app.file_name}", "sha256": app.sha256}
     )
+    # The Pyodide folder under a URL that carries its hash (immutable), or the plain one.
+    base = f"{IMMUTABLE_PREFIX}/pyodide-{core_hash}/" if core_hash else "/pyodide/"
     pyodide = {
         "version": PYODIDE_VERSION,
-        "module": "/pyodide/pyodide.mjs",
-        "indexURL": "/pyodide/",
+        "module": f"{base}pyodide.mjs",
+        "indexURL": base,
         # The query only busts HTTP caches; Pyodide takes the package folder from the path.
-        "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
+        "lockFileURL": f"{base}{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
     }
+    loader_url = f"{base}{loader.file_name}" if core_hash else loader.url
+    wheels = [dict(wheel, url=wheel["url"].replace("/pyodide/", base, 1)) for wheel in wheels]
     manifest = {
-        "loader": {"url": loader.url},
+        "loader": {"url": loader_url},
         "pyodide": pyodide,
         "packages": list(LOCK_LOADED_PACKAGES),
         "wheels": wheels,
         "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
     }
+    if page is not None:
+        # What the server-rendered page links and preloads (backend/web.py): its style and script,
+        # and the files Pyodide's boot needs, fetched in parallel with the first paint; ``sizes``
+        # are their uncompressed bytes, for the boot progress boot.js shows.
+        big = ("pyodide.asm.wasm", "python_stdlib.zip")
+        manifest["page"] = {
+            **page,
+            "modulepreload": [loader_url, f"{base}pyodide.mjs", f"{base}pyodide.asm.mjs"],
+            "preload": [f"{base}{name}" for name in big],
+            "sizes": {f"{base}{name}": size for name, size in raw_sizes(PYODIDE_DIR, big).items()},
+        }
     if worker is not None:
         # What the page hands the parse worker in its init message (worker/worker.mjs documents it).
         manifest["worker"] = {
             "url": worker["worker.mjs"].url,
-            "loader": {"url": loader.url},
+            "loader": {"url": loader_url},
             "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
             "packages": list(WORKER_PACKAGES),
             "parse": {
@@ -644,8 +748,9 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
-def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker))
+def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile,
+                    page: dict[str, str] | None = None, core_hash: str | None = None) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker, page, core_hash))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -673,7 +778,11 @@ def build(force: bool = False) -> None:
         app = ensure_app_wheel(force)
         worker = ensure_worker_files()
         loader = ensure_loader()
-        ensure_manifest(lock_sha, app, worker, loader)
+        page = ensure_page_assets()
+        core_hash = folder_hash(PYODIDE_DIR)
+        for folder in (PYODIDE_DIR, ASSETS_DIR, WORKER_DIR):
+            ensure_precompressed(folder)
+        ensure_manifest(lock_sha, app, worker, loader, page, core_hash)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 
