@@ -187,13 +187,27 @@ class App:
         view_now, view_scroller = self.games_view.now, self.games_view.scroller
         self.games_view.now, self.games_view.scroller = None, None
         try:
-            if self.mode != RESULTS and self.sport_id is not None:
+            listed = self.mode != RESULTS and self.sport_id is not None
+            if listed:
                 self._schedule("games", self._render_games)
             self._schedule_chrome()
+            view_ = self.games_view
+            def drain() -> None:
+                for _ in range(10_000):  # bounded: a job that always reschedules would be a bug
+                    if not len(self.batcher):
+                        return
+                    self.batcher.flush()
+
             for _ in range(10_000):
-                if not len(self.batcher):
+                drain()
+                if not listed:
                     break
-                self.batcher.flush()
+                # A games pass builds a dozen heads at most: pass again until one builds nothing.
+                built = (view_.rows_built, len(view_.regions), len(view_.competitions))
+                self._schedule("games", self._render_games)
+                drain()
+                if (view_.rows_built, len(view_.regions), len(view_.competitions)) == built:
+                    break
         finally:
             self.games_view.now, self.games_view.scroller = view_now, view_scroller
 
