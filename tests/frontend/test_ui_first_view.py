@@ -1,0 +1,124 @@
+"""The server's render and the browser's render of the same state are the same DOM (issue 10), and
+adopting the server's page writes nothing and keeps working (hypothesis, under CPython)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oddsui.app import Page
+from oddsui.firstview import FirstView, StreamSnapshot
+from oddsui.htmldom import TreeDom, parse_document, serialize
+from oddsui.ssr import render_page
+from ui_fakes import FakeEventTarget, FakePlatform
+from ui_world import HIERARCHY
+
+INDEX = (Path(__file__).resolve().parents[2] / "frontend" / "index.html").read_text()
+REGIONS = ["England", "Spain", "Brazil"]
+COMPS = ["League", "Cup", "Premier <b>&amp;"]
+
+
+class LaidOutDom(TreeDom):
+    """A browser-like page whose viewport holds every row (so its window is the whole list)."""
+
+    def scroll_box(self, node):
+        return 0.0, 0.0, 1e9
+
+
+game = st.fixed_dictionaries({
+    "region": st.sampled_from(REGIONS), "competition": st.sampled_from(COMPS),
+    "team1_name": st.text(min_size=1, max_size=12), "team2_name": st.text(min_size=1, max_size=12),
+    "markets_count": st.integers(0, 300), "start_ts": st.integers(1_700_000_000, 1_800_000_000),
+    "price": st.floats(1.01, 500, allow_nan=False).map(lambda p: round(p, 3)), "blocked": st.booleans(),
+})
+
+
+def events_for(sport: str, games: list[dict]) -> list[tuple[str, str]]:
+    data = [{"id": 1000 + i, "type": 1, "team1_name": g["team1_name"], "team2_name": g["team2_name"],
+             "region": g["region"], "competition": g["competition"], "competition_id": COMPS.index(g["competition"]) + 1,
+             "markets_count": g["markets_count"], "start_ts": g["start_ts"], "market": {}} for i, g in enumerate(games)]
+    odds = {"sportId": sport, "updates": [{"gameId": str(1000 + i), "markets_count": g["markets_count"], "odds": [
+        {"label": "1", "price": g["price"], "blocked": g["blocked"]}, {"label": "X", "price": 3.1, "blocked": False},
+        {"label": "2", "price": 4.2, "blocked": False}]} for i, g in enumerate(games)]}
+    counts = json.dumps({"sports": [{"name": "Football", "count": len(games)}], "total_games": len(games)})
+    return [("counts", counts), ("prematch_counts", counts),
+            ("games", json.dumps({"sportId": sport, "sportName": "Football", "data": data, "last_updated": "t"})),
+            ("odds", json.dumps(odds))]
+
+
+def first_view(events: list[tuple[str, str]], wall_ms: float) -> FirstView:
+    return FirstView(mode="live", sport_id="1", wall_ms=wall_ms, hierarchy=msgspec.Raw(json.dumps(HIERARCHY).encode()),
+                     streams=[StreamSnapshot(name="sport", url="/api/live-stream?sportId=1", last_event_id="ab-7",
+                                             events=[(e, msgspec.Raw(d.encode())) for e, d in events])])
+
+
+def parts(root) -> dict[str, str]:
+    by_id = {n.attrs.get("id"): n for n in root.iter()}
+    return {name: serialize(by_id[name]) for name in ("sidebar", "mode-tabs", "mode-panel")}
+
+
+def browser_render(events: list[tuple[str, str]], wall_ms: float) -> dict[str, str]:
+    """The app as the browser runs it without a first view: it fetches, streams, renders in frames."""
+    _, root = parse_document(INDEX)
+    platform = FakePlatform()
+    platform.responses["/api/hierarchy"] = (200, json.dumps(HIERARCHY))
+    page = Page(platform, LaidOutDom(root), FakeEventTarget())
+    page.start()
+    for _ in range(5):
+        platform.advance(0)
+        platform.run_frame()
+    page.app.select_sport("1")
+    source = next(s for s in platform.event_sources if "live-stream" in s.url)
+    for event, data in events:
+        source.emit(event, data)
+    for _ in range(200):
+        platform.advance(16)
+        platform.run_frame()
+    page.app.updated_ms = wall_ms  # the browser stamps arrival time; the server its render time
+    page.app._render_header()
+    return parts(root)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(game, min_size=0, max_size=25))
+def test_the_server_render_and_the_browser_render_of_a_state_are_the_same_dom(games):
+    events = events_for("1", games)
+    wall = 1_767_000_000_000.0
+    html = render_page(INDEX, first_view(events, wall))
+    _, server_root = parse_document(html)
+    assert parts(server_root) == browser_render(events, wall)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(game, min_size=1, max_size=15))
+def test_adopting_the_page_writes_nothing_and_the_stream_resumes_from_its_id(games):
+    html = render_page(INDEX, first_view(events_for("1", games), 1_767_000_000_000.0))
+    _, root = parse_document(html)
+    before = serialize(root)
+    state = next(n for n in root.iter() if n.attrs.get("id") == "first-view").text
+    platform = FakePlatform()
+    page = Page(platform, LaidOutDom(root), FakeEventTarget(), first_view=FirstView.from_json(state))
+    page.start()
+    assert page.adopted is True
+    assert serialize(root) == before  # not one node written
+    (source,) = [s for s in platform.event_sources if "live-stream" in s.url]
+    assert source.url == "/api/live-stream?sportId=1&lastEventId=ab-7"
+    # An event after the take-over lands on the adopted row.
+    source.emit("odds", json.dumps({"sportId": "1", "updates": [{"gameId": 1000, "markets_count": 1, "odds": [
+        {"label": "1", "price": 777.5, "blocked": False}]}]}))
+    for _ in range(50):
+        platform.advance(16)
+        platform.run_frame()
+    button = next(n for n in root.iter() if n.attrs.get("data-odd-index") == "0"
+                  and n.attrs.get("data-price") is not None
+                  and any(p.attrs.get("data-game-id") == "1000" for p in _ancestors(n)))
+    assert button.attrs["data-price"] == "777.500"
+
+
+def _ancestors(node):
+    while node is not None:
+        yield node
+        node = node.parent
