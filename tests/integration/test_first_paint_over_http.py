@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from pathlib import Path
 
 import brotli
 import pytest
@@ -54,7 +55,7 @@ async def test_the_page_is_compressed_as_the_client_accepts(http):
 async def test_immutable_assets_are_negotiated_and_cached_for_a_year(http):
     manifest = json.loads((await http.get("/manifest.json")).text)
     wasm = manifest["pyodide"]["indexURL"] + "pyodide.asm.wasm"
-    raw = open(f"{STATIC}/pyodide/pyodide.asm.wasm", "rb").read()
+    raw = Path(STATIC, "pyodide", "pyodide.asm.wasm").read_bytes()  # noqa: ASYNC240
     for accept, encoding, unpack in (("br, gzip", "br", brotli.decompress), ("gzip", "gzip", gzip.decompress),
                                      ("identity", None, lambda b: b)):
         async with http.stream("GET", wasm, headers={"accept-encoding": accept}) as response:
