@@ -20,6 +20,7 @@ import gzip
 import json
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import brotli
 import msgspec
 from litestar import Request, Response
 from oddsui.firstview import FirstView, StreamSnapshot
-from oddsui.htmldom import Element, Text
+from oddsui.htmldom import Element, Text, detach
 from oddsui.ssr import render_page
 
 from backend.hub import specs
@@ -167,28 +168,44 @@ class FirstPaint:
         out.append(data)
         return out
 
-    def _rewrite(self, manifest: dict[str, Any]) -> Any:
+    def _rewrite(self, manifest: dict[str, Any], plain: bool = False) -> Any:
         page = manifest.get("page", {})
 
         def rewrite(root: Element) -> None:
+            scripts = []
             for node in root.iter():
                 if node.tag == "link" and node.attrs.get("rel") == "stylesheet" and page.get("css"):
                     node.attrs["href"] = page["css"]
-                elif node.tag == "script" and node.attrs.get("type") == "module" and page.get("boot"):
-                    node.attrs["src"] = page["boot"]
+                elif node.tag == "script" and node.attrs.get("type") == "module":
+                    scripts.append(node)
+                    if page.get("boot"):
+                        node.attrs["src"] = page["boot"]
+            if plain:
+                for node in scripts:
+                    detach(node)
 
         return rewrite
 
-    async def respond(self, request: Request) -> Response[bytes]:
-        view_of = self.view_of(request.url.path)
+    async def respond(self, request: Request, path: str | None = None, plain: bool = False) -> Response[bytes]:
+        """The page for ``path`` (the request's own by default). ``plain``: the same render with no
+        script, no preload hint, no manifest and no embedded state -- a plain server-rendered page,
+        the floor ``bench/firstpaint.py`` measures against (only mounted with ``BENCH_PAGES``).
+
+        ``Server-Timing`` says where the server's time went (``state``: reading the streams' snapshots;
+        ``render``: the views on the tree and the serialization; ``compress``)."""
+        view_of = self.view_of(request.url.path if path is None else path)
         if view_of is None:
             return Response(b"Not found", status_code=404, media_type="text/plain")
         mode, sport_id = view_of
+        t0 = time.perf_counter()
         view = await self.state(request, mode, sport_id)
+        t1 = time.perf_counter()
         template = self._read(self.template_path, bytes.decode)
         manifest = self.manifest() or {}
-        html = await asyncio.to_thread(render_page, template, view, self._head(manifest) if manifest else [],
-                                       self._rewrite(manifest))
+        head = self._head(manifest) if manifest and not plain else []
+        html = await asyncio.to_thread(render_page, template, view, head, self._rewrite(manifest, plain),
+                                       not plain)
+        t2 = time.perf_counter()
         body = html.encode()
         headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
         from backend.web import accepted_encodings  # the one negotiation, shared with the static files
@@ -197,4 +214,7 @@ class FirstPaint:
             body = brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)
             headers["content-encoding"] = encoding
             break
+        t3 = time.perf_counter()
+        headers["server-timing"] = (f"state;dur={(t1 - t0) * 1000:.1f}, render;dur={(t2 - t1) * 1000:.1f}, "
+                                    f"compress;dur={(t3 - t2) * 1000:.1f}")
         return Response(body, media_type="text/html", headers=headers)

@@ -17,6 +17,9 @@ URL map (everything outside ``/api/``)::
     GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
     GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
+    GET /_bench/plain[/<page>], /_bench/pyodide, /_bench/bare.mjs
+                          only with BENCH_PAGES=true: the floor and the bare Pyodide boot of
+                          bench/firstpaint.py (``bench_routes``)
 
 Caching: everything under ``/immutable/`` has a content hash in its URL and is served with
 ``Cache-Control: public, max-age=31536000, immutable``; the ``.br`` or ``.gz`` variant
@@ -32,6 +35,7 @@ then answers 503 with a JSON error naming the build command, which boot.js shows
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -168,11 +172,74 @@ def _immutable_file(request: Request, path: Path) -> File:
                 filename=path.name)
 
 
-def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[BaseRouteHandler | Any]:
+BARE_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Bare Pyodide boot</title>
+  <link rel="icon" href="data:,">
+  <script type="application/json" id="bare-config">{config}</script>
+  <script type="module" src="/_bench/bare.mjs"></script>
+</head>
+<body>
+  <main><h1>Bare Pyodide boot</h1><p id="bare-status" role="status">Starting Pyodide</p></main>
+</body>
+</html>
+"""
+
+# Boots Pyodide exactly as the app's loader does (the same module, index and lock URLs), and nothing
+# else: no package, no wheel, no app. bench/firstpaint.py waits for <html data-bare="ready">.
+BARE_SCRIPT = """performance.mark("bare:start");
+const config = JSON.parse(document.getElementById("bare-config").textContent);
+const absolute = (url) => new URL(url, location.origin).href;
+const status = document.getElementById("bare-status");
+try {
+  const { loadPyodide } = await import(absolute(config.module));
+  const pyodide = await loadPyodide({
+    indexURL: absolute(config.indexURL), lockFileURL: absolute(config.lockFileURL), fullStdLib: false,
+  });
+  if (pyodide.runPython("1 + 1") !== 2) throw new Error("Pyodide cannot add");
+  performance.mark("bare:ready");
+  status.textContent = "Pyodide ready";
+  document.documentElement.dataset.bare = "ready";
+} catch (err) {
+  status.textContent = `Pyodide failed: ${err}`;
+  document.documentElement.dataset.bare = "error";
+  console.error(err);
+}
+"""
+
+
+def bench_routes(painter: Any) -> list[BaseRouteHandler]:
+    """The pages ``bench/firstpaint.py`` compares the UI with (``BENCH_PAGES=true`` only)."""
+
+    @get(["/_bench/plain", "/_bench/plain/{rest:path}"], include_in_schema=False, name="bench:plain")
+    async def plain(request: Request, rest: str = "/") -> Response[bytes]:
+        return await painter.respond(request, path=rest, plain=True)
+
+    @get("/_bench/pyodide", include_in_schema=False, name="bench:pyodide")
+    async def bare_page() -> Response[str]:
+        manifest = painter.manifest()
+        if manifest is None:
+            return Response({"error": BUILD_HINT}, status_code=HTTP_503_SERVICE_UNAVAILABLE)  # type: ignore[arg-type]
+        core = manifest["pyodide"]
+        config = json.dumps({key: core[key] for key in ("module", "indexURL", "lockFileURL")}).replace("<", "\\u003c")
+        return Response(BARE_PAGE.replace("{config}", config), media_type="text/html",
+                        headers={"cache-control": "no-store"})
+
+    @get("/_bench/bare.mjs", include_in_schema=False, name="bench:bare-script", cache_control=NO_CACHE)
+    async def bare_script() -> Response[str]:
+        return Response(BARE_SCRIPT, media_type="text/javascript")
+
+    return [plain, bare_page, bare_script]
+
+
+def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
+               bench_pages: bool = False) -> list[BaseRouteHandler | Any]:
     """Route handlers and routers serving the UI; include them in ``Litestar(route_handlers=...)``.
 
     ``static_dir`` is the build output of ``scripts/build_assets.py`` (default ``build/static``);
-    ``frontend_dir`` holds index.html, boot.js and css/.
+    ``frontend_dir`` holds index.html, boot.js and css/. ``bench_pages`` adds ``bench_routes``.
     """
     _register_mime_types()
     static_dir = Path(static_dir)
@@ -213,6 +280,7 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
         return File(manifest_path, media_type="application/json", content_disposition_type="inline")
 
     return [
+        *(bench_routes(painter) if bench_pages else []),
         index,
         immutable,
         boot_js,

@@ -117,9 +117,10 @@ def render_tree(template: str, view: FirstView) -> tuple[str | None, Element, Tr
 
 
 def render_page(template: str, view: FirstView, head: list[Element] | None = None,
-                rewrite: Callable[[Element], None] | None = None) -> str:
-    """The page's HTML with ``view`` rendered and embedded. ``head`` elements are appended to
-    ``<head>`` (preload hints); ``rewrite`` may change the tree before it is serialized (asset URLs)."""
+                rewrite: Callable[[Element], None] | None = None, embed_state: bool = True) -> str:
+    """The page's HTML with ``view`` rendered and (unless ``embed_state`` is false: a page no script
+    will adopt) embedded. ``head`` elements are appended to ``<head>`` (preload hints); ``rewrite``
+    may change the tree before it is serialized (asset URLs)."""
     doctype, root, dom = render_tree(template, view)
     body = next(node for node in root.iter() if node.tag == "body")
     head_node = next(node for node in root.iter() if node.tag == "head")
@@ -127,7 +128,8 @@ def render_page(template: str, view: FirstView, head: list[Element] | None = Non
         head_node.append(element)
     if rewrite is not None:
         rewrite(root)
-    script = Element("script", {"type": "application/json", "id": FIRST_VIEW_ID})
-    script.append(Text(encode_for_html(view)))
-    body.append(script)
+    if embed_state:
+        script = Element("script", {"type": "application/json", "id": FIRST_VIEW_ID})
+        script.append(Text(encode_for_html(view)))
+        body.append(script)
     return (f"<!{doctype}>\n" if doctype else "") + serialize(root) + "\n"
