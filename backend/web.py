@@ -214,8 +214,8 @@ def bench_routes(painter: Any) -> list[BaseRouteHandler]:
     """The pages ``bench/firstpaint.py`` compares the UI with (``BENCH_PAGES=true`` only)."""
 
     @get(["/_bench/plain", "/_bench/plain/{rest:path}"], include_in_schema=False, name="bench:plain")
-    async def plain(request: Request, rest: str = "/") -> Response[bytes]:
-        return await painter.respond(request, path=rest, plain=True)
+    async def plain(request: Request) -> Response[bytes]:
+        return await painter.respond(request, path=str(request.path_params.get("rest", "/")), plain=True)
 
     @get("/_bench/pyodide", include_in_schema=False, name="bench:pyodide")
     async def bare_page() -> Response[str]:

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import brotli
+import httpx
 import pytest
 
 from tests.support.sse import SseStream
@@ -97,3 +98,44 @@ async def test_a_stream_resumes_from_the_id_in_its_query(http):
         while not message.data:
             message = await header.next_message()
         assert (message.id, message.data) == (after[0].id, after[0].data)
+
+
+async def test_the_page_says_where_the_servers_time_went(http):
+    response = await http.get("/live/1")
+    timings = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups()
+                   for part in response.headers["server-timing"].split(","))
+    assert set(timings) == {"state", "render", "compress"}
+    assert all(float(ms) >= 0 for ms in timings.values()) and float(timings["render"]) > 0
+
+
+async def test_the_bench_pages_exist_only_when_asked_for(http):
+    for path in ("/_bench/plain/live/1", "/_bench/pyodide", "/_bench/bare.mjs"):
+        assert (await http.get(path)).status_code == 404, path
+
+
+async def test_the_plain_floor_is_the_same_render_without_any_script_hint_or_state():
+    from tests.support.feed import wait_for
+    from tests.support.server import running_server
+
+    async with running_server(bench_pages=True) as server:
+        await wait_for(lambda: server.hub.conn.connected, 15)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            page = (await client.get("/live/1")).text
+            response = await client.get("/_bench/plain/live/1")
+            plain = response.text
+            assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+            assert "<script" not in plain and "preload" not in plain and 'id="first-view"' not in plain
+            # the same views rendered: the sidebar, the tabs, the rows with their prices
+            assert plain.count('class="game-row') == page.count('class="game-row') > 0
+            assert 'data-price="' in plain and 'href="/live/1"' in plain
+            css = re.search(r'<link rel="stylesheet" href="([^"]+)"', plain).group(1)
+            assert css.startswith("/immutable/assets/") and css in page
+            assert (await client.get("/_bench/plain/nowhere")).status_code == 404
+
+            bare = await client.get("/_bench/pyodide")
+            manifest = json.loads((await client.get("/manifest.json")).text)
+            config = json.loads(re.search(r'id="bare-config">(.*?)</script>', bare.text, re.S).group(1))
+            assert config == {key: manifest["pyodide"][key] for key in ("module", "indexURL", "lockFileURL")}
+            assert "preload" not in bare.text
+            script = await client.get("/_bench/bare.mjs")
+            assert script.headers["content-type"].startswith("text/javascript") and "loadPyodide" in script.text
