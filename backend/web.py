@@ -13,8 +13,8 @@ URL map (everything outside ``/api/``)::
     GET /boot.js          frontend/boot.js          (with pyodide_loader.mjs and worker/worker.mjs, all our JavaScript)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
-    GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)
-    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
+    GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, the msgspec wheel, the worker's lock)
+    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel and the page's lock, content-hashed names)
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
     GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
     GET /_bench/plain[/<page>], /_bench/pyodide, /_bench/bare.mjs

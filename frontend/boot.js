@@ -6,9 +6,10 @@
 //                                                              and micropip logic, shared with the worker)
 //   pyodide.module       /pyodide/pyodide.mjs                 (imported by the loader, so a 404 is caught)
 //   pyodide.indexURL     /pyodide/                            (core: asm.wasm, stdlib)
-//   pyodide.lockFileURL  /pyodide/pyodide-lock.local.json?v=  (local lock with the real wheel hashes)
-//   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
-//   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
+//   pyodide.lockFileURL  /wheels/pyodide-lock.<hash>.json     (the page's lock: msgspec and our wheel by
+//                                                              absolute URL, with their real hashes)
+//   packages             ["msgspec", "oddsui"]                (one pyodide.loadPackage from that lock)
+//   wheels               [{name, version, url}]               (the versions that must be installed)
 //   app                  {module, function}                   (called with manifest.json's text once
 //                                                              everything is installed; returns the
 //                                                              running Page, kept on window.__oddsui.page)
@@ -162,7 +163,7 @@ async function boot() {
 
   setBootState("loading", "Prices not live yet \u00b7 installing the app");
   await loader.loadPackages(pyodide, manifest.packages);
-  await loader.installWheels(pyodide, manifest.wheels);
+  loader.checkVersions(pyodide, manifest.wheels);
   performance.mark("boot:packages");
 
   setBootState("loading", "Prices not live yet \u00b7 starting the app");

@@ -6,12 +6,13 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
     build/static/
       pyodide/                      served at /pyodide/
         pyodide.mjs, pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip, ...   (npm: pyodide@PYODIDE_VERSION)
-        micropip-<v>-py3-none-any.whl                                             (PyPI, pure)
         msgspec-<v>-cp314-cp314-pyemscripten_<abi>_wasm32.whl                      (PyPI, wasm build)
-        pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
+        pyodide-lock.local.json     lock listing that wheel with its real sha256 (the parse worker's)
         pyodide_loader.<hash>.mjs   frontend/pyodide_loader.mjs: how the page and the worker load Pyodide
       wheels/                       served at /wheels/
         oddsui-<base>+<srchash>-py3-none-any.whl                                  (uv build + hatchling, frontend/)
+        pyodide-lock.<hash>.json    the page's lock: msgspec and oddsui by absolute URL with their
+                                    sha256, so boot.js installs both in one loadPackage (no micropip)
       worker/                       served at /worker/ (immutable: the names carry a content hash)
         worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
       apidocs/rapidoc-min.js        served at /apidocs/: the UI of /schema                    (npm: rapidoc@RAPIDOC_VERSION)
@@ -22,8 +23,11 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
     build/pip/                      cache of the PyPI downloads
 
 Why a local lock: Pyodide fetches packages from the lock file's folder and checks each file's sha256
-against the lock (SRI). PyPI's micropip/msgspec wheels are not byte-identical to Pyodide's own builds,
-so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real hashes instead.
+against the lock (SRI). PyPI's msgspec wheel is not byte-identical to Pyodide's own build, so the
+stock ``pyodide-lock.json`` rejects it; we write a lock with the real hashes instead. The page's lock
+also lists our own wheel, so one ``loadPackage`` installs everything the first view needs: measured
+here (warm cache, 3 runs each) 0.17 s against 0.6-1.1 s for loadPackage("micropip") followed by
+``micropip.install`` of the two wheels by URL.
 
 Each step first checks whether its output is already present and correct, so a second run is a quick
 no-op. Our own wheel is built by a standard build backend (``uv build --wheel frontend``: hatchling,
@@ -121,14 +125,6 @@ class PypiWheel:
 
 PYPI_WHEELS = (
     PypiWheel(
-        name="micropip",
-        version="0.11.1",
-        file_name="micropip-0.11.1-py3-none-any.whl",
-        sha256="768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3",
-        pip_args=("--python-version", "3.14"),
-        imports=("micropip",),
-    ),
-    PypiWheel(
         name="msgspec",
         version="0.22.0",
         file_name="msgspec-0.22.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
@@ -144,8 +140,9 @@ PYPI_WHEELS = (
         imports=("msgspec",),
     ),
 )
-# Loaded with pyodide.loadPackage from the local lock (the rest is installed by micropip by URL).
-LOCK_LOADED_PACKAGES = ("micropip",)
+# What the page installs with one pyodide.loadPackage from its lock (everything the first view needs).
+PAGE_PACKAGES = ("msgspec", APP_DIST_NAME)
+PAGE_LOCK_STEM = "pyodide-lock"  # wheels/pyodide-lock.<hash>.json
 
 
 class BuildError(RuntimeError):
@@ -322,7 +319,7 @@ def ensure_axe() -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 2: micropip and msgspec wheels from PyPI
+# Step 2: the msgspec wheel from PyPI
 
 
 def python_with_pip() -> str:
@@ -529,6 +526,34 @@ def ensure_app_wheel(force: bool) -> AppWheel:
     return AppWheel(file_name=file_name, version=version, sha256=sha256_file(target))
 
 
+def page_lock_bytes(app: AppWheel, base: str) -> bytes:
+    """The page's lock: every package it installs, by absolute URL (Pyodide resolves a ``file_name``
+    that starts with ``/`` against the origin), each with its real sha256."""
+    stock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
+    entries = [(wheel.name, wheel.version, f"{base}{wheel.file_name}", sha256_file(PYODIDE_DIR / wheel.file_name),
+                list(wheel.imports)) for wheel in PYPI_WHEELS]
+    entries.append((APP_DIST_NAME, app.version, f"/wheels/{app.file_name}", app.sha256, [APP_DIST_NAME]))
+    packages = {name: {"name": name, "version": version, "file_name": url, "install_dir": "site", "sha256": sha,
+                       "package_type": "package", "imports": imports, "depends": [], "unvendored_tests": False}
+                for name, version, url, sha, imports in entries}
+    missing = set(PAGE_PACKAGES) - set(packages)
+    if missing:
+        raise BuildError(f"the page's lock would lack {sorted(missing)}")
+    return (json.dumps({"info": stock["info"], "packages": packages}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def ensure_page_lock(app: AppWheel, base: str) -> HashedFile:
+    data = page_lock_bytes(app, base)
+    file_name = hashed_name(f"{PAGE_LOCK_STEM}.json", data)
+    changed = write_if_changed(WHEELS_DIR / file_name, data)
+    log(f"wheels/{file_name}: {'written' if changed else 'up to date'}")
+    for stale in WHEELS_DIR.glob(f"{PAGE_LOCK_STEM}.*.json"):
+        if stale.name != file_name:
+            stale.unlink()
+    return HashedFile(source=f"{PAGE_LOCK_STEM}.json", file_name=file_name, sha256=hashlib.sha256(data).hexdigest(),
+                      folder="wheels")
+
+
 # --------------------------------------------------------------------------------------------------
 # Step 5: the parse worker's files and the shared Pyodide loader, content-hashed
 
@@ -687,9 +712,10 @@ def raw_sizes(folder: Path, names: tuple[str, ...]) -> dict[str, int]:
 # Step 7: the manifest boot.js reads
 
 
-def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
+def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: HashedFile,
                    worker: dict[str, HashedFile] | None = None, page: dict[str, str] | None = None,
                    core_hash: str | None = None) -> bytes:
+    # What the page installs (from its lock, ``packages``), with the versions boot.js checks.
     wheels = [
         {
             "name": wheel.name,
@@ -698,7 +724,6 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
             "sha256": wheel.sha256,
         }
         for wheel in PYPI_WHEELS
-        if wheel.name not in LOCK_LOADED_PACKAGES
     ]
     wheels.append(
         {"name": APP_DIST_NAME, "version": app.version, "url": f"/wheels/{app.file_name}", "sha256": app.sha256}
@@ -709,15 +734,17 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
         "version": PYODIDE_VERSION,
         "module": f"{base}pyodide.mjs",
         "indexURL": base,
-        # The query only busts HTTP caches; Pyodide takes the package folder from the path.
-        "lockFileURL": f"{base}{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
+        "lockFileURL": page_lock.url,  # immutable: its name carries its hash
     }
+    # The parse worker loads msgspec alone, from the core folder's own lock (the query only busts
+    # HTTP caches): it does not change when our wheel does.
+    worker_lock = f"{base}{LOCAL_LOCK_NAME}?v={lock_sha[:12]}"
     loader_url = f"{base}{loader.file_name}" if core_hash else loader.url
     wheels = [dict(wheel, url=wheel["url"].replace("/pyodide/", base, 1)) for wheel in wheels]
     manifest = {
         "loader": {"url": loader_url},
         "pyodide": pyodide,
-        "packages": list(LOCK_LOADED_PACKAGES),
+        "packages": list(PAGE_PACKAGES),
         "wheels": wheels,
         "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
     }
@@ -737,7 +764,7 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
         manifest["worker"] = {
             "url": worker["worker.mjs"].url,
             "loader": {"url": loader_url},
-            "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
+            "pyodide": {"module": pyodide["module"], "indexURL": pyodide["indexURL"], "lockFileURL": worker_lock},
             "packages": list(WORKER_PACKAGES),
             "parse": {
                 "url": worker["parse.py"].url,
@@ -749,8 +776,9 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
 
 
 def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile,
-                    page: dict[str, str] | None = None, core_hash: str | None = None) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker, page, core_hash))
+                    page_lock: HashedFile, page: dict[str, str] | None = None, core_hash: str | None = None) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, page_lock, worker, page,
+                                                             core_hash))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -774,15 +802,20 @@ def build(force: bool = False) -> None:
         ensure_axe()
         for wheel in PYPI_WHEELS:
             ensure_pypi_wheel(wheel, force)
+        for stale in PYODIDE_DIR.glob("*.whl"):  # a wheel no longer used (micropip, before one-step installs)
+            if stale.name not in {wheel.file_name for wheel in PYPI_WHEELS}:
+                stale.unlink()
+                log(f"removed stale pyodide/{stale.name}")
         lock_sha = ensure_local_lock()
         app = ensure_app_wheel(force)
         worker = ensure_worker_files()
         loader = ensure_loader()
         page = ensure_page_assets()
         core_hash = folder_hash(PYODIDE_DIR)
+        page_lock = ensure_page_lock(app, f"{IMMUTABLE_PREFIX}/pyodide-{core_hash}/")
         for folder in (PYODIDE_DIR, ASSETS_DIR, WORKER_DIR):
             ensure_precompressed(folder)
-        ensure_manifest(lock_sha, app, worker, loader, page, core_hash)
+        ensure_manifest(lock_sha, app, worker, loader, page_lock, page, core_hash)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 
