@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from oddsui import htmldom
 from oddsui.app import Page
 from oddsui.firstview import FirstView, StreamSnapshot
 from oddsui.htmldom import TreeDom, parse_document, serialize
@@ -122,3 +123,47 @@ def _ancestors(node):
     while node is not None:
         yield node
         node = node.parent
+
+
+def _shape(node):
+    if isinstance(node, htmldom.Text):
+        return ("#text", node.data)
+    return (node.tag, tuple(node.attrs.items()), tuple(_shape(child) for child in node.children))
+
+
+def _by_html_parser(html: str):
+    builder = htmldom._TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return [_shape(node) for node in builder.root.children]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(game, min_size=1, max_size=25))
+def test_the_fast_tokenizer_reads_every_fragment_the_views_make_as_html_parser_does(games):
+    made: list[str] = []
+    real = htmldom.parse_fragment
+
+    def recording(html: str):
+        made.append(html)
+        return real(html)
+
+    htmldom.parse_fragment = recording
+    try:
+        render_page(INDEX, first_view(events_for("1", games), 1_767_000_000_000.0))
+    finally:
+        htmldom.parse_fragment = real
+    assert made  # the rows were built from markup
+    for html in made:
+        fast = htmldom._parse_fragment_fast(html)
+        assert fast is not None, html  # our own markup never needs the slow path
+        assert [_shape(node) for node in fast] == _by_html_parser(html)
+
+
+def test_markup_the_tokenizer_does_not_know_goes_to_html_parser():
+    for html in ('<div class=unquoted>x</div>', '<div><!-- note --></div>', '<style>a < b</style>',
+                 '<p>1 < 2</p>', '<div class = "spaced">y</div>'):
+        assert htmldom._parse_fragment_fast(html) is None, html
+        assert [_shape(node) for node in htmldom.parse_fragment(html)] == _by_html_parser(html)
+    for html in ('<p title="a &amp; b">x &lt; y &#169;</p>', '<input disabled><br/>text', '<b><i>open', '</p>stray'):
+        assert [_shape(node) for node in htmldom.parse_fragment(html)] == _by_html_parser(html), html
