@@ -29,6 +29,7 @@ import msgspec
 from litestar import Request, Response
 from oddsui.firstview import FirstView, StreamSnapshot
 from oddsui.htmldom import Element, Text, detach
+from oddsui.render import parse_page_url
 from oddsui.ssr import render_page
 
 from backend.hub import specs
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 HOLD_SECONDS = 30.0  # a rendered page keeps its groups this long: the browser resumes within it
 SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot (its first list)
 HIERARCHY_WAIT = 2.0
-MODES = ("live", "prematch", "results")
-_SPORT_ID = re.compile(r"[0-9]{1,15}")
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
 
 
@@ -88,16 +87,7 @@ class FirstPaint:
     # -- the view a URL names ------------------------------------------------------------------------
     @staticmethod
     def view_of(path: str) -> tuple[str, str | None] | None:
-        parts = [part for part in path.split("/") if part]
-        if not parts:
-            return "live", None
-        if parts[0] not in MODES or len(parts) > 2:
-            return None
-        if len(parts) == 1:
-            return parts[0], None
-        if not _SPORT_ID.fullmatch(parts[1]) or int(parts[1]) == 0:
-            return None
-        return parts[0], str(int(parts[1]))
+        return parse_page_url(path)  # the front end's own reading of a page URL (the app's popstate too)
 
     async def _snapshot(self, hub: Any, spec: Any, name: str, url: str, wanted: str) -> StreamSnapshot | None:
         """The stream's snapshot and id, read at one instant; None if the hub cannot serve it now."""

@@ -118,8 +118,8 @@ def test_pagehide_closes_every_stream(ui):
         time.sleep(0.1)
         after = ui.listener_counts()
     assert after["open_sources"] == 0 and after["eventsource"] == 0, after
-    # the page's own pagehide/pageshow listeners stay; the app's keydown and resize ones go with it
-    assert after["window"] == before["window"] - 2
+    # the page's own pagehide/pageshow listeners stay; the app's keydown, resize and popstate ones go with it
+    assert after["window"] == before["window"] - 3
     held = ui.python("page.scope.live_count()")
     assert held == 2  # pagehide + pageshow
     # and a back/forward-cache restore brings the app back

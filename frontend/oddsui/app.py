@@ -61,7 +61,17 @@ from .health import HEALTH_URL, HealthModal, welcome_html
 from .messages import DecodeError, HealthPayload, decode
 from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
-from .render import GamesView, ModeTabsView, NodeCache, SidebarItem, SidebarView, Toaster, page_url, sidebar_items
+from .render import (
+    GamesView,
+    ModeTabsView,
+    NodeCache,
+    SidebarItem,
+    SidebarView,
+    Toaster,
+    page_url,
+    parse_page_url,
+    sidebar_items,
+)
 from .results import ResultsMode
 from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
@@ -117,6 +127,7 @@ class App:
         self.store = Store()
         self.mode = LIVE
         self.sport_id: str | None = None
+        self._following_url = False  # showing the address bar's page (popstate): push nothing
         self.query = ""
         self.games_loaded = False
         self.counts_stream: EventStream | None = None
@@ -276,6 +287,7 @@ class App:
         if self.window is not None:
             listen(self.window, "keydown", self._on_window_key, label="escape")
             listen(self.window, "resize", self._on_resize, label="games window")
+            listen(self.window, "popstate", self._on_popstate, label="history")
 
         self.competitions = CompetitionStreams(
             self.scope, self.parser, on_odds=self._on_odds, on_error=self._decode_failed("competition odds"),
@@ -290,6 +302,10 @@ class App:
                             WELCOME_HEALTH_EVERY_MS, label="welcome health")
         if first_view is None:
             self._sync_counts_stream()
+            # Started without the server's page (a back/forward-cache restore, a page that could not
+            # be adopted): show the page the address names.
+            if self.window is not None:
+                self.show_url(self.platform.location_path())
         else:
             resume = {stream.name: stream.last_event_id for stream in first_view.streams}
             if self.mode == RESULTS:
@@ -345,7 +361,7 @@ class App:
 
     # ---------------------------------------------------------------- user actions
 
-    def select_sport(self, sport_id: str) -> None:
+    def select_sport(self, sport_id: str | None) -> None:
         if self.scope.closed:
             return
         self.set_drawer(False)
@@ -358,10 +374,45 @@ class App:
         else:
             self._open_sport_stream()
         self._schedule_chrome()
+        self._push_url()
 
     def select_mode(self, mode: str) -> None:
         if mode not in MODES_ALL or mode == self.mode or self.scope.closed:
             return
+        self._select_mode(mode)
+        self._push_url()
+
+    def show_url(self, path: str) -> bool:
+        """Show the page ``path`` names (``render.parse_page_url``) without adding a history entry:
+        what Back and Forward land on. False for a path that names no page (nothing changes)."""
+        view = parse_page_url(path)
+        if view is None or self.scope.closed:
+            return False
+        mode, sport_id = view
+        self._following_url = True
+        try:
+            if mode != self.mode:
+                self.sport_id = sport_id  # one stream for the new mode and sport, not two
+                self._select_mode(mode)
+            else:
+                self.select_sport(sport_id)
+        finally:
+            self._following_url = False
+        return True
+
+    def _push_url(self) -> None:
+        """The address bar follows what the user chose, so a reload (the server's render of that
+        URL) or a shared link shows the same page."""
+        if self._following_url or self.window is None:
+            return
+        url = page_url(self.mode, self.sport_id)
+        if parse_page_url(self.platform.location_path()) != parse_page_url(url):
+            self.platform.push_url(url)
+
+    def _on_popstate(self, _event: Any) -> None:
+        self.show_url(self.platform.location_path())
+
+    def _select_mode(self, mode: str) -> None:
         self.mode = mode
         if mode == PREMATCH:
             self.parser.prestart()  # prematch lists are the big payloads: boot the worker now

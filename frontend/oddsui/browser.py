@@ -147,6 +147,12 @@ class BrowserPlatform:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         console.error(f"[oddsui] {context}: {text}")
 
+    def location_path(self) -> str:
+        return str(window.location.pathname)
+
+    def push_url(self, url: str) -> None:
+        window.history.pushState(jsnull, "", url)
+
 
 class BrowserDom:
     def __init__(self, doc: Any = None) -> None:

@@ -144,6 +144,26 @@ def page_url(mode: str, sport_id: str | None = None) -> str:
     return f"/{mode}/{sport_id}" if sport_id else f"/{mode}"
 
 
+_PAGE_MODES = ("live", "prematch", "results")
+
+
+def parse_page_url(path: str) -> tuple[str, str | None] | None:
+    """The ``(mode, sport_id)`` a page path names (``page_url``'s inverse; ``/`` is live with no
+    sport), or None for a path that is no page. A sport id is 1 to 15 ASCII digits, not 0, and
+    comes back without leading zeros (``/live/007`` is ``("live", "7")``)."""
+    parts = [part for part in path.split("/") if part]
+    if not parts:
+        return "live", None
+    if parts[0] not in _PAGE_MODES or len(parts) > 2:
+        return None
+    if len(parts) == 1:
+        return parts[0], None
+    digits = parts[1]
+    if not (0 < len(digits) <= 15 and digits.isascii() and digits.isdigit()) or int(digits) == 0:
+        return None
+    return parts[0], str(int(digits))
+
+
 def sidebar_items(store: Store, mode: str, active_id: str | None, query: str = "") -> list[SidebarItem]:
     """Sports sorted by order; with counts known, only count > 0 plus the active sport (docs/api.md G)."""
     needle = query.strip().lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import msgspec
 from hypothesis import HealthCheck, given, settings
@@ -13,6 +14,7 @@ from oddsui import htmldom
 from oddsui.app import Page
 from oddsui.firstview import FirstView, StreamSnapshot
 from oddsui.htmldom import TreeDom, parse_document, serialize
+from oddsui.render import page_url, parse_page_url
 from oddsui.ssr import render_page
 from ui_fakes import FakeEventTarget, FakePlatform
 from ui_world import HIERARCHY
@@ -167,3 +169,105 @@ def test_markup_the_tokenizer_does_not_know_goes_to_html_parser():
         assert [_shape(node) for node in htmldom.parse_fragment(html)] == _by_html_parser(html)
     for html in ('<p title="a &amp; b">x &lt; y &#169;</p>', '<input disabled><br/>text', '<b><i>open', '</p>stray'):
         assert [_shape(node) for node in htmldom.parse_fragment(html)] == _by_html_parser(html), html
+
+
+class ClickableDom(LaidOutDom):
+    """The adopted page with events: a click's target and its ancestors answer ``closest``."""
+
+    def closest_attr(self, event, selector, attr):
+        node = event.target
+        while node is not None:
+            if attr in node.attrs:
+                return node.attrs[attr]
+            node = node.parent
+        return None
+
+    def prevent_default(self, event):
+        event.default_prevented = True
+
+
+def _click(container, target):
+    event = SimpleNamespace(type="click", target=target, default_prevented=False)
+    for listener in list(container.listeners.get("click", [])):
+        listener(event)
+    assert event.default_prevented  # a link: the app shows its page in place, the browser does not load it
+    return event
+
+
+def test_after_the_take_over_clicks_update_the_address_and_back_and_forward_show_those_pages():
+    sports = json.dumps({"sports": [{"name": "Football", "count": 2}, {"name": "Tennis", "count": 3}],
+                         "total_games": 5})
+    events = [(e, sports if e in ("counts", "prematch_counts") else d)
+              for e, d in events_for("1", [{"region": "England", "competition": "League", "team1_name": "A",
+                                            "team2_name": "B", "markets_count": 3, "start_ts": 1_767_000_000,
+                                            "price": 1.5, "blocked": False}])]
+    html = render_page(INDEX, first_view(events, 1_767_000_000_000.0))
+    _, root = parse_document(html)
+    state = next(n for n in root.iter() if n.attrs.get("id") == "first-view").text
+    platform, window = FakePlatform(), FakeEventTarget()
+    platform.path, platform.history = "/live/1", ["/live/1"]  # the page the server rendered
+    page = Page(platform, ClickableDom(root), window, first_view=FirstView.from_json(state))
+    page.start()
+    assert page.adopted is True and platform.history == ["/live/1"]  # taking over adds no entry
+    by_id = {n.attrs.get("id"): n for n in root.iter() if "id" in n.attrs}
+    app = page.app
+
+    def frames():
+        for _ in range(50):
+            platform.advance(16)
+            platform.run_frame()
+
+    def open_streams():
+        return sorted(s.url.split("&lastEventId")[0] for s in platform.event_sources if not s.closed)
+
+    # a mode tab, then a sport: each click is a history entry naming that page
+    _click(by_id["mode-tabs"], by_id["tab-prematch"].children[0])
+    assert (app.mode, app.sport_id) == ("prematch", "1")
+    assert platform.history == ["/live/1", "/prematch/1"]
+    frames()
+    tennis = next(n for n in by_id["sport-list"].iter() if n.attrs.get("data-sport-id") == "2")
+    assert tennis.attrs["href"] == "/prematch/2"
+    _click(by_id["sport-list"], tennis.element_children()[0])
+    assert platform.history == ["/live/1", "/prematch/1", "/prematch/2"]
+    assert parse_page_url(platform.path) == (app.mode, app.sport_id) == ("prematch", "2")  # a reload renders this
+    _click(by_id["sport-list"], tennis)  # the page already shown: no new entry
+    assert len(platform.history) == 3
+
+    # Back, Back: the pages come back, streams follow, and nothing is pushed meanwhile
+    platform.back(window)
+    assert (app.mode, app.sport_id) == ("prematch", "1") and platform.history == ["/live/1", "/prematch/1"]
+    assert [u for u in open_streams() if "prematch-stream" in u] == [
+        "/api/prematch-stream?sportId=1&sportName=Football"]
+    platform.back(window)
+    assert (app.mode, app.sport_id) == ("live", "1") and platform.history == ["/live/1"]
+    assert "/api/live-stream?sportId=1" in open_streams()
+    assert not [u for u in open_streams() if "prematch-stream" in u]
+    frames()
+    assert by_id["tab-live"].attrs["aria-selected"] == "true"
+
+    # an address that names no page changes nothing
+    platform.path = "/nowhere"
+    window.dispatch("popstate", SimpleNamespace(type="popstate", state=None))
+    assert (app.mode, app.sport_id) == ("live", "1")
+    assert not platform.errors
+
+
+def test_a_start_without_the_servers_page_shows_the_page_the_address_names():
+    platform, window = FakePlatform(), FakeEventTarget()
+    platform.responses["/api/hierarchy"] = (200, json.dumps(HIERARCHY))
+    platform.path, platform.history = "/prematch/3", ["/prematch/3"]
+    _, root = parse_document(INDEX)
+    page = Page(platform, LaidOutDom(root), window)
+    page.start()
+    assert (page.app.mode, page.app.sport_id) == ("prematch", "3")
+    assert platform.history == ["/prematch/3"]
+    assert any(s.url.startswith("/api/prematch-stream?sportId=3") for s in platform.event_sources if not s.closed)
+
+
+def test_page_urls_read_back_as_the_view_they_name():
+    for mode in ("live", "prematch", "results"):
+        assert parse_page_url(page_url(mode)) == (mode, None)
+        assert parse_page_url(page_url(mode, "42")) == (mode, "42")
+    assert parse_page_url("/") == ("live", None) and parse_page_url("/live/007") == ("live", "7")
+    for path in ("/live/0", "/live/x", "/live/1/2", "/nowhere", "/live/" + "9" * 16, "/live/\u0661"):
+        assert parse_page_url(path) is None, path
