@@ -75,3 +75,34 @@ def test_the_page_renders_read_only_without_javascript(browser: Any, server: str
         assert page.locator(".game-row").count() > 0
     finally:
         context.close()
+
+
+def test_after_the_take_over_the_address_follows_clicks_and_a_reload_shows_that_page(make_ui: Any) -> None:
+    ui = make_ui(viewport=DESKTOP)
+    page = ui.page
+    page.goto(f"{ui.base_url}/live/1")
+    page.wait_for_selector("html[data-boot=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("window.__oddsui.adopted") is True
+    entries = page.evaluate("history.length")
+
+    page.click("#tab-prematch")  # handled in place: the address changes, no new document
+    page.wait_for_url(f"{ui.base_url}/prematch/1")
+    assert page.evaluate("history.length") == entries + 1
+    assert page.evaluate("window.__oddsui.page.app.mode") == "prematch"
+    ui.wait_python("page.app.sport_stream is not None and page.app.sport_stream.url.startswith('/api/prematch')",
+                   what="the prematch stream")
+
+    page.go_back()  # popstate: the app shows the live page again, in place
+    page.wait_for_url(f"{ui.base_url}/live/1")
+    ui.wait_python("page.app.mode == 'live'", what="live mode after Back")
+    page.wait_for_selector("#tab-live[aria-selected='true']")
+
+    page.go_forward()
+    page.wait_for_url(f"{ui.base_url}/prematch/1")
+    ui.wait_python("page.app.mode == 'prematch'", what="prematch mode after Forward")
+    page.reload()  # the server renders the page the address names
+    assert page.locator("#tab-prematch[aria-selected='true']").count() == 1
+    assert page.locator("#sport-list a.sport-item[href='/prematch/1'][aria-selected='true']").count() == 1
+    page.wait_for_selector("html[data-boot=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
+    assert page.evaluate("window.__oddsui.adopted") is True
+    ui.assert_no_errors()
