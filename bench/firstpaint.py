@@ -193,6 +193,88 @@ def run(base: str, sport: str, runs: int) -> dict[str, Any]:
     return {"urls": urls, "visits": visits}
 
 
+# --snapshot-trial: Pyodide's experimental memory snapshot (docs/ui.md 9). A snapshot with our packages
+# imported cannot be made or loaded on Pyodide 314 (loadPackage leaves JavaScript references; msgspec's
+# extension is not restored), so the trial snapshots the bare interpreter and loads our packages after
+# it, against the boot the page does, each from a page with no script of its own (the plain floor).
+SNAPSHOT_MAKE = """async ([m]) => {
+  const abs = (u) => new URL(u, location.origin).href;
+  const { loadPyodide } = await import(abs(m.pyodide.module));
+  const py = await loadPyodide({indexURL: abs(m.pyodide.indexURL), lockFileURL: abs(m.pyodide.lockFileURL),
+                                fullStdLib: false, _makeSnapshot: true});
+  const snap = py.makeMemorySnapshot();
+  const parts = [];
+  for (let i = 0; i < snap.length; i += 0x8000) parts.push(String.fromCharCode.apply(null, snap.subarray(i, i + 0x8000)));
+  return btoa(parts.join(''));
+}"""
+SNAPSHOT_BOOT = """async ([m, snapshotUrl]) => {
+  const abs = (u) => new URL(u, location.origin).href;
+  const t0 = performance.now();
+  const { loadPyodide } = await import(abs(m.pyodide.module));
+  const options = {indexURL: abs(m.pyodide.indexURL), lockFileURL: abs(m.pyodide.lockFileURL), fullStdLib: false};
+  if (snapshotUrl) options._loadSnapshot = new Uint8Array(await (await fetch(snapshotUrl)).arrayBuffer());
+  const py = await loadPyodide(options);
+  const t1 = performance.now();
+  await py.loadPackage(m.packages, {checkIntegrity: true});
+  py.runPython('import oddsui.app, msgspec; assert msgspec.json.decode(b"[1]") == [1]');
+  const t2 = performance.now();
+  const bytes = performance.getEntriesByType('resource').reduce((a, r) => a + r.transferSize, 0);
+  return {pyodide: (t1 - t0) / 1000, packages: (t2 - t1) / 1000, total: (t2 - t0) / 1000, bytes};
+}"""
+
+
+def snapshot_trial(base: str, runs: int) -> dict[str, Any]:
+    """Boot Pyodide plain and from a memory snapshot, cold and warm, ``runs`` times each."""
+    import base64
+    import gzip
+    import hashlib
+
+    from playwright.sync_api import sync_playwright
+
+    manifest = json.loads(urllib.request.urlopen(f"{base}/manifest.json", timeout=10).read())
+    host = f"{base}/_bench/plain/live"  # a page with no script: the boot below is the only one
+    assets = ROOT / "build" / "static" / "assets"
+    out: dict[str, Any] = {"visits": {}}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        written: list[Path] = []
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(host)
+            raw = base64.b64decode(page.evaluate(SNAPSHOT_MAKE, [manifest]))
+            context.close()
+            name = f"snapshot.{hashlib.sha256(raw).hexdigest()[:12]}.bin"
+            packed = gzip.compress(raw, 6, mtime=0)
+            for path, data in ((assets / name, raw), (assets / f"{name}.gz", packed)):
+                path.write_bytes(data)
+                written.append(path)
+            out.update(raw_bytes=len(raw), gzip_bytes=len(packed))
+            for _ in range(runs):
+                for how, url in (("plain", None), ("snapshot", f"{base}/immutable/assets/{name}")):
+                    context = browser.new_context()
+                    page = context.new_page()
+                    for cache in CACHES:
+                        page.goto(host)
+                        out["visits"].setdefault(f"{how} {cache}", []).append(page.evaluate(SNAPSHOT_BOOT, [manifest, url]))
+                    context.close()
+        finally:
+            browser.close()
+            for path in written:
+                path.unlink(missing_ok=True)
+    out["medians"] = {key: {field: median([v[field] for v in visits]) for field in visits[0]}
+                      for key, visits in out["visits"].items()}
+    return out
+
+
+def snapshot_report(trial: dict[str, Any]) -> str:
+    lines = [f"\nmemory snapshot trial (bare interpreter: {trial['raw_bytes']:,} bytes, {trial['gzip_bytes']:,} gzipped;"
+             " our packages loaded after it)", f"{'':18}{'pyodide':>9}{'packages':>9}{'total':>9}{'bytes':>12}"]
+    for key, m in trial["medians"].items():
+        lines.append(f"  {key:<16}{_s(m['pyodide']):>9}{_s(m['packages']):>9}{_s(m['total']):>9}{_b(m['bytes']):>12}")
+    return "\n".join(lines)
+
+
 def median(values: list[Any]) -> float | None:
     numbers = [v for v in values if isinstance(v, (int, float))]
     return statistics.median(numbers) if numbers else None
@@ -242,7 +324,9 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
     for kind in KINDS:
         for key in ("html", "before", "total"):
             lines.append(f"{kind + ' bytes ' + key:24}{_b(m[kind]['cold'].get(key)):>12}{_b(m[kind]['warm'].get(key)):>12}")
-    lines += ["", "ratios against the issue's targets"]
+    lines += ["", "boot: msgspec and our wheel in one loadPackage from the page's lock (no micropip); the server",
+              "render reads our markup with one regular expression; --snapshot-trial for the memory snapshot",
+              "", "ratios against the issue's targets"]
     for r in summary["ratios"]:
         value = "  -  " if r["ratio"] is None else f"{r['ratio']:5.2f}"
         lines.append(f"  {r['cache']:<5} {r['metric']:<12} ours/{r['against']:<6} {_s(r['ours'])} / {_s(r['floor'])}"
@@ -259,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=None, help="a running server (with BENCH_PAGES=true)")
     parser.add_argument("--sport", default="1")
     parser.add_argument("--json", type=Path, default=None, help="write every visit, the medians and the ratios here")
+    parser.add_argument("--snapshot-trial", action="store_true",
+                        help="also boot Pyodide from a memory snapshot against a plain boot (docs/ui.md 9)")
     args = parser.parse_args(argv)
 
     proc = None
@@ -268,15 +354,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_bench_pages(base)
         measured = run(base, args.sport, args.runs)
+        trial = snapshot_trial(base, args.runs) if args.snapshot_trial else None
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(20)
     summary = summarize(measured["visits"])
     print(report(base, args.runs, summary))
+    if trial is not None:
+        print(snapshot_report(trial))
     if args.json is not None:
-        args.json.write_text(json.dumps({"base": base, "runs": args.runs, "sport": args.sport, **measured, **summary},
-                                        indent=1))
+        args.json.write_text(json.dumps({"base": base, "runs": args.runs, "sport": args.sport, **measured, **summary,
+                                         "snapshot_trial": trial}, indent=1))
     return 0
 
 
