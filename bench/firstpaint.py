@@ -165,6 +165,10 @@ def visit(page: Any, url: str, kind: str, timeout_s: float = 90.0) -> dict[str, 
     for start, end, name in BOOT_PHASES:
         if start in marks and end in marks:
             result[f"boot_{name}"] = (marks[end] - marks[start]) / 1000
+    if "boot:start" in marks:
+        result["boot_start"] = marks["boot:start"] / 1000  # boot.js began, from navigation start
+    if "boot:ready" in marks and "interactive" in result:
+        result["ready_to_interactive"] = result["interactive"] - marks["boot:ready"] / 1000
     if "bare:start" in marks and "bare:ready" in marks:
         result["bare_boot"] = (marks["bare:ready"] - marks["bare:start"]) / 1000
     return result
@@ -315,7 +319,8 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
     lines = [f"first paint, {base}, medians of {runs} (seconds from navigation start; bytes)", ""]
     lines.append(f"{'':24}{'cold':>9}{'warm':>9}")
     rows = [("page", "sidebar"), ("page", "odds"), ("page", "interactive"), ("page", "fcp"),
-            ("page", "boot_files"), ("page", "boot_pyodide"), ("page", "boot_packages"), ("page", "boot_ready"),
+            ("page", "boot_start"), ("page", "boot_files"), ("page", "boot_pyodide"), ("page", "boot_packages"),
+            ("page", "boot_ready"), ("page", "ready_to_interactive"),
             ("page", "server_state"), ("page", "server_render"), ("page", "server_compress"),
             ("floor", "sidebar"), ("floor", "odds"), ("floor", "fcp"), ("floor", "server_render"),
             ("bare", "bare"), ("bare", "bare_boot")]
