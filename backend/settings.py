@@ -147,6 +147,10 @@ class Settings:
     debug_introspection: bool = False
     """Mount ``GET /api/debug/introspection`` (``backend/debug.py``): asyncio task counts, open files and
     tracemalloc growth, for the soak and chaos tools. Off by default; only on a server bound to 127.0.0.1."""
+    bench_pages: bool = False
+    """Mount the pages ``bench/firstpaint.py`` compares the UI with (``backend/web.py``): ``/_bench/plain/...``
+    (the same server-rendered page with no script, no preload hint and no embedded state: the floor) and
+    ``/_bench/pyodide`` (a page that only boots Pyodide from the same immutable files). Off by default."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -4,16 +4,28 @@
 
 URL map (everything outside ``/api/``)::
 
-    GET /                 frontend/index.html
+    GET /                 the first view, rendered on the server (live mode, no sport: ``backend/firstpaint.py``)
+    GET /live[/<sportId>], /prematch[/<sportId>], /results[/<sportId>]
+                          the same for that mode and sport (docs/ui.md 9); an invalid id is a 404
+    GET /immutable/...    content-hashed files, cached for a year, precompressed (brotli, gzip):
+                          /immutable/assets/app.<hash>.css, boot.<hash>.js (frontend/css/app.css, boot.js)
+                          /immutable/pyodide-<hash>/...  <static_dir>/pyodide/ under its folder's hash
     GET /boot.js          frontend/boot.js          (with pyodide_loader.mjs and worker/worker.mjs, all our JavaScript)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
-    GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, micropip/msgspec wheels, local lock)
-    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel, content-hashed file names)
+    GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, the msgspec wheel, the worker's lock)
+    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel and the page's lock, content-hashed names)
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
     GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
+    GET /_bench/plain[/<page>], /_bench/pyodide, /_bench/bare.mjs
+                          only with BENCH_PAGES=true: the floor and the bare Pyodide boot of
+                          bench/firstpaint.py (``bench_routes``)
 
-Caching: the wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
+Caching: everything under ``/immutable/`` has a content hash in its URL and is served with
+``Cache-Control: public, max-age=31536000, immutable``; the ``.br`` or ``.gz`` variant
+``scripts/build_assets.py`` wrote next to a file is sent when ``Accept-Encoding`` allows it (with
+``Content-Encoding`` and ``Vary: Accept-Encoding``). The page's HTML is ``no-store`` (it carries live
+state) and compressed on the fly the same way. The wheels under ``/wheels/`` and the worker files under ``/worker/`` carry a content hash
 in their names and are served as immutable. Everything else is ``no-cache`` and answers ``If-None-Match`` with 304, so a reload
 revalidates cheaply and never runs stale code after a rebuild.
 
@@ -23,6 +35,7 @@ then answers 503 with a JSON error naming the build command, which boot.js shows
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -118,20 +131,143 @@ def _static_router(path: str, directory: Path, name: str, cache_control: CacheCo
     )
 
 
-def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[BaseRouteHandler | Any]:
+def accepted_encodings(header: str | None) -> list[str]:
+    """The encodings of ``Accept-Encoding`` we have (``br``, ``gzip``), the client's preference
+    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` names both."""
+    found: dict[str, float] = {}
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        for known in (("br", "gzip") if name == "*" else (name,)):
+            if known in ("br", "gzip") and known not in found:
+                found[known] = q
+    ranked = sorted((enc for enc, q in found.items() if q > 0), key=lambda enc: (-found[enc], enc != "br"))
+    return ranked
+
+
+ENCODING_SUFFIX = {"br": ".br", "gzip": ".gz"}
+VARY = {"vary": "Accept-Encoding"}
+
+
+def _immutable_file(request: Request, path: Path) -> File:
+    """``path`` (its precompressed variant when the client takes one), immutable."""
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    headers = dict(VARY)
+    served = path
+    for encoding in accepted_encodings(request.headers.get("accept-encoding")):
+        variant = path.with_name(path.name + ENCODING_SUFFIX[encoding])
+        if variant.is_file():
+            served = variant
+            headers["content-encoding"] = encoding
+            break
+    return File(served, media_type=media_type, content_disposition_type="inline", headers=headers,
+                filename=path.name)
+
+
+BARE_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Bare Pyodide boot</title>
+  <link rel="icon" href="data:,">
+  <script type="application/json" id="bare-config">{config}</script>
+  <script type="module" src="/_bench/bare.mjs"></script>
+</head>
+<body>
+  <main><h1>Bare Pyodide boot</h1><p id="bare-status" role="status">Starting Pyodide</p></main>
+</body>
+</html>
+"""
+
+# Boots Pyodide exactly as the app's loader does (the same module, index and lock URLs), and nothing
+# else: no package, no wheel, no app. bench/firstpaint.py waits for <html data-bare="ready">.
+BARE_SCRIPT = """performance.mark("bare:start");
+const config = JSON.parse(document.getElementById("bare-config").textContent);
+const absolute = (url) => new URL(url, location.origin).href;
+const status = document.getElementById("bare-status");
+try {
+  const { loadPyodide } = await import(absolute(config.module));
+  const pyodide = await loadPyodide({
+    indexURL: absolute(config.indexURL), lockFileURL: absolute(config.lockFileURL), fullStdLib: false,
+  });
+  if (pyodide.runPython("1 + 1") !== 2) throw new Error("Pyodide cannot add");
+  performance.mark("bare:ready");
+  status.textContent = "Pyodide ready";
+  document.documentElement.dataset.bare = "ready";
+} catch (err) {
+  status.textContent = `Pyodide failed: ${err}`;
+  document.documentElement.dataset.bare = "error";
+  console.error(err);
+}
+"""
+
+
+def bench_routes(painter: Any) -> list[BaseRouteHandler]:
+    """The pages ``bench/firstpaint.py`` compares the UI with (``BENCH_PAGES=true`` only)."""
+
+    @get(["/_bench/plain", "/_bench/plain/{rest:path}"], include_in_schema=False, name="bench:plain")
+    async def plain(request: Request) -> Response[bytes]:
+        return await painter.respond(request, path=str(request.path_params.get("rest", "/")), plain=True)
+
+    @get("/_bench/pyodide", include_in_schema=False, name="bench:pyodide")
+    async def bare_page() -> Response[str]:
+        manifest = painter.manifest()
+        if manifest is None:
+            return Response({"error": BUILD_HINT}, status_code=HTTP_503_SERVICE_UNAVAILABLE)  # type: ignore[arg-type]
+        core = manifest["pyodide"]
+        config = json.dumps({key: core[key] for key in ("module", "indexURL", "lockFileURL")}).replace("<", "\\u003c")
+        return Response(BARE_PAGE.replace("{config}", config), media_type="text/html",
+                        headers={"cache-control": "no-store"})
+
+    @get("/_bench/bare.mjs", include_in_schema=False, name="bench:bare-script", cache_control=NO_CACHE)
+    async def bare_script() -> Response[str]:
+        return Response(BARE_SCRIPT, media_type="text/javascript")
+
+    return [plain, bare_page, bare_script]
+
+
+def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
+               bench_pages: bool = False) -> list[BaseRouteHandler | Any]:
     """Route handlers and routers serving the UI; include them in ``Litestar(route_handlers=...)``.
 
     ``static_dir`` is the build output of ``scripts/build_assets.py`` (default ``build/static``);
-    ``frontend_dir`` holds index.html, boot.js and css/.
+    ``frontend_dir`` holds index.html, boot.js and css/. ``bench_pages`` adds ``bench_routes``.
     """
     _register_mime_types()
     static_dir = Path(static_dir)
     frontend_dir = Path(frontend_dir)
     manifest_path = static_dir / "manifest.json"
 
-    @get("/", include_in_schema=False, cache_control=NO_CACHE, name="ui:index")
-    async def index() -> File:
-        return File(frontend_dir / "index.html", media_type="text/html", content_disposition_type="inline")
+    from backend.firstpaint import FirstPaint  # the page renderer (imports the front end's views)
+
+    painter = FirstPaint(frontend_dir / "index.html", manifest_path)
+
+    @get(["/", "/live", "/prematch", "/results", "/live/{sport_id:str}", "/prematch/{sport_id:str}",
+          "/results/{sport_id:str}"], include_in_schema=False, name="ui:index")
+    async def index(request: Request) -> Response[bytes]:
+        return await painter.respond(request)
+
+    @get("/immutable/{file_path:path}", include_in_schema=False, cache_control=IMMUTABLE, name="ui:immutable")
+    async def immutable(request: Request, file_path: str) -> File | Response[str]:
+        path = None
+        parts = file_path.lstrip("/").split("/", 1)
+        if len(parts) == 2 and nameable(file_path):
+            folder, rest = parts
+            if folder == "assets":
+                path = _resolve_inside(static_dir / "assets", rest)
+            elif folder.startswith("pyodide-") and folder == f"pyodide-{painter.core_hash()}":
+                path = _resolve_inside(static_dir / "pyodide", rest)
+        if path is None or path.name.endswith((".br", ".gz")):
+            return Response("Not found", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
+        return _immutable_file(request, path)
 
     @get("/boot.js", include_in_schema=False, cache_control=NO_CACHE, name="ui:boot")
     async def boot_js() -> File:
@@ -144,7 +280,9 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR) -> list[Base
         return File(manifest_path, media_type="application/json", content_disposition_type="inline")
 
     return [
+        *(bench_routes(painter) if bench_pages else []),
         index,
+        immutable,
         boot_js,
         manifest,
         _static_router("/css", frontend_dir / "css", "ui:css", NO_CACHE),

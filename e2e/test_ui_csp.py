@@ -2,7 +2,7 @@
 
 Every e2e test runs against ``python -m backend``, so every one runs under the policy; this one
 makes sure the policy is really there and that nothing the UI does runs into it: boot (Pyodide,
-micropip, our wheel), a live view with moving odds, and prematch mode, where the parse worker
+msgspec and our wheel from the page's lock), a live view with moving odds, and prematch mode, where the parse worker
 boots its own Pyodide under the policy its script was served with and parses a big list. Any
 ``securitypolicyviolation`` event in the page, any console message about the policy from the page
 or the worker, and any console error fails the test.

@@ -118,8 +118,8 @@ def test_pagehide_closes_every_stream(ui):
         time.sleep(0.1)
         after = ui.listener_counts()
     assert after["open_sources"] == 0 and after["eventsource"] == 0, after
-    # the page's own pagehide/pageshow listeners stay; the app's keydown and resize ones go with it
-    assert after["window"] == before["window"] - 2
+    # the page's own pagehide/pageshow listeners stay; the app's keydown, resize and popstate ones go with it
+    assert after["window"] == before["window"] - 3
     held = ui.python("page.scope.live_count()")
     assert held == 2  # pagehide + pageshow
     # and a back/forward-cache restore brings the app back
@@ -136,22 +136,22 @@ def test_a_missing_asset_fails_loudly_on_the_page(ui):
     ui.page.wait_for_function("() => document.documentElement.dataset.boot === 'error'", timeout=90_000)
     assert ui.page.is_visible("#boot-error")
     text = ui.page.text_content("#boot-error .boot-error-text")
-    assert "micropip could not install" in text and "/wheels/" in text
+    assert "loadPackage failed for [" in text and "oddsui" in text, text
     assert any("[boot] failed" in message for message in ui.console_errors)
 
 
 def test_a_package_missing_from_the_lock_fails_loudly_on_the_page(ui):
-    """The shared loader checks what loadPackage loaded (Pyodide itself only warns): no micropip in the
-    local lock must stop the boot with a visible error, not a blank page."""
-    def lock_without_micropip(route):
+    """The shared loader checks what loadPackage loaded (Pyodide itself only warns): our wheel missing
+    from the page's lock must stop the boot with a visible error, not a blank page."""
+    def lock_without_the_app(route):
         lock = route.fetch().json()
-        lock["packages"].pop("micropip")
+        lock["packages"].pop("oddsui")
         route.fulfill(status=200, content_type="application/json", body=json.dumps(lock))
 
-    ui.page.route("**/pyodide/pyodide-lock.local.json*", lock_without_micropip)
+    ui.page.route("**/wheels/pyodide-lock.*.json", lock_without_the_app)
     ui.page.goto(f"{ui.base_url}/")
     ui.page.wait_for_function("() => document.documentElement.dataset.boot === 'error'", timeout=90_000)
     assert ui.page.is_visible("#boot-error")
     text = ui.page.text_content("#boot-error .boot-error-text")
-    assert "loadPackage failed for [micropip]" in text, text
+    assert "loadPackage failed for [msgspec, oddsui]" in text and "oddsui" in text.split("]", 1)[1], text
     assert any("[boot] failed" in message for message in ui.console_errors)

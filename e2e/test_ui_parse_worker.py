@@ -155,11 +155,15 @@ def test_a_package_the_worker_cannot_load_fails_loudly_and_the_page_parses_itsel
     page = ui.page
 
     def manifest_with_a_missing_worker_package(route):
-        manifest = route.fetch().json()
+        # The page embeds the manifest (#manifest): boot.js reads it there, not from /manifest.json.
+        html = route.fetch().text()
+        start = html.index('<script type="application/json" id="manifest">') + len('<script type="application/json" id="manifest">')
+        end = html.index("</script>", start)
+        manifest = json.loads(html[start:end])
         manifest["worker"]["packages"] = [*manifest["worker"]["packages"], "no_such_package"]
-        route.fulfill(status=200, content_type="application/json", body=json.dumps(manifest))
+        route.fulfill(status=200, content_type="text/html", body=html[:start] + json.dumps(manifest) + html[end:])
 
-    page.route("**/manifest.json", manifest_with_a_missing_worker_package)
+    page.route(f"{ui.base_url}/", manifest_with_a_missing_worker_package)
     ui.boot()
     page.click("#tab-prematch")
     state = wait_for(page, lambda: (s := parser_state(ui))["state"] not in ("idle", "starting") and s,

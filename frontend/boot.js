@@ -6,9 +6,10 @@
 //                                                              and micropip logic, shared with the worker)
 //   pyodide.module       /pyodide/pyodide.mjs                 (imported by the loader, so a 404 is caught)
 //   pyodide.indexURL     /pyodide/                            (core: asm.wasm, stdlib)
-//   pyodide.lockFileURL  /pyodide/pyodide-lock.local.json?v=  (local lock with the real wheel hashes)
-//   packages             ["micropip"]                         (pyodide.loadPackage from that lock)
-//   wheels               [{name, version, url}]               (micropip.install by absolute URL, deps=False)
+//   pyodide.lockFileURL  /wheels/pyodide-lock.<hash>.json     (the page's lock: msgspec and our wheel by
+//                                                              absolute URL, with their real hashes)
+//   packages             ["msgspec", "oddsui"]                (one pyodide.loadPackage from that lock)
+//   wheels               [{name, version, url}]               (the versions that must be installed)
 //   app                  {module, function}                   (called with manifest.json's text once
 //                                                              everything is installed; returns the
 //                                                              running Page, kept on window.__oddsui.page)
@@ -17,10 +18,21 @@
 // Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
 // text in JavaScript, so a large SSE payload (or fetched body) reaches the parse worker without
 // becoming a Python string.
-// Progress is reflected on <html data-boot="loading|ready|error">; a failure is shown on the page and
-// logged with console.error. Nothing is fetched from any other origin.
+// Progress is reflected on <html data-boot="loading|ready|error"> and in the page's "Prices not live
+// yet" status (bytes of Pyodide's files loaded, then what starts); a failure is shown there and logged
+// with console.error. Nothing is fetched from any other origin.
+//
+// The page is server-rendered (docs/ui.md 9): it embeds manifest.json (#manifest, so no request comes
+// first) and the state it shows (#first-view), which the app adopts. Pyodide's two big files are
+// fetched here, reading their bodies for the progress; the page preloads them, and their URLs are
+// immutable, so Pyodide's own fetch of each is served from the HTTP cache.
+// Boot phases are performance marks (boot:start, boot:files, boot:pyodide, boot:packages,
+// boot:ready): bench/firstpaint.py reads them.
 
 const BOOT_START = performance.now();
+performance.mark("boot:start");
+// The browser's UTC offset, for the server's next render of local times (backend/firstpaint.py).
+document.cookie = `tzo=${-new Date().getTimezoneOffset()}; path=/; max-age=31536000; samesite=lax`;
 
 class BootError extends Error {}
 
@@ -74,7 +86,42 @@ const ffiHelpers = {
   },
 };
 
+function embedded(id) {
+  const node = document.getElementById(id);
+  return node ? node.textContent : "";
+}
+
+function megabytes(bytes) {
+  return (bytes / 1e6).toFixed(1);
+}
+
+// Fetch Pyodide's big files (preloaded by the page), showing the bytes read so far.
+async function fetchWithProgress(sizes) {
+  const urls = Object.keys(sizes || {});
+  if (!urls.length) return;
+  const total = urls.reduce((sum, url) => sum + sizes[url], 0);
+  const loaded = Object.fromEntries(urls.map((url) => [url, 0]));
+  const show = () => {
+    const done = Object.values(loaded).reduce((a, b) => a + b, 0);
+    setBootState("loading", `Prices not live yet \u00b7 loading ${megabytes(done)} of ${megabytes(total)} MB`);
+  };
+  show();
+  await Promise.all(urls.map(async (url) => {
+    const response = await fetch(url);
+    if (!response.ok || !response.body) throw new BootError(`${url} answered HTTP ${response.status}`);
+    const reader = response.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded[url] += value.byteLength;
+      show();
+    }
+  }));
+}
+
 async function fetchManifest() {
+  const inline = embedded("manifest");
+  if (inline) return JSON.parse(inline);
   let response;
   try {
     response = await fetch("/manifest.json", { cache: "no-store" });
@@ -98,7 +145,7 @@ async function fetchManifest() {
 }
 
 async function boot() {
-  setBootState("loading", "Loading manifest…");
+  setBootState("loading", "Prices not live yet \u00b7 starting");
   const manifest = await fetchManifest();
 
   let loader;
@@ -108,14 +155,18 @@ async function boot() {
     throw new BootError(`cannot import ${manifest.loader.url}: ${err}`);
   }
 
-  setBootState("loading", `Loading Python (Pyodide ${manifest.pyodide.version})…`);
+  await fetchWithProgress((manifest.page || {}).sizes);
+  performance.mark("boot:files");
+  setBootState("loading", "Prices not live yet \u00b7 starting Python");
   const pyodide = await loader.startPyodide(manifest.pyodide);
+  performance.mark("boot:pyodide");
 
-  setBootState("loading", "Installing packages…");
+  setBootState("loading", "Prices not live yet \u00b7 installing the app");
   await loader.loadPackages(pyodide, manifest.packages);
-  await loader.installWheels(pyodide, manifest.wheels);
+  loader.checkVersions(pyodide, manifest.wheels);
+  performance.mark("boot:packages");
 
-  setBootState("loading", "Starting…");
+  setBootState("loading", "Prices not live yet \u00b7 starting the app");
   pyodide.registerJsModule("oddsui_ffi", ffiHelpers);
   const appModule = pyodide.pyimport(manifest.app.module);
   const entry = appModule[manifest.app.function];
@@ -123,13 +174,14 @@ async function boot() {
     throw new BootError(`${manifest.app.module}.${manifest.app.function} is not callable`);
   }
   // The running Page (a PyProxy): its one owner is window.__oddsui, for the document's lifetime.
-  const page = entry(JSON.stringify(manifest));
+  const page = entry(JSON.stringify(manifest), embedded("first-view"));
   entry.destroy();
   appModule.destroy();
 
+  performance.mark("boot:ready");
   const bootMs = Math.round(performance.now() - BOOT_START);
   document.documentElement.dataset.bootMs = String(bootMs);
-  window.__oddsui = { pyodide, page, bootMs, manifest };
+  window.__oddsui = { pyodide, page, bootMs, manifest, adopted: page.adopted };
   setBootState("ready", "");
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }

@@ -8,8 +8,7 @@
 //   startPyodide({module, indexURL, lockFileURL})  import pyodide.mjs and boot it from our own origin,
 //                                                  with our local lock (real wheel hashes)
 //   loadPackages(pyodide, names)                   pyodide.loadPackage from that lock, integrity checked
-//   installWheels(pyodide, [{name, version, url}]) micropip.install by absolute URL (deps=False), then
-//                                                  check the installed versions are the manifest's
+//   checkVersions(pyodide, [{name, version}])     the installed versions are the manifest's
 //
 // Failures are loud: each throws a LoadError whose message says what failed. Pyodide's loadPackage
 // rejects for a name its lock lacks, but for a package it cannot load (a missing file, a bad hash) it
@@ -76,18 +75,7 @@ def _oddsui_installed_versions(names):
 _oddsui_installed_versions
 `;
 
-export async function installWheels(pyodide, wheels) {
-  const micropip = pyodide.pyimport("micropip");
-  const urls = pyodide.toPy(wheels.map((wheel) => absolute(wheel.url)));
-  try {
-    await micropip.install.callKwargs(urls, { deps: false });
-  } catch (err) {
-    throw new LoadError(`micropip could not install ${wheels.map((w) => w.url).join(", ")}: ${err}`);
-  } finally {
-    urls.destroy();
-    micropip.destroy();
-  }
-
+export function checkVersions(pyodide, wheels) {
   // The installed versions must be the ones the manifest names (a stale cache would show here).
   const checkVersions = pyodide.runPython(INSTALLED_VERSIONS);
   const names = pyodide.toPy(wheels.map((wheel) => wheel.name));

@@ -6,12 +6,13 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
     build/static/
       pyodide/                      served at /pyodide/
         pyodide.mjs, pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip, ...   (npm: pyodide@PYODIDE_VERSION)
-        micropip-<v>-py3-none-any.whl                                             (PyPI, pure)
         msgspec-<v>-cp314-cp314-pyemscripten_<abi>_wasm32.whl                      (PyPI, wasm build)
-        pyodide-lock.local.json     lock listing exactly those two wheels with their real sha256
+        pyodide-lock.local.json     lock listing that wheel with its real sha256 (the parse worker's)
         pyodide_loader.<hash>.mjs   frontend/pyodide_loader.mjs: how the page and the worker load Pyodide
       wheels/                       served at /wheels/
         oddsui-<base>+<srchash>-py3-none-any.whl                                  (uv build + hatchling, frontend/)
+        pyodide-lock.<hash>.json    the page's lock: msgspec and oddsui by absolute URL with their
+                                    sha256, so boot.js installs both in one loadPackage (no micropip)
       worker/                       served at /worker/ (immutable: the names carry a content hash)
         worker.<hash>.mjs, parse.<hash>.py                                        (copied from worker/)
       apidocs/rapidoc-min.js        served at /apidocs/: the UI of /schema                    (npm: rapidoc@RAPIDOC_VERSION)
@@ -22,8 +23,11 @@ What it produces (nothing here is committed; ``build/`` is gitignored)::
     build/pip/                      cache of the PyPI downloads
 
 Why a local lock: Pyodide fetches packages from the lock file's folder and checks each file's sha256
-against the lock (SRI). PyPI's micropip/msgspec wheels are not byte-identical to Pyodide's own builds,
-so the stock ``pyodide-lock.json`` rejects them; we write a lock with the real hashes instead.
+against the lock (SRI). PyPI's msgspec wheel is not byte-identical to Pyodide's own build, so the
+stock ``pyodide-lock.json`` rejects it; we write a lock with the real hashes instead. The page's lock
+also lists our own wheel, so one ``loadPackage`` installs everything the first view needs: measured
+here (warm cache, 3 runs each) 0.17 s against 0.6-1.1 s for loadPackage("micropip") followed by
+``micropip.install`` of the two wheels by URL.
 
 Each step first checks whether its output is already present and correct, so a second run is a quick
 no-op. Our own wheel is built by a standard build backend (``uv build --wheel frontend``: hatchling,
@@ -121,14 +125,6 @@ class PypiWheel:
 
 PYPI_WHEELS = (
     PypiWheel(
-        name="micropip",
-        version="0.11.1",
-        file_name="micropip-0.11.1-py3-none-any.whl",
-        sha256="768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3",
-        pip_args=("--python-version", "3.14"),
-        imports=("micropip",),
-    ),
-    PypiWheel(
         name="msgspec",
         version="0.22.0",
         file_name="msgspec-0.22.0-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
@@ -144,8 +140,9 @@ PYPI_WHEELS = (
         imports=("msgspec",),
     ),
 )
-# Loaded with pyodide.loadPackage from the local lock (the rest is installed by micropip by URL).
-LOCK_LOADED_PACKAGES = ("micropip",)
+# What the page installs with one pyodide.loadPackage from its lock (everything the first view needs).
+PAGE_PACKAGES = ("msgspec", APP_DIST_NAME)
+PAGE_LOCK_STEM = "pyodide-lock"  # wheels/pyodide-lock.<hash>.json
 
 
 class BuildError(RuntimeError):
@@ -322,7 +319,7 @@ def ensure_axe() -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 2: micropip and msgspec wheels from PyPI
+# Step 2: the msgspec wheel from PyPI
 
 
 def python_with_pip() -> str:
@@ -529,6 +526,34 @@ def ensure_app_wheel(force: bool) -> AppWheel:
     return AppWheel(file_name=file_name, version=version, sha256=sha256_file(target))
 
 
+def page_lock_bytes(app: AppWheel, base: str) -> bytes:
+    """The page's lock: every package it installs, by absolute URL (Pyodide resolves a ``file_name``
+    that starts with ``/`` against the origin), each with its real sha256."""
+    stock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
+    entries = [(wheel.name, wheel.version, f"{base}{wheel.file_name}", sha256_file(PYODIDE_DIR / wheel.file_name),
+                list(wheel.imports)) for wheel in PYPI_WHEELS]
+    entries.append((APP_DIST_NAME, app.version, f"/wheels/{app.file_name}", app.sha256, [APP_DIST_NAME]))
+    packages = {name: {"name": name, "version": version, "file_name": url, "install_dir": "site", "sha256": sha,
+                       "package_type": "package", "imports": imports, "depends": [], "unvendored_tests": False}
+                for name, version, url, sha, imports in entries}
+    missing = set(PAGE_PACKAGES) - set(packages)
+    if missing:
+        raise BuildError(f"the page's lock would lack {sorted(missing)}")
+    return (json.dumps({"info": stock["info"], "packages": packages}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def ensure_page_lock(app: AppWheel, base: str) -> HashedFile:
+    data = page_lock_bytes(app, base)
+    file_name = hashed_name(f"{PAGE_LOCK_STEM}.json", data)
+    changed = write_if_changed(WHEELS_DIR / file_name, data)
+    log(f"wheels/{file_name}: {'written' if changed else 'up to date'}")
+    for stale in WHEELS_DIR.glob(f"{PAGE_LOCK_STEM}.*.json"):
+        if stale.name != file_name:
+            stale.unlink()
+    return HashedFile(source=f"{PAGE_LOCK_STEM}.json", file_name=file_name, sha256=hashlib.sha256(data).hexdigest(),
+                      folder="wheels")
+
+
 # --------------------------------------------------------------------------------------------------
 # Step 5: the parse worker's files and the shared Pyodide loader, content-hashed
 
@@ -596,11 +621,101 @@ def ensure_loader() -> HashedFile:
 
 
 # --------------------------------------------------------------------------------------------------
-# Step 6: the manifest boot.js reads
+# Step 6: the page's own files under content-hashed names, the Pyodide folder's hash, and the
+# precompressed variants (docs/design.md "Asset delivery")
+
+PAGE_FILES = (("css/app.css", "app.css"), ("boot.js", "boot.js"))  # frontend/<source> -> assets/<stem>.<hash>.<ext>
+ASSETS_DIR = STATIC_DIR / "assets"
+IMMUTABLE_PREFIX = "/immutable"  # backend/web.py serves it: hashed names only, cached for a year
+# Precompressed: what is worth it (a wheel is a zip already). A variant is kept only if it saves 10 %.
+COMPRESSIBLE_SUFFIXES = (".wasm", ".mjs", ".js", ".css", ".json", ".zip", ".py")
+COMPRESS_MIN_BYTES = 1024
 
 
-def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
-                   worker: dict[str, HashedFile] | None = None) -> bytes:
+def ensure_page_assets() -> dict[str, str]:
+    """frontend/css/app.css and frontend/boot.js as assets/app.<hash>.css and assets/boot.<hash>.js;
+    returns {"css": url, "boot": url}."""
+    ASSETS_DIR.mkdir(parents=True, exist_ok=True)
+    urls: dict[str, str] = {}
+    keep: set[str] = set()
+    for source, stem in PAGE_FILES:
+        data = (FRONTEND_DIR / source).read_bytes()
+        name = hashed_name(stem, data)
+        changed = write_if_changed(ASSETS_DIR / name, data)
+        log(f"assets/{name}: {'written' if changed else 'up to date'}")
+        urls["css" if stem.endswith(".css") else "boot"] = f"{IMMUTABLE_PREFIX}/assets/{name}"
+        keep.add(name)
+    for stale in ASSETS_DIR.iterdir():
+        base = stale.name.removesuffix(".br").removesuffix(".gz")
+        if stale.is_file() and base not in keep:
+            stale.unlink()
+    return urls
+
+
+def folder_hash(folder: Path) -> str:
+    """A hash of every served file in ``folder`` (names and bytes): the Pyodide folder's URL carries
+    it, so any change to the core, a wheel, the lock or the loader gives it a new URL."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith((".br", ".gz")):
+            digest.update(path.name.encode() + b"\0" + sha256_file(path).encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def _brotli():
+    try:
+        import brotli  # the locked Python environment has it (pyproject.toml); stdlib has none
+    except ImportError as exc:
+        raise BuildError("the brotli package is missing: run scripts/setup (uv sync) first") from exc
+    return brotli
+
+
+def ensure_precompressed(folder: Path) -> int:
+    """``<file>.br`` (brotli) and ``<file>.gz`` (gzip) next to each compressible file of ``folder``,
+    rebuilt when older than the file; returns how many were written."""
+    import gzip
+
+    written = 0
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or not path.name.endswith(COMPRESSIBLE_SUFFIXES):
+            continue
+        size = path.stat().st_size
+        for suffix in (".br", ".gz"):
+            target = path.with_name(path.name + suffix)
+            if target.is_file() and target.stat().st_mtime >= path.stat().st_mtime:
+                continue
+            if size < COMPRESS_MIN_BYTES:
+                target.unlink(missing_ok=True)
+                continue
+            data = path.read_bytes()
+            if suffix == ".br":
+                packed = _brotli().compress(data, quality=11 if size < 4_000_000 else 9, lgwin=24)
+            else:
+                packed = gzip.compress(data, compresslevel=9, mtime=0)
+            if len(packed) > 0.9 * size:
+                target.unlink(missing_ok=True)
+                continue
+            write_if_changed(target, packed)
+            written += 1
+            log(f"{target.relative_to(STATIC_DIR)}: {len(packed)} bytes ({len(packed) / size:.0%})")
+    for variant in list(folder.glob("*.br")) + list(folder.glob("*.gz")):
+        if not variant.with_suffix("").is_file():
+            variant.unlink()
+    return written
+
+
+def raw_sizes(folder: Path, names: tuple[str, ...]) -> dict[str, int]:
+    return {name: (folder / name).stat().st_size for name in names if (folder / name).is_file()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 7: the manifest boot.js reads
+
+
+def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: HashedFile,
+                   worker: dict[str, HashedFile] | None = None, page: dict[str, str] | None = None,
+                   core_hash: str | None = None) -> bytes:
+    # What the page installs (from its lock, ``packages``), with the versions boot.js checks.
     wheels = [
         {
             "name": wheel.name,
@@ -609,31 +724,47 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
             "sha256": wheel.sha256,
         }
         for wheel in PYPI_WHEELS
-        if wheel.name not in LOCK_LOADED_PACKAGES
     ]
     wheels.append(
         {"name": APP_DIST_NAME, "version": app.version, "url": f"/wheels/{app.file_name}", "sha256": app.sha256}
     )
+    # The Pyodide folder under a URL that carries its hash (immutable), or the plain one.
+    base = f"{IMMUTABLE_PREFIX}/pyodide-{core_hash}/" if core_hash else "/pyodide/"
     pyodide = {
         "version": PYODIDE_VERSION,
-        "module": "/pyodide/pyodide.mjs",
-        "indexURL": "/pyodide/",
-        # The query only busts HTTP caches; Pyodide takes the package folder from the path.
-        "lockFileURL": f"/pyodide/{LOCAL_LOCK_NAME}?v={lock_sha[:12]}",
+        "module": f"{base}pyodide.mjs",
+        "indexURL": base,
+        "lockFileURL": page_lock.url,  # immutable: its name carries its hash
     }
+    # The parse worker loads msgspec alone, from the core folder's own lock (the query only busts
+    # HTTP caches): it does not change when our wheel does.
+    worker_lock = f"{base}{LOCAL_LOCK_NAME}?v={lock_sha[:12]}"
+    loader_url = f"{base}{loader.file_name}" if core_hash else loader.url
+    wheels = [dict(wheel, url=wheel["url"].replace("/pyodide/", base, 1)) for wheel in wheels]
     manifest = {
-        "loader": {"url": loader.url},
+        "loader": {"url": loader_url},
         "pyodide": pyodide,
-        "packages": list(LOCK_LOADED_PACKAGES),
+        "packages": list(PAGE_PACKAGES),
         "wheels": wheels,
         "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
     }
+    if page is not None:
+        # What the server-rendered page links and preloads (backend/web.py): its style and script,
+        # and the files Pyodide's boot needs, fetched in parallel with the first paint; ``sizes``
+        # are their uncompressed bytes, for the boot progress boot.js shows.
+        big = ("pyodide.asm.wasm", "python_stdlib.zip")
+        manifest["page"] = {
+            **page,
+            "modulepreload": [loader_url, f"{base}pyodide.mjs", f"{base}pyodide.asm.mjs"],
+            "preload": [f"{base}{name}" for name in big],
+            "sizes": {f"{base}{name}": size for name, size in raw_sizes(PYODIDE_DIR, big).items()},
+        }
     if worker is not None:
         # What the page hands the parse worker in its init message (worker/worker.mjs documents it).
         manifest["worker"] = {
             "url": worker["worker.mjs"].url,
-            "loader": {"url": loader.url},
-            "pyodide": {key: pyodide[key] for key in ("module", "indexURL", "lockFileURL")},
+            "loader": {"url": loader_url},
+            "pyodide": {"module": pyodide["module"], "indexURL": pyodide["indexURL"], "lockFileURL": worker_lock},
             "packages": list(WORKER_PACKAGES),
             "parse": {
                 "url": worker["parse.py"].url,
@@ -644,8 +775,10 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile,
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
-def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile) -> None:
-    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, worker))
+def ensure_manifest(lock_sha: str, app: AppWheel, worker: dict[str, HashedFile], loader: HashedFile,
+                    page_lock: HashedFile, page: dict[str, str] | None = None, core_hash: str | None = None) -> None:
+    changed = write_if_changed(MANIFEST_PATH, manifest_bytes(lock_sha, app, loader, page_lock, worker, page,
+                                                             core_hash))
     log(f"manifest.json: {'written' if changed else 'up to date'} (app {app.version})")
 
 
@@ -669,11 +802,20 @@ def build(force: bool = False) -> None:
         ensure_axe()
         for wheel in PYPI_WHEELS:
             ensure_pypi_wheel(wheel, force)
+        for stale in PYODIDE_DIR.glob("*.whl"):  # a wheel no longer used (micropip, before one-step installs)
+            if stale.name not in {wheel.file_name for wheel in PYPI_WHEELS}:
+                stale.unlink()
+                log(f"removed stale pyodide/{stale.name}")
         lock_sha = ensure_local_lock()
         app = ensure_app_wheel(force)
         worker = ensure_worker_files()
         loader = ensure_loader()
-        ensure_manifest(lock_sha, app, worker, loader)
+        page = ensure_page_assets()
+        core_hash = folder_hash(PYODIDE_DIR)
+        page_lock = ensure_page_lock(app, f"{IMMUTABLE_PREFIX}/pyodide-{core_hash}/")
+        for folder in (PYODIDE_DIR, ASSETS_DIR, WORKER_DIR):
+            ensure_precompressed(folder)
+        ensure_manifest(lock_sha, app, worker, loader, page_lock, page, core_hash)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")
 
 

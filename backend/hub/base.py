@@ -410,11 +410,18 @@ class GroupHub:
         return {key: self.registry.clients(key) for key in self.groups}
 
 
+RESUME_QUERY = "lastEventId"  # the query form of Last-Event-ID (docs/api.md 0, "Event ids and resume")
+
+
 def last_event_id(scope: Any) -> str | None:
+    """The id a client resumes from: its ``Last-Event-ID`` header, else the ``lastEventId`` query
+    parameter. An EventSource cannot set the header on its first request, so a page that was
+    rendered at an id (the server-rendered first view) names it in the URL; when that EventSource
+    later reconnects by itself, its header (a newer id) wins over the URL's."""
     for name, value in scope.get("headers", ()):
         if name == b"last-event-id":
             return value.decode("latin-1")
-    return None
+    return query_params(scope).get(RESUME_QUERY) or None
 
 
 async def serve_stream(scope: Any, receive: Receive, *, service: str, parse: Callable[[dict[str, str]], Any],

@@ -54,13 +54,24 @@ from .backoff import Backoff
 from .competitions import CompetitionStreams
 from .details_panel import DetailsPanel
 from .display import start_text
+from .firstview import AdoptError, AdoptingDom, FirstView
 from .flash import Flasher
 from .frames import FrameBatcher
 from .health import HEALTH_URL, HealthModal, welcome_html
 from .messages import DecodeError, HealthPayload, decode
 from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
-from .render import GamesView, ModeTabsView, NodeCache, SidebarItem, SidebarView, Toaster, sidebar_items
+from .render import (
+    GamesView,
+    ModeTabsView,
+    NodeCache,
+    SidebarItem,
+    SidebarView,
+    Toaster,
+    page_url,
+    parse_page_url,
+    sidebar_items,
+)
 from .results import ResultsMode
 from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
@@ -116,6 +127,7 @@ class App:
         self.store = Store()
         self.mode = LIVE
         self.sport_id: str | None = None
+        self._following_url = False  # showing the address bar's page (popstate): push nothing
         self.query = ""
         self.games_loaded = False
         self.counts_stream: EventStream | None = None
@@ -141,8 +153,82 @@ class App:
         self.parser = ParserService(scope.child("parser"), worker_config)
         self.fetches = self.parser.channel(scope, "fetches")  # the hierarchy's bodies, parsed in order
         self.toaster: Toaster | None = None
+        self._utc_offset_override: int | None = None  # while adopting a page rendered in another zone
         # The slowest run of each step so far, in ms (debug_state; the e2e report prints them).
         self.timings: dict[str, float] = {}
+
+    def _utc_offset(self, epoch_s: float) -> int:
+        if self._utc_offset_override is not None:
+            return self._utc_offset_override
+        return self.platform.utc_offset_minutes(epoch_s)
+
+    def render_first_view(self, view: FirstView) -> None:
+        """Render ``view`` (the state of a first paint: mode, sport, hierarchy, each stream's
+        snapshot) to the page, to completion, the same way on the server and in the browser.
+
+        The server runs it on an ``htmldom.TreeDom`` and sends the result; the browser runs it on an
+        ``AdoptingDom`` over that page, where it writes nothing and every node it would create is
+        the page's own. Both must make the same calls in the same order, so nothing in it depends on
+        the clock or the layout: no time budget, no viewport (every row of an expanded competition is
+        built; the browser's first window pass afterwards drops the rows off screen), the wall time
+        and UTC offset the server used.
+        """
+        self.mode = view.mode if view.mode in MODES_ALL else LIVE
+        self.sport_id = view.sport_id
+        self._utc_offset_override = view.utc_offset
+        if bytes(view.hierarchy) not in (b"", b"null"):
+            try:
+                self.store.set_hierarchy(decode(view.hierarchy, "hierarchy"))
+            except (DecodeError, ValueError) as exc:
+                self.platform.report_error(exc, "first view: the hierarchy")
+        for stream in view.streams:
+            handlers = self._stream_handlers(stream.name)
+            for event, data in stream.events:
+                handler = handlers.get(event)
+                if handler is None:
+                    continue
+                try:
+                    payload = decode(data, handler.kind)
+                except DecodeError as exc:
+                    handler.on_error(exc)
+                    continue
+                handler.apply(payload)
+        if self.updated_ms is not None:
+            self.updated_ms = view.wall_ms
+        view_now, view_scroller = self.games_view.now, self.games_view.scroller
+        self.games_view.now, self.games_view.scroller = None, None
+        try:
+            listed = self.mode != RESULTS and self.sport_id is not None
+            if listed:
+                self._schedule("games", self._render_games)
+            self._schedule_chrome()
+            view_ = self.games_view
+            def drain() -> None:
+                for _ in range(10_000):  # bounded: a job that always reschedules would be a bug
+                    if not len(self.batcher):
+                        return
+                    self.batcher.flush()
+
+            for _ in range(10_000):
+                drain()
+                if not listed:
+                    break
+                # A games pass builds a dozen heads at most: pass again until one builds nothing.
+                built = (view_.rows_built, len(view_.regions), len(view_.competitions))
+                self._schedule("games", self._render_games)
+                drain()
+                if (view_.rows_built, len(view_.regions), len(view_.competitions)) == built:
+                    break
+        finally:
+            self.games_view.now, self.games_view.scroller = view_now, view_scroller
+
+    def _stream_handlers(self, name: str) -> dict[str, Decoded]:
+        """The handlers of a first view's stream: ``counts`` or ``sport`` (of the current mode)."""
+        if name == "counts":
+            return {"live_counts": self._counts_handler(LIVE), "prematch_counts": self._counts_handler(PREMATCH)}
+        if name == "sport" and self.sport_id is not None and self.mode in (LIVE, PREMATCH):
+            return self._sport_handlers(self.mode, self.sport_id)
+        return {}
 
     def _timed(self, name: str, started: float) -> None:
         spent = self.platform.now_ms() - started
@@ -151,7 +237,21 @@ class App:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> None:
+    def start(self, first_view: FirstView | None = None) -> None:
+        """Build the views and start everything. With ``first_view`` (the state a server-rendered page
+        carries, docs/ui.md 9) the views adopt the page's nodes instead of building them
+        (``render_first_view``), the hierarchy is not fetched again, and each stream resumes from the
+        id the page was rendered at. Raises ``AdoptError`` (before anything is started) if the page
+        is not what that state renders to."""
+        self._build_views()
+        if first_view is not None:
+            self.render_first_view(first_view)
+            adopt_done = getattr(self.dom, "adopt_done", None)
+            if adopt_done is not None:
+                adopt_done()
+        self._start_wiring(first_view)
+
+    def _build_views(self) -> None:
         dom = self.dom
         self.nodes: dict[str, Any] = {name: dom.by_id(name) for name in PAGE_NODES}
         nodes = self.nodes
@@ -161,7 +261,7 @@ class App:
             {LIVE: nodes["count-live"], PREMATCH: nodes["count-prematch"]}, self.cache, nodes["mode-panel"],
         )
         self.games_view = GamesView(dom, nodes["games"], nodes["games-empty"], self.cache, self.flasher,
-                                    self.platform.utc_offset_minutes, scroller=nodes["content"],
+                                    self._utc_offset, scroller=nodes["content"],
                                     now=self.platform.now_ms)
         self.toaster = Toaster(self.scope, dom, nodes["toasts"])
         # The page starts with these states in index.html; tell the cache so writes stay minimal.
@@ -169,6 +269,8 @@ class App:
                              ("drawer-overlay", True), ("games", False)):
             self.cache.hidden(nodes[name], hidden, force=True)
 
+    def _start_wiring(self, first_view: FirstView | None) -> None:
+        nodes = self.nodes
         # One delegated listener per container (docs/design.md R7), all owned by the app scope.
         listen = self.scope.listen
         listen(nodes["sport-list"], "click", self._on_sidebar_click, label="sidebar")
@@ -185,6 +287,7 @@ class App:
         if self.window is not None:
             listen(self.window, "keydown", self._on_window_key, label="escape")
             listen(self.window, "resize", self._on_resize, label="games window")
+            listen(self.window, "popstate", self._on_popstate, label="history")
 
         self.competitions = CompetitionStreams(
             self.scope, self.parser, on_odds=self._on_odds, on_error=self._decode_failed("competition odds"),
@@ -192,11 +295,31 @@ class App:
                                                      lambda: self.games_view.set_streaming(key, on)),
             on_server_error=lambda data: self._on_server_error("competition stream", data, throttle=False),
         )
-        self.scope.task(self._load_hierarchy(), label="hierarchy")
+        if first_view is None or not self.store.sports:
+            self.scope.task(self._load_hierarchy(), label="hierarchy")
         self.scope.task(self._load_welcome_health(), label="welcome health")
         self.scope.interval(lambda: self.scope.task(self._load_welcome_health(), label="welcome health"),
                             WELCOME_HEALTH_EVERY_MS, label="welcome health")
-        self._sync_counts_stream()
+        if first_view is None:
+            self._sync_counts_stream()
+            # Started without the server's page (a back/forward-cache restore, a page that could not
+            # be adopted): show the page the address names.
+            if self.window is not None:
+                self.show_url(self.platform.location_path())
+        else:
+            resume = {stream.name: stream.last_event_id for stream in first_view.streams}
+            if self.mode == RESULTS:
+                self._open_results()
+            elif self.sport_id is not None:
+                self._open_sport_stream(keep=True, resume_id=resume.get("sport"))
+            self._sync_counts_stream(resume_id=resume.get("counts"))
+            if self._utc_offset_override is not None:
+                # Rendered in the server's idea of local time: from now on the browser's own. Rows
+                # and the header are re-applied, writing only what differs.
+                self._utc_offset_override = None
+                self._refresh_rows.update(self.store.games)
+                self._schedule("games", self._render_games)
+            self._schedule("window", self._render_window)  # the real viewport: rows below it go
         self._schedule_chrome()
         # The parse worker boots its own Pyodide (about 3 s of CPU): start it while the page is idle,
         # so the first big list does not wait for it, nor compete with it for the CPU.
@@ -238,7 +361,7 @@ class App:
 
     # ---------------------------------------------------------------- user actions
 
-    def select_sport(self, sport_id: str) -> None:
+    def select_sport(self, sport_id: str | None) -> None:
         if self.scope.closed:
             return
         self.set_drawer(False)
@@ -251,10 +374,45 @@ class App:
         else:
             self._open_sport_stream()
         self._schedule_chrome()
+        self._push_url()
 
     def select_mode(self, mode: str) -> None:
         if mode not in MODES_ALL or mode == self.mode or self.scope.closed:
             return
+        self._select_mode(mode)
+        self._push_url()
+
+    def show_url(self, path: str) -> bool:
+        """Show the page ``path`` names (``render.parse_page_url``) without adding a history entry:
+        what Back and Forward land on. False for a path that names no page (nothing changes)."""
+        view = parse_page_url(path)
+        if view is None or self.scope.closed:
+            return False
+        mode, sport_id = view
+        self._following_url = True
+        try:
+            if mode != self.mode:
+                self.sport_id = sport_id  # one stream for the new mode and sport, not two
+                self._select_mode(mode)
+            else:
+                self.select_sport(sport_id)
+        finally:
+            self._following_url = False
+        return True
+
+    def _push_url(self) -> None:
+        """The address bar follows what the user chose, so a reload (the server's render of that
+        URL) or a shared link shows the same page."""
+        if self._following_url or self.window is None:
+            return
+        url = page_url(self.mode, self.sport_id)
+        if parse_page_url(self.platform.location_path()) != parse_page_url(url):
+            self.platform.push_url(url)
+
+    def _on_popstate(self, _event: Any) -> None:
+        self.show_url(self.platform.location_path())
+
+    def _select_mode(self, mode: str) -> None:
         self.mode = mode
         if mode == PREMATCH:
             self.parser.prestart()  # prematch lists are the big payloads: boot the worker now
@@ -347,6 +505,7 @@ class App:
     def _on_sidebar_click(self, event: Any) -> None:
         sport_id = self.dom.closest_attr(event, "[data-sport-id]", "data-sport-id")
         if sport_id:
+            self.dom.prevent_default(event)  # a link to the sport's page: the app shows it in place
             self.select_sport(sport_id)
 
     def _on_sidebar_key(self, event: Any) -> None:
@@ -362,6 +521,7 @@ class App:
     def _on_tabs_click(self, event: Any) -> None:
         mode = self.dom.closest_attr(event, "[data-mode]", "data-mode")
         if mode:
+            self.dom.prevent_default(event)  # a link to the mode's page: the app shows it in place
             self.select_mode(mode)
 
     def _on_tabs_key(self, event: Any) -> None:
@@ -452,8 +612,11 @@ class App:
         self.games_loaded = False
         self.updated_ms = None
 
-    def _open_sport_stream(self) -> None:
-        self._close_sport_stream()
+    def _open_sport_stream(self, keep: bool = False, resume_id: str | None = None) -> None:
+        """Open the stream of the chosen sport (closing the old one and its list, unless ``keep``:
+        the list on the page is the one this stream resumes from ``resume_id``)."""
+        if not keep:
+            self._close_sport_stream()
         if self.sport_id is None or self.mode not in (LIVE, PREMATCH):
             self._sync_counts_stream()
             return
@@ -462,6 +625,21 @@ class App:
         sport = self.store.sports_by_id.get(sport_id)
         if mode == PREMATCH and sport is not None:
             url += f"&sportName={quote(sport.name, safe='')}"
+        self.sport_stream = EventStream(
+            self.scope,
+            url,
+            self._sport_handlers(mode, sport_id),
+            parser=self.parser,
+            name=f"{mode}:{sport_id}",
+            backoff=Backoff(base_ms=SPORT_BACKOFF_MS, cap_ms=30000.0, floor_ms=SPORT_BACKOFF_MS / 2),
+            on_server_error=lambda data: self._on_server_error(f"{mode} stream", data),
+            on_state=self._sport_state,
+            resume_id=resume_id,
+        )
+        self.sport_stream.open()
+        self._sync_counts_stream()
+
+    def _sport_handlers(self, mode: str, sport_id: str) -> dict[str, Decoded]:
         handlers = {
             "games": Decoded("games", lambda payload: self._on_games(mode, sport_id, payload),
                              self._decode_failed("games")),
@@ -471,20 +649,9 @@ class App:
         if mode == LIVE:
             handlers["counts"] = self._counts_handler(LIVE)
             handlers["prematch_counts"] = self._counts_handler(PREMATCH)
-        self.sport_stream = EventStream(
-            self.scope,
-            url,
-            handlers,
-            parser=self.parser,
-            name=f"{mode}:{sport_id}",
-            backoff=Backoff(base_ms=SPORT_BACKOFF_MS, cap_ms=30000.0, floor_ms=SPORT_BACKOFF_MS / 2),
-            on_server_error=lambda data: self._on_server_error(f"{mode} stream", data),
-            on_state=self._sport_state,
-        )
-        self.sport_stream.open()
-        self._sync_counts_stream()
+        return handlers
 
-    def _sync_counts_stream(self) -> None:
+    def _sync_counts_stream(self, resume_id: str | None = None) -> None:
         """The counts stream is open unless a live sport stream carries the counts."""
         needed = not (self.mode == LIVE and self.sport_stream is not None)
         if needed and self.counts_stream is None and not self.scope.closed:
@@ -497,6 +664,7 @@ class App:
                 backoff=Backoff(base_ms=COUNTS_BACKOFF_MS, cap_ms=60000.0, floor_ms=COUNTS_BACKOFF_MS / 2),
                 on_server_error=lambda data: self._on_server_error("counts", data),
                 on_state=lambda state: self._schedule("conn", self._render_conn),
+                resume_id=resume_id,
             )
             self.counts_stream.open()
         elif not needed and self.counts_stream is not None:
@@ -720,7 +888,7 @@ class App:
             order_of = {s.id: s.order for s in self.store.sports}
             id_of_name = {s.name.lower(): s.id for s in self.store.sports}
             needle = self.query.strip().lower()
-            return [SidebarItem(s.id, s.name, "", None, s.id == self.sport_id)
+            return [SidebarItem(s.id, s.name, "", None, s.id == self.sport_id, page_url(RESULTS, s.id))
                     for s in self.results.sports(order_of, id_of_name)
                     if not needle or needle in s.name.lower() or s.id == self.sport_id]
         return sidebar_items(self.store, self.mode, self.sport_id, self.query)
@@ -729,7 +897,7 @@ class App:
         self.sidebar.render(self._sidebar_items())
 
     def _render_tabs(self) -> None:
-        self.tabs.render(self.store, self.mode)
+        self.tabs.render(self.store, self.mode, self.sport_id)
 
     def _render_games(self) -> None:
         started = self.platform.now_ms()
@@ -760,7 +928,7 @@ class App:
 
     def _clock_text(self, wall_ms: float) -> str:
         seconds = wall_ms / 1000
-        offset = self.platform.utc_offset_minutes(seconds)
+        offset = self._utc_offset(seconds)
         _day, hour = start_text(seconds, offset)
         return f"{hour}:{int(seconds + offset * 60) % 60:02d}"
 
@@ -845,7 +1013,7 @@ class Page:
 
     def __init__(self, platform: Platform, dom: DomPort, window: Any,
                  app_factory: Callable[[Platform, DomPort, Scope], App] | None = None,
-                 worker_config: Mapping[str, Any] | None = None) -> None:
+                 worker_config: Mapping[str, Any] | None = None, first_view: FirstView | None = None) -> None:
         self.platform = platform
         self.dom = dom
         self.window = window
@@ -853,6 +1021,8 @@ class Page:
         self.app: App | None = None
         self.apps_started = 0
         self.worker_config = worker_config
+        self.first_view = first_view  # adopted by the first app only (a bfcache restore starts fresh)
+        self.adopted: bool | None = None  # whether the first app adopted the server-rendered page
         self._factory = app_factory or self._default_app
 
     def _default_app(self, platform: Platform, dom: DomPort, scope: Scope) -> App:
@@ -864,6 +1034,24 @@ class Page:
         self._start_app()
 
     def _start_app(self) -> None:
+        view, self.first_view = self.first_view, None
+        if view is not None:
+            adopting = AdoptingDom(self.dom, view.creations)
+            app = self._factory(self.platform, adopting, self.scope.child("app"))
+            self.app = app
+            self.apps_started += 1
+            try:
+                app.start(view)
+                self.adopted = True
+                return
+            except AdoptError as exc:
+                # The page is not what its state renders to (e.g. another build's markup): say so,
+                # clear what the server rendered, and start as if there had been no first view.
+                self.platform.report_error(exc, "adopting the server-rendered page")
+                app.close()
+                self.adopted = False
+                for name in ("sport-list", "games"):
+                    self.dom.set_text(self.dom.by_id(name), "")
         app = self._factory(self.platform, self.dom, self.scope.child("app"))
         self.app = app
         self.apps_started += 1
@@ -891,19 +1079,28 @@ def worker_config_of(manifest_json: str) -> Mapping[str, Any] | None:
     return section if isinstance(section, dict) and section.get("url") else None
 
 
-def start_page(platform: Platform, dom: DomPort, window: Any, manifest_json: str = "") -> Page:
+def start_page(platform: Platform, dom: DomPort, window: Any, manifest_json: str = "",
+               first_view_json: str = "") -> Page:
     """Start the UI on a document and return its ``Page``. The caller owns the page: it is the only
-    handle on the running app (``page.app``) and ``page.close()`` ends it. Nothing else keeps it."""
+    handle on the running app (``page.app``) and ``page.close()`` ends it. Nothing else keeps it.
+    ``first_view_json`` is the state a server-rendered page carries (``#first-view``): the app
+    adopts that page and resumes its streams from it."""
     config = worker_config_of(manifest_json)
     if config is None:
         platform.report_error(LookupError("manifest.json has no parse worker; rebuild the assets"),
                               "starting the app (large payloads are parsed on the main thread)")
-    page = Page(platform, dom, window, worker_config=config)
+    view = None
+    if first_view_json:
+        try:
+            view = FirstView.from_json(first_view_json)
+        except ValueError as exc:
+            platform.report_error(exc, "reading the first view's state (starting without it)")
+    page = Page(platform, dom, window, worker_config=config, first_view=view)
     page.start()
     return page
 
 
-def main(manifest_json: str = "") -> Page:
+def main(manifest_json: str = "", first_view_json: str = "") -> Page:
     """Entry point called by boot.js once the packages are installed, with manifest.json's text.
 
     Returns the running ``Page``; boot.js keeps it as ``window.__oddsui.page`` (the console and the
@@ -911,4 +1108,4 @@ def main(manifest_json: str = "") -> Page:
     """
     from .browser import BrowserDom, BrowserPlatform, window
 
-    return start_page(BrowserPlatform(), BrowserDom(), window, manifest_json)
+    return start_page(BrowserPlatform(), BrowserDom(), window, manifest_json, first_view_json)

@@ -147,6 +147,12 @@ class BrowserPlatform:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         console.error(f"[oddsui] {context}: {text}")
 
+    def location_path(self) -> str:
+        return str(window.location.pathname)
+
+    def push_url(self, url: str) -> None:
+        window.history.pushState(jsnull, "", url)
+
 
 class BrowserDom:
     def __init__(self, doc: Any = None) -> None:
@@ -178,6 +184,13 @@ class BrowserDom:
 
     def find(self, node: Any, selector: str) -> Any:
         return _value(node.querySelector(selector))
+
+    def child_at(self, node: Any, index: int) -> Any:
+        """The ``index``-th element child (adopting a server-rendered page, ``firstview``)."""
+        return _value(node.children.item(index))
+
+    def tag_name(self, node: Any) -> str:
+        return str(node.localName)
 
     def append(self, parent: Any, child: Any) -> None:
         parent.appendChild(child)

@@ -127,6 +127,13 @@ class Platform(Protocol):
     def report_error(self, exc: BaseException, context: str) -> None:
         """Make an unexpected error loud (console.error in the browser)."""
 
+    def location_path(self) -> str:
+        """The address bar's path (``location.pathname``): which page the user is on."""
+
+    def push_url(self, url: str) -> None:
+        """Put ``url`` (a path on this origin) in the address bar as a new history entry
+        (``history.pushState``); going back to it fires ``popstate`` on the window."""
+
 
 class DomPort(Protocol):
     """The DOM operations the views use. Nodes are opaque handles."""

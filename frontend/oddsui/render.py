@@ -19,7 +19,7 @@ headings; a competition's body is a ``list`` of rows whose odds buttons are name
 value (``rows.odds_label``).
 
 Attributes the tests rely on:
-  sidebar   ``li.sport-item[data-sport-id][role=option][aria-selected]`` > ``.sport-name``,
+  sidebar   ``a.sport-item[href][data-sport-id][role=option][aria-selected]`` > ``.sport-name``,
             ``.sport-count[data-count]``
   tabs      ``.mode-tab[data-mode]`` (``active``, ``aria-selected``), ``[data-mode-count]`` text ``(N)``
   rows      ``.game-row[data-game-id]`` (``game-blocked``, ``selected``), ``.game-open[data-open-game]``,
@@ -53,6 +53,7 @@ __all__ = [
     "SidebarItem",
     "SidebarView",
     "Toaster",
+    "page_url",
     "sidebar_items",
 ]
 
@@ -134,6 +135,33 @@ class SidebarItem:
     count_text: str
     count: int | None
     active: bool
+    href: str = ""  # the sport's own page (``/<mode>/<id>``): a real link, so it works before the app runs
+
+
+def page_url(mode: str, sport_id: str | None = None) -> str:
+    """The page that shows ``mode`` (and the sport): ``/live``, ``/live/1``, ``/prematch/7``,
+    ``/results/1`` (docs/ui.md 9). The server renders exactly this view at that URL."""
+    return f"/{mode}/{sport_id}" if sport_id else f"/{mode}"
+
+
+_PAGE_MODES = ("live", "prematch", "results")
+
+
+def parse_page_url(path: str) -> tuple[str, str | None] | None:
+    """The ``(mode, sport_id)`` a page path names (``page_url``'s inverse; ``/`` is live with no
+    sport), or None for a path that is no page. A sport id is 1 to 15 ASCII digits, not 0, and
+    comes back without leading zeros (``/live/007`` is ``("live", "7")``)."""
+    parts = [part for part in path.split("/") if part]
+    if not parts:
+        return "live", None
+    if parts[0] not in _PAGE_MODES or len(parts) > 2:
+        return None
+    if len(parts) == 1:
+        return parts[0], None
+    digits = parts[1]
+    if not (0 < len(digits) <= 15 and digits.isascii() and digits.isdigit()) or int(digits) == 0:
+        return None
+    return parts[0], str(int(digits))
 
 
 def sidebar_items(store: Store, mode: str, active_id: str | None, query: str = "") -> list[SidebarItem]:
@@ -147,7 +175,8 @@ def sidebar_items(store: Store, mode: str, active_id: str | None, query: str = "
             continue
         if needle and needle not in sport.name.lower() and needle not in sport.alias.lower() and not active:
             continue
-        items.append(SidebarItem(sport.id, sport.name, "" if count is None else str(count), count, active))
+        items.append(SidebarItem(sport.id, sport.name, "" if count is None else str(count), count, active,
+                                 page_url(mode, sport.id)))
     return items
 
 
@@ -176,8 +205,8 @@ class SidebarView:
     def _node(self, item: SidebarItem) -> _SportNode:
         entry = self._nodes.get(item.id)
         if entry is None:
-            node = self.dom.element("li", "sport-item", None, {
-                "data-sport-id": item.id, "title": item.name, "role": "option", "aria-selected": "false",
+            node = self.dom.element("a", "sport-item", None, {
+                "href": item.href or page_url("live", item.id), "data-sport-id": item.id, "title": item.name, "role": "option", "aria-selected": "false",
                 "tabindex": "-1"})
             name = self.dom.element("span", "sport-name", item.name)
             count = self.dom.element("span", "sport-count", "")
@@ -193,6 +222,8 @@ class SidebarView:
         for item in items:
             entry = self._node(item)
             self.cache.text(entry.name, item.name)
+            if item.href:
+                self.cache.attr(entry.node, "href", item.href)
             self.cache.text(entry.count, item.count_text)
             self.cache.attr(entry.count, "data-count", item.count_text)
             self.cache.hidden(entry.count, item.count_text == "")
@@ -242,11 +273,12 @@ class ModeTabsView:
         self.cache = cache
         self.panel = panel
 
-    def render(self, store: Store, mode: str) -> None:
+    def render(self, store: Store, mode: str, sport_id: str | None = None) -> None:
         for name in MODES:
             total = store.totals.get(name)
             self.cache.text(self.counts[name], f"({total if total is not None else 0})")
         for name, node in self.tabs.items():
+            self.cache.attr(node, "href", page_url(name, sport_id))
             self.cache.cls(node, "active", name == mode)
             self.cache.attr(node, "aria-selected", "true" if name == mode else "false")
             self.cache.attr(node, "tabindex", "0" if name == mode else "-1")

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from .backoff import Backoff
 from .machine import Machine, Table
@@ -121,6 +122,7 @@ class EventStream:
         backoff: Backoff | None = None,
         on_server_error: Callable[[str], None] | None = None,
         on_state: Callable[[str], None] | None = None,
+        resume_id: str | None = None,
     ) -> None:
         if "error" in handlers or "open" in handlers:
             raise ValueError("'error' and 'open' are handled by EventStream itself; use on_server_error")
@@ -130,6 +132,11 @@ class EventStream:
         if parser is None and any(decoded):
             raise TypeError("parsing.Decoded handlers need a parser")
         self.url = url
+        # The id a server-rendered page was rendered at (docs/ui.md 9): the first connection resumes
+        # from it (``lastEventId`` in the query, docs/api.md 0), so it gets exactly the events since.
+        # Later connections are the browser's own resumes (Last-Event-ID) or, after a give-up, new
+        # ones with a fresh snapshot, as for any stream.
+        self.resume_id = resume_id
         self.name = name
         self.platform: Platform = parent.platform
         self.scope = parent.child(f"stream:{name}")
@@ -186,7 +193,11 @@ class EventStream:
             return
         self._release_connection()
         conn = self.scope.child("connection")
-        source = self.platform.open_event_source(self.url)
+        url = self.url
+        if self.resume_id:
+            url += ("&" if "?" in url else "?") + "lastEventId=" + quote(self.resume_id, safe="")
+            self.resume_id = None
+        source = self.platform.open_event_source(url)
         # Registered first so it is released last: listeners come off, then the source closes.
         conn.defer(source.close, kind="eventsource", label=self.url)
         for event_name, handler in self._handlers.items():

@@ -208,8 +208,8 @@ def test_start_page_returns_the_running_page_and_the_module_keeps_nothing():
         page = start_page(platform, FakeDom(), window, json.dumps({"app": {}, "worker": worker}))
         assert isinstance(page, Page) and page.app is not None and page.apps_started == 1
         assert page.app.parser.config == worker and platform.errors == []
-        # pagehide/pageshow (the page), keydown/resize (the app); the counts stream
-        assert window.listener_count() == 4 and len(platform.open_sources()) == 1
+        # pagehide/pageshow (the page), keydown/resize/popstate (the app); the counts stream
+        assert window.listener_count() == 5 and len(platform.open_sources()) == 1
         pages.append((page, platform))
     assert pages[0][0] is not pages[1][0] and pages[0][0].app is not pages[1][0].app
     # no module-level registry: the caller (boot.js) is the page's only owner

@@ -144,9 +144,13 @@ def test_pagehide_ends_the_worker_its_listeners_and_pending_requests():
     assert w.platform.timers == {} and w.platform.frames == {}
     assert w.page.scope.live_count() == 2 and w.platform.live_proxies() == 2
     assert w.platform.errors == []
-    # a back/forward-cache restore gets a fresh app, whose worker starts when needed again
+    # a back/forward-cache restore gets a fresh app on the page the address names (prematch, where
+    # the clicks left it: docs/ui.md 9), which boots a worker of its own at once
+    assert w.platform.path == "/prematch/1"
     w.window.dispatch("pageshow", SimpleNamespace(persisted=True))
-    assert len(w.platform.workers) == 1 and w.page.app.parser.state == WorkerState.IDLE
+    assert (w.page.app.mode, w.page.app.sport_id) == (PREMATCH, "1")
+    assert len(w.platform.workers) == 2 and w.platform.workers[1] is not worker
+    assert w.page.app.parser.state != WorkerState.BROKEN
 
 
 def test_a_broken_worker_leaves_the_app_working():

@@ -161,12 +161,13 @@ def a_loader(build_assets):
 
 def test_manifest_names_every_url_boot_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets)))
+    page_lock = build_assets.HashedFile("pyodide-lock.json", "pyodide-lock.444444444444.json", "4" * 64, "wheels")
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets), page_lock))
     assert manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
     assert manifest["pyodide"]["indexURL"] == "/pyodide/"
     assert manifest["pyodide"]["module"] == "/pyodide/pyodide.mjs"
-    assert manifest["pyodide"]["lockFileURL"].startswith("/pyodide/pyodide-lock.local.json?v=")
-    assert manifest["packages"] == ["micropip"]
+    assert manifest["pyodide"]["lockFileURL"] == "/wheels/pyodide-lock.444444444444.json"
+    assert manifest["packages"] == ["msgspec", "oddsui"]  # one loadPackage from the page's lock
     assert [w["name"] for w in manifest["wheels"]] == ["msgspec", "oddsui"]
     assert manifest["wheels"][-1]["url"] == "/wheels/oddsui-0.1.0+abc-py3-none-any.whl"
     assert manifest["app"] == {"name": "oddsui", "version": "0.1.0+abc", "module": "oddsui.app", "function": "main"}
@@ -284,17 +285,37 @@ def test_a_changed_worker_file_gets_a_new_name(build_assets):
     assert build_assets.hashed_name("worker.mjs", b"a").endswith(".mjs")
 
 
+def test_the_page_lock_lists_what_the_page_installs_by_absolute_url(build_assets, tmp_path, monkeypatch):
+    folder = tmp_path / "pyodide"
+    folder.mkdir()
+    (folder / "pyodide-lock.json").write_text(json.dumps({"info": {"python": "3.14.2"}, "packages": {}}))
+    for wheel in build_assets.PYPI_WHEELS:
+        (folder / wheel.file_name).write_bytes(b"wheel " + wheel.name.encode())
+    monkeypatch.setattr(build_assets, "PYODIDE_DIR", folder)
+    app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
+    lock = json.loads(build_assets.page_lock_bytes(app, "/immutable/pyodide-abc/"))
+    assert lock["info"] == {"python": "3.14.2"}
+    assert set(lock["packages"]) == set(build_assets.PAGE_PACKAGES) == {"msgspec", "oddsui"}
+    msgspec, oddsui = lock["packages"]["msgspec"], lock["packages"]["oddsui"]
+    assert msgspec["file_name"].startswith("/immutable/pyodide-abc/msgspec-")
+    assert msgspec["sha256"] == hashlib.sha256(b"wheel msgspec").hexdigest()
+    assert oddsui == {**oddsui, "file_name": "/wheels/oddsui-0.1.0+abc-py3-none-any.whl", "sha256": "0" * 64,
+                      "version": "0.1.0+abc", "imports": ["oddsui"], "depends": []}
+
+
 def test_manifest_worker_section_has_what_the_worker_init_needs(build_assets):
     app = build_assets.AppWheel(file_name="oddsui-0.1.0+abc-py3-none-any.whl", version="0.1.0+abc", sha256="0" * 64)
     worker = {
         "worker.mjs": build_assets.HashedFile("worker.mjs", "worker.111111111111.mjs", "1" * 64),
         "parse.py": build_assets.HashedFile("parse.py", "parse.222222222222.py", hashlib.sha256(b"x").hexdigest()),
     }
-    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets), worker))
+    page_lock = build_assets.HashedFile("pyodide-lock.json", "pyodide-lock.444444444444.json", "4" * 64, "wheels")
+    manifest = json.loads(build_assets.manifest_bytes("f" * 64, app, a_loader(build_assets), page_lock, worker))
     section = manifest["worker"]
     assert section["url"] == "/worker/worker.111111111111.mjs"
     assert section["loader"] == manifest["loader"] == {"url": "/pyodide/pyodide_loader.333333333333.mjs"}
-    assert section["pyodide"] == {k: manifest["pyodide"][k] for k in ("module", "indexURL", "lockFileURL")}
+    assert section["pyodide"] == {k: manifest["pyodide"][k] for k in ("module", "indexURL")} | {
+        "lockFileURL": "/pyodide/pyodide-lock.local.json?v=ffffffffffff"}  # the core's own lock: msgspec
     assert section["packages"] == ["msgspec"]
     assert section["parse"] == {
         "url": "/worker/parse.222222222222.py",

@@ -29,13 +29,7 @@ export async function loadPyodide(options) {
       for (const message of fake.packageErrors || []) options.errorCallback(message);
       return (fake.loaded || names).map((name) => ({ name }));
     },
-    pyimport: (name) => ({
-      install: { callKwargs: async (urls, kwargs) => {
-        globalThis.seen.install = { urls: urls.value, kwargs };
-        if (fake.installError) throw new Error(fake.installError);
-      } },
-      destroy: () => globalThis.seen.destroyed.push(name),
-    }),
+    pyimport: (name) => { throw new Error(`the loader imported ${name}`); },
     toPy: (value) => proxy(value, "toPy"),
     runPython: () => Object.assign(
       (names) => ({ toJs: () => Object.fromEntries(names.value.map((n) => [n, (fake.versions || {})[n] ?? null])),
@@ -55,12 +49,12 @@ for (const c of cases) {
   globalThis.fake = c.fake || {};
   globalThis.seen = { destroyed: [] };
   const config = { module: c.module === "missing" ? fakeModule + ".missing.mjs" : fakeModule,
-                   indexURL: "/pyodide/", lockFileURL: "/pyodide/pyodide-lock.local.json?v=abc" };
+                   indexURL: "/pyodide/", lockFileURL: "/wheels/pyodide-lock.abc.json" };
   let error = null;
   try {
     const pyodide = await loader.startPyodide(config);
     if (c.packages) await loader.loadPackages(pyodide, c.packages);
-    if (c.wheels) await loader.installWheels(pyodide, c.wheels);
+    if (c.wheels) loader.checkVersions(pyodide, c.wheels);
   } catch (err) {
     error = { name: err.name, message: err.message };
   }
@@ -94,46 +88,39 @@ def run_loader(tmp_path_factory):
     return run
 
 
-def test_pyodide_boots_from_our_origin_with_the_local_lock(run_loader):
-    (result,) = run_loader({"packages": ["micropip"], "wheels": WHEELS, "fake": {"versions": VERSIONS}})
+def test_pyodide_boots_from_our_origin_and_installs_everything_from_the_lock_in_one_step(run_loader):
+    (result,) = run_loader({"packages": ["msgspec", "oddsui"], "wheels": WHEELS, "fake": {"versions": VERSIONS}})
     assert result["error"] is None
     assert result["seen"]["loadPyodide"] == {
         "indexURL": "http://127.0.0.1:8787/pyodide/",
-        "lockFileURL": "http://127.0.0.1:8787/pyodide/pyodide-lock.local.json?v=abc",
+        "lockFileURL": "http://127.0.0.1:8787/wheels/pyodide-lock.abc.json",
         "fullStdLib": False,
     }
-    assert result["seen"]["loadPackage"] == {"names": ["micropip"], "checkIntegrity": True}
-    assert result["seen"]["install"] == {
-        "urls": ["http://127.0.0.1:8787/pyodide/msgspec.whl", "http://127.0.0.1:8787/wheels/oddsui.whl"],
-        "kwargs": {"deps": False},
-    }
-    # every Python proxy the loader made is destroyed
-    assert sorted(result["seen"]["destroyed"]) == sorted(["toPy", "micropip", "found", "toPy", "checker"])
+    # one loadPackage for both (no micropip: the fake's pyimport would fail the case)
+    assert result["seen"]["loadPackage"] == {"names": ["msgspec", "oddsui"], "checkIntegrity": True}
+    # every Python proxy the version check made is destroyed
+    assert sorted(result["seen"]["destroyed"]) == sorted(["toPy", "found", "checker"])
 
 
 def test_every_failure_is_a_load_error_that_says_what_failed(run_loader):
-    missing_module, unknown, not_loaded, callback_error, install_fails, stale_version = run_loader(
-        {"module": "missing", "packages": ["micropip"]},
-        {"packages": ["micropip"], "fake": {"unknown": "micropip"}},
-        {"packages": ["micropip", "msgspec"], "fake": {"loaded": ["micropip"]}},
+    missing_module, unknown, not_loaded, callback_error, stale_version = run_loader(
+        {"module": "missing", "packages": ["oddsui"]},
+        {"packages": ["oddsui"], "fake": {"unknown": "oddsui"}},
+        {"packages": ["oddsui", "msgspec"], "fake": {"loaded": ["oddsui"]}},
         {"packages": ["msgspec"], "fake": {"loaded": [], "packageErrors": ["msgspec: integrity mismatch"]}},
-        {"wheels": WHEELS, "fake": {"installError": "404 Not Found"}},
         {"wheels": WHEELS, "fake": {"versions": {**VERSIONS, "oddsui": "0.1.0+old"}}},
     )
     assert missing_module["error"]["name"] == "LoadError"
     assert missing_module["error"]["message"].startswith("cannot import ")
     assert "loadPyodide" not in missing_module["seen"]
     assert unknown["error"] == {"name": "LoadError",
-                                "message": "loadPackage failed for [micropip]: No known package with name 'micropip'"}
+                                "message": "loadPackage failed for [oddsui]: No known package with name 'oddsui'"}
     # Pyodide may resolve without a package it cannot load, with only a warning: the loader fails loudly.
     assert not_loaded["error"] == {"name": "LoadError",
                                    "message": "loadPackage failed for [msgspec]: not in the lock file"}
     assert callback_error["error"] == {"name": "LoadError",
                                        "message": "loadPackage failed for [msgspec]: msgspec: integrity mismatch"}
-    assert install_fails["error"]["name"] == "LoadError"
-    assert install_fails["error"]["message"] == (
-        "micropip could not install /pyodide/msgspec.whl, /wheels/oddsui.whl: Error: 404 Not Found")
-    assert {"toPy", "micropip"} <= set(install_fails["seen"]["destroyed"])  # released on failure too
+    assert {"toPy", "found", "checker"} == set(stale_version["seen"]["destroyed"])  # released on failure too
     assert stale_version["error"] == {"name": "LoadError",
                                       "message": "oddsui: installed 0.1.0+old, manifest says 0.1.0+new"}
 
@@ -145,14 +132,14 @@ def test_boot_js_and_the_worker_use_the_shared_loader_instead_of_a_copy():
     sources = {path.relative_to(ROOT).as_posix(): code(path)
                for path in [*ROOT.glob("frontend/*.js"), *ROOT.glob("frontend/*.mjs"), *ROOT.glob("worker/*.mjs")]}
     assert set(sources) == {"frontend/boot.js", "frontend/pyodide_loader.mjs", "worker/worker.mjs"}
-    for needle in ("loadPyodide(", ".loadPackage(", "micropip", "checkIntegrity"):
+    for needle in ("loadPyodide(", ".loadPackage(", "checkIntegrity"):
         holders = [name for name, text in sources.items() if needle in text]
         assert holders == ["frontend/pyodide_loader.mjs"], (needle, holders)
     boot, worker = sources["frontend/boot.js"], sources["worker/worker.mjs"]
     assert "import(new URL(manifest.loader.url" in boot and "import(new URL(config.loader.url" in worker
     for text in (boot, worker):
         assert "loader.startPyodide(" in text and "loader.loadPackages(" in text
-    assert "loader.installWheels(" in boot
+    assert "loader.checkVersions(" in boot and "micropip" not in boot
     exported = set(re.findall(r"^export (?:async )?(?:function|class) (\w+)", sources["frontend/pyodide_loader.mjs"],
                               re.MULTILINE))
-    assert exported == {"LoadError", "absolute", "startPyodide", "loadPackages", "installWheels"}
+    assert exported == {"LoadError", "absolute", "startPyodide", "loadPackages", "checkVersions"}

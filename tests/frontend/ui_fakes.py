@@ -14,6 +14,7 @@ import importlib.util
 import itertools
 import re
 import sys
+import types
 from collections import Counter
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -274,6 +275,8 @@ class FakePlatform:
         self.probes: list[str] = []
         self.hold_prefixes: list[str] = []  # fetches of these URLs wait until the test resolves them
         self.held: list[Deferred] = []
+        self.path = "/"  # the address bar; push_url appends to history, back() pops it
+        self.history: list[str] = ["/"]
 
     # proxies
     def create_proxy(self, fn: Callable[..., Any]) -> FakeProxy:
@@ -418,6 +421,19 @@ class FakePlatform:
 
     def utc_offset_minutes(self, epoch_s: float) -> int:
         return self.utc_offset
+
+    def location_path(self) -> str:
+        return self.path
+
+    def push_url(self, url: str) -> None:
+        self.history.append(url)
+        self.path = url
+
+    def back(self, window: FakeEventTarget) -> None:
+        """The browser's Back button: the previous entry's path, then ``popstate`` on the window."""
+        self.history.pop()
+        self.path = self.history[-1]
+        window.dispatch("popstate", types.SimpleNamespace(type="popstate", state=None))
 
     def report_error(self, exc: BaseException, context: str) -> None:
         self.errors.append((exc, context))

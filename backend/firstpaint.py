@@ -1,0 +1,210 @@
+"""The page, rendered on the server from the hub's current state (docs/ui.md 9, docs/design.md).
+
+``FirstPaint.respond(request)`` answers ``/``, ``/live[/<sportId>]``, ``/prematch[/<sportId>]`` and
+``/results[/<sportId>]``: it reads, at one instant per stream, the snapshot a new client of that
+stream would get and the SSE id it ends at (holding the group for ``HOLD_SECONDS`` so the browser's
+resume finds it), renders the page with the front end's own views (``oddsui.ssr.render_page``) and
+sends it small-headed and uncached (``no-store``: it carries live state), brotli- or
+gzip-compressed as ``Accept-Encoding`` allows. The page links its style and script by their hashed
+URLs and preloads Pyodide's files, all named by ``manifest.json``, which it also embeds (boot.js then
+needs no request before it starts).
+
+Which streams a view carries is which streams the app opens for it: a live sport's stream (it
+carries the counts), a prematch sport's stream and the counts stream, or the counts stream alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import brotli
+import msgspec
+from litestar import Request, Response
+from oddsui.firstview import FirstView, StreamSnapshot
+from oddsui.htmldom import Element, Text, detach
+from oddsui.render import parse_page_url
+from oddsui.ssr import render_page
+
+from backend.hub import specs
+from backend.hub.base import LimitExceeded, Unavailable
+
+log = logging.getLogger(__name__)
+
+HOLD_SECONDS = 30.0  # a rendered page keeps its groups this long: the browser resumes within it
+SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot (its first list)
+HIERARCHY_WAIT = 2.0
+TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
+
+
+def _frames_to_events(frames: list[bytes]) -> list[tuple[str, msgspec.Raw]]:
+    events: list[tuple[str, msgspec.Raw]] = []
+    for frame in frames:
+        name, data = None, None
+        for line in frame.split(b"\n"):
+            if line.startswith(b"event: "):
+                name = line[7:].decode()
+            elif line.startswith(b"data: "):
+                data = line[6:]
+        if name and data is not None:
+            events.append((name, msgspec.Raw(data)))
+    return events
+
+
+class FirstPaint:
+    def __init__(self, template_path: Path, manifest_path: Path) -> None:
+        self.template_path = template_path
+        self.manifest_path = manifest_path
+        self._cache: dict[Path, tuple[float, Any]] = {}
+
+    # -- inputs, re-read when their file changes ------------------------------------------------------
+    def _read(self, path: Path, parse: Any) -> Any:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None
+        cached = self._cache.get(path)
+        if cached is None or cached[0] != mtime:
+            cached = self._cache[path] = (mtime, parse(path.read_bytes()))
+        return cached[1]
+
+    def manifest(self) -> dict[str, Any] | None:
+        return self._read(self.manifest_path, json.loads)
+
+    def core_hash(self) -> str | None:
+        """The hash in the Pyodide folder's URL (``/immutable/pyodide-<hash>/``), from the manifest."""
+        manifest = self.manifest()
+        index = (manifest or {}).get("pyodide", {}).get("indexURL", "")
+        match = re.fullmatch(r"/immutable/pyodide-([0-9a-f]+)/", index)
+        return match.group(1) if match else None
+
+    # -- the view a URL names ------------------------------------------------------------------------
+    @staticmethod
+    def view_of(path: str) -> tuple[str, str | None] | None:
+        return parse_page_url(path)  # the front end's own reading of a page URL (the app's popstate too)
+
+    async def _snapshot(self, hub: Any, spec: Any, name: str, url: str, wanted: str) -> StreamSnapshot | None:
+        """The stream's snapshot and id, read at one instant; None if the hub cannot serve it now."""
+        try:
+            lease, group = hub.ensure(spec, internal=True)
+        except (LimitExceeded, Unavailable) as exc:
+            log.info("first view without %s: %s", url, exc)
+            return None
+        asyncio.get_running_loop().call_later(HOLD_SECONDS, self._release, hub, lease)
+        try:
+            await asyncio.wait_for(group.ready(), SNAPSHOT_WAIT)
+            for _ in range(int(SNAPSHOT_WAIT / 0.02)):
+                frames = group.late_joiner_frames()
+                if group.failed is not None or any(f.startswith(f"event: {wanted}\n".encode()) for f in frames):
+                    break
+                await asyncio.sleep(0.02)
+        except TimeoutError:
+            pass
+        # No await from here on: the snapshot and its id are one instant of the stream.
+        frames = group.late_joiner_frames()
+        return StreamSnapshot(name=name, url=url, last_event_id=group.channel.event_id(),
+                              events=_frames_to_events(frames))
+
+    def _release(self, hub: Any, lease: Any) -> None:
+        try:
+            hub.release(lease)
+        except Exception:  # the hub shut down meanwhile: nothing to give back
+            log.debug("first view: releasing a held group failed", exc_info=True)
+
+    async def state(self, request: Request, mode: str, sport_id: str | None) -> FirstView:
+        hub = getattr(request.app.state, "hub", None)
+        offset = 0
+        cookie = request.cookies.get(TZ_COOKIE, "")
+        if re.fullmatch(r"-?[0-9]{1,3}", cookie) and abs(int(cookie)) <= 840:
+            offset = int(cookie)
+        if hub is None:
+            return FirstView(mode=mode, sport_id=sport_id, utc_offset=offset)
+        view = FirstView(mode=mode, sport_id=sport_id, wall_ms=hub.clock.time() * 1000, utc_offset=offset)
+        try:
+            data, flags = await asyncio.wait_for(hub.hierarchy.get(), HIERARCHY_WAIT)
+            view.hierarchy = msgspec.Raw(msgspec.json.encode({**data, **flags}))
+        except Exception as exc:  # the page renders without names; the app fetches them itself
+            log.info("first view without the hierarchy: %s", exc)
+        streams: list[tuple[Any, str, str, str]] = []
+        if sport_id is not None and mode == "live":
+            streams.append((specs.parse_live({"sportId": sport_id}), "sport", f"/api/live-stream?sportId={sport_id}",
+                            "games"))
+        elif sport_id is not None and mode == "prematch":
+            streams.append((specs.parse_prematch({"sportId": sport_id}), "sport",
+                            f"/api/prematch-stream?sportId={sport_id}", "games"))
+        if not (mode == "live" and sport_id is not None):
+            streams.append((specs.parse_counts({}), "counts", "/api/counts-stream", "live_counts"))
+        found = await asyncio.gather(*(self._snapshot(hub, spec, name, url, wanted)
+                                       for spec, name, url, wanted in streams if not isinstance(spec, str)))
+        view.streams = [snapshot for snapshot in found if snapshot is not None]
+        return view
+
+    # -- the page ----------------------------------------------------------------------------------------
+    def _head(self, manifest: dict[str, Any]) -> list[Element]:
+        page = manifest.get("page", {})
+        out = []
+        for url in page.get("modulepreload", ()):
+            out.append(Element("link", {"rel": "modulepreload", "href": url}))
+        for url in page.get("preload", ()):
+            out.append(Element("link", {"rel": "preload", "href": url, "as": "fetch", "crossorigin": ""}))
+        data = Element("script", {"type": "application/json", "id": "manifest"})
+        data.append(Text(json.dumps(manifest, separators=(",", ":")).replace("<", "\\u003c")))
+        out.append(data)
+        return out
+
+    def _rewrite(self, manifest: dict[str, Any], plain: bool = False) -> Any:
+        page = manifest.get("page", {})
+
+        def rewrite(root: Element) -> None:
+            scripts = []
+            for node in root.iter():
+                if node.tag == "link" and node.attrs.get("rel") == "stylesheet" and page.get("css"):
+                    node.attrs["href"] = page["css"]
+                elif node.tag == "script" and node.attrs.get("type") == "module":
+                    scripts.append(node)
+                    if page.get("boot"):
+                        node.attrs["src"] = page["boot"]
+            if plain:
+                for node in scripts:
+                    detach(node)
+
+        return rewrite
+
+    async def respond(self, request: Request, path: str | None = None, plain: bool = False) -> Response[bytes]:
+        """The page for ``path`` (the request's own by default). ``plain``: the same render with no
+        script, no preload hint, no manifest and no embedded state -- a plain server-rendered page,
+        the floor ``bench/firstpaint.py`` measures against (only mounted with ``BENCH_PAGES``).
+
+        ``Server-Timing`` says where the server's time went (``state``: reading the streams' snapshots;
+        ``render``: the views on the tree and the serialization; ``compress``)."""
+        view_of = self.view_of(request.url.path if path is None else path)
+        if view_of is None:
+            return Response(b"Not found", status_code=404, media_type="text/plain")
+        mode, sport_id = view_of
+        t0 = time.perf_counter()
+        view = await self.state(request, mode, sport_id)
+        t1 = time.perf_counter()
+        template = self._read(self.template_path, bytes.decode)
+        manifest = self.manifest() or {}
+        head = self._head(manifest) if manifest and not plain else []
+        html = await asyncio.to_thread(render_page, template, view, head, self._rewrite(manifest, plain),
+                                       not plain)
+        t2 = time.perf_counter()
+        body = html.encode()
+        headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
+        from backend.web import accepted_encodings  # the one negotiation, shared with the static files
+
+        for encoding in accepted_encodings(request.headers.get("accept-encoding")):
+            body = brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)
+            headers["content-encoding"] = encoding
+            break
+        t3 = time.perf_counter()
+        headers["server-timing"] = (f"state;dur={(t1 - t0) * 1000:.1f}, render;dur={(t2 - t1) * 1000:.1f}, "
+                                    f"compress;dur={(t3 - t2) * 1000:.1f}")
+        return Response(body, media_type="text/html", headers=headers)

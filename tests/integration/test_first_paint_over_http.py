@@ -1,0 +1,141 @@
+"""The server-rendered page and its assets over real HTTP (issue 10): the page for a sport URL, its
+cache headers and compression, the immutable assets' negotiation, and resuming a stream from the id
+a page was rendered at (``lastEventId`` in the query)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from pathlib import Path
+
+import brotli
+import httpx
+import pytest
+
+from tests.support.sse import SseStream
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+STATIC = "build/static"
+
+
+def _first_view(html: str) -> dict:
+    found = re.search(r'<script type="application/json" id="first-view">(.*?)</script>', html, re.S)
+    assert found, "the page carries no first view"
+    return json.loads(found.group(1))
+
+
+async def test_a_sport_url_is_rendered_with_its_games_and_odds_uncached(http):
+    response = await http.get("/live/1", headers={"accept-encoding": "identity"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert "accept-encoding" in response.headers["vary"].lower()
+    assert "content-encoding" not in response.headers
+    html = response.text
+    assert html.count('class="game-row') > 0 and 'data-price="' in html
+    assert 'href="/live/1"' in html and 'aria-selected="true"' in html
+    view = _first_view(html)
+    assert view["mode"] == "live" and view["sport_id"] == "1"
+    (stream,) = view["streams"]
+    assert stream["name"] == "sport" and re.fullmatch(r"[0-9a-z.]+-\d+", stream["last_event_id"])
+    for rel in ('rel="modulepreload"', 'rel="preload"'):
+        assert rel in html
+
+
+async def test_the_page_is_compressed_as_the_client_accepts(http):
+    plain = (await http.get("/prematch/1", headers={"accept-encoding": "identity"})).text
+    for accept, encoding in (("br", "br"), ("gzip, br;q=0.5", "gzip"), ("gzip;q=0, br", "br"), ("gzip", "gzip")):
+        response = await http.get("/prematch/1", headers={"accept-encoding": accept})
+        assert response.headers["content-encoding"] == encoding, accept
+        assert len(response.headers["content-length"]) and int(response.headers["content-length"]) < len(plain) / 3
+    assert (await http.get("/live/0")).status_code == 404
+    assert (await http.get("/nowhere/1")).status_code == 404
+
+
+async def test_immutable_assets_are_negotiated_and_cached_for_a_year(http):
+    manifest = json.loads((await http.get("/manifest.json")).text)
+    wasm = manifest["pyodide"]["indexURL"] + "pyodide.asm.wasm"
+    raw = Path(STATIC, "pyodide", "pyodide.asm.wasm").read_bytes()  # noqa: ASYNC240
+    for accept, encoding, unpack in (("br, gzip", "br", brotli.decompress), ("gzip", "gzip", gzip.decompress),
+                                     ("identity", None, lambda b: b)):
+        async with http.stream("GET", wasm, headers={"accept-encoding": accept}) as response:
+            body = b"".join([chunk async for chunk in response.aiter_raw()])
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "max-age=31536000, public, immutable"
+        assert response.headers["vary"] == "Accept-Encoding"
+        assert response.headers["content-type"] == "application/wasm"
+        assert response.headers.get("content-encoding") == encoding
+        assert unpack(body) == raw
+    css = manifest["page"]["css"]
+    response = await http.get(css, headers={"accept-encoding": "br"})
+    assert response.headers["content-encoding"] == "br" and "immutable" in response.headers["cache-control"]
+    # another hash, a variant asked for by name, or a path outside: not served
+    assert (await http.get(wasm.replace(manifest["pyodide"]["indexURL"], "/immutable/pyodide-000000000000/"))).status_code == 404
+    assert (await http.get(wasm + ".br")).status_code == 404
+    assert (await http.get("/immutable/assets/../manifest.json")).status_code == 404
+
+
+async def test_a_stream_resumes_from_the_id_in_its_query(http):
+    async with SseStream(http, "/api/live-stream?sportId=1") as first:
+        seen = []
+        while len([m for m in seen if m.id]) < 4:
+            seen.append(await first.next_message())
+    with_ids = [m for m in seen if m.id and m.data]
+    start, after = with_ids[0].id, [m for m in with_ids[1:]]
+    async with SseStream(http, f"/api/live-stream?sportId=1&lastEventId={start}") as resumed:
+        got = []
+        while len(got) < len(after):
+            message = await resumed.next_message()
+            if message.data:
+                got.append(message)
+    # exactly the events after the id: none missed, none twice, no snapshot in front
+    assert [(m.id, m.event, m.data) for m in got] == [(m.id, m.event, m.data) for m in after]
+    # the header wins over the query (an EventSource's own reconnect)
+    async with SseStream(http, "/api/live-stream?sportId=1&lastEventId=nonsense-1",
+                         headers={"last-event-id": start}) as header:
+        message = await header.next_message()
+        while not message.data:
+            message = await header.next_message()
+        assert (message.id, message.data) == (after[0].id, after[0].data)
+
+
+async def test_the_page_says_where_the_servers_time_went(http):
+    response = await http.get("/live/1")
+    timings = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups()
+                   for part in response.headers["server-timing"].split(","))
+    assert set(timings) == {"state", "render", "compress"}
+    assert all(float(ms) >= 0 for ms in timings.values()) and float(timings["render"]) > 0
+
+
+async def test_the_bench_pages_exist_only_when_asked_for(http):
+    for path in ("/_bench/plain/live/1", "/_bench/pyodide", "/_bench/bare.mjs"):
+        assert (await http.get(path)).status_code == 404, path
+
+
+async def test_the_plain_floor_is_the_same_render_without_any_script_hint_or_state():
+    from tests.support.feed import wait_for
+    from tests.support.server import running_server
+
+    async with running_server(bench_pages=True) as server:
+        await wait_for(lambda: server.hub.conn.connected, 15)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            page = (await client.get("/live/1")).text
+            response = await client.get("/_bench/plain/live/1")
+            plain = response.text
+            assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+            assert "<script" not in plain and "preload" not in plain and 'id="first-view"' not in plain
+            # the same views rendered: the sidebar, the tabs, the rows with their prices
+            assert plain.count('class="game-row') == page.count('class="game-row') > 0
+            assert 'data-price="' in plain and 'href="/live/1"' in plain
+            css = re.search(r'<link rel="stylesheet" href="([^"]+)"', plain).group(1)
+            assert css.startswith("/immutable/assets/") and css in page
+            assert (await client.get("/_bench/plain/nowhere")).status_code == 404
+
+            bare = await client.get("/_bench/pyodide")
+            manifest = json.loads((await client.get("/manifest.json")).text)
+            config = json.loads(re.search(r'id="bare-config">(.*?)</script>', bare.text, re.S).group(1))
+            assert config == {key: manifest["pyodide"][key] for key in ("module", "indexURL", "lockFileURL")}
+            assert "preload" not in bare.text
+            script = await client.get("/_bench/bare.mjs")
+            assert script.headers["content-type"].startswith("text/javascript") and "loadPyodide" in script.text
