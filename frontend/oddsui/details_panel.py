@@ -356,7 +356,7 @@ class DetailsPanel:
         if self.scope.closed:
             return
         game = self._current_game()
-        self.head.render(header_html(game, self.sport_name, self.utc_offset))
+        self.head.render(header_html(game, self.sport_name, self.utc_offset, self.list_game))
         if self.live:
             self.live_section.render(live_html(game, self.sport_name))
         else:
