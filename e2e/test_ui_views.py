@@ -250,3 +250,37 @@ def test_after_a_429_the_stream_waits_retry_after_then_reconnects(ui):
     # the browser logs the two refusals it was given; they were the point
     ui.console_errors[:] = [m for m in ui.console_errors if "429" not in m and "MIME type" not in m]
     ui.assert_no_errors()
+
+
+# Every control of every visible row lies inside its row (a row clips what sticks out: its height is
+# fixed), and nothing is wider than the window.
+ROW_CONTENT_OUTSIDE = """() => [...document.querySelectorAll('.game-row[data-game-id]')].flatMap((row) => {
+    const box = row.getBoundingClientRect();
+    if (box.bottom < 0 || box.top > innerHeight) return [];
+    return [...row.querySelectorAll('.odd-btn:not(.odd-empty), .markets-pill, .game-score')].filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5);
+    }).map((el) => `${row.dataset.gameId} ${el.className} ${Math.round(el.getBoundingClientRect().right)} > ${Math.round(box.right)}`);
+})"""
+
+
+@pytest.mark.parametrize("width", [768, 1000])
+def test_between_phone_and_desktop_widths_nothing_overflows_or_is_cut(make_ui, width):
+    """A tablet (the phone layout up to 900 px) and a small desktop with the details panel open, where
+    the list is narrowest: the rows' odds and pills stay inside their rows."""
+    phone = width < 900
+    ui = make_ui({"width": width, "height": 900}, **({"is_mobile": True, "has_touch": True} if phone else {}))
+    page = ui.page
+    boot_to_live_list(ui)
+    page.wait_for_timeout(500)
+    assert page.evaluate(ROW_CONTENT_OUTSIDE) == []
+    open_details(ui)
+    wait_tracker(ui)
+    page.wait_for_timeout(500)
+    overflow = ui.no_horizontal_overflow()
+    assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, overflow
+    assert page.evaluate(ROW_CONTENT_OUTSIDE) == []
+    field = page.eval_on_selector("#details-tracker .tk-field", "f => f.getBoundingClientRect().height")
+    assert field < 0.5 * 900, field  # the pitch leaves room for the rest of the panel
+    ui.screenshot(f"w{width}-details")
+    ui.assert_no_errors()
