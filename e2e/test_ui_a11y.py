@@ -75,10 +75,23 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
 
 
 def focused(page):
-    return page.evaluate("""() => { const el = document.activeElement; return el ? {
-        id: el.id, cls: el.className, role: el.getAttribute('role'), tab: el.dataset.tab, mode: el.dataset.mode,
-        game: el.dataset.openGame, sport: el.dataset.sportId, label: el.getAttribute('aria-label'),
-        outline: getComputedStyle(el).outlineStyle, outlineWidth: getComputedStyle(el).outlineWidth} : {}; }""")
+    """What has focus, and whether its focus ring shows whole: an outline, not cut off by an ancestor
+    that clips (a row clips what lies outside it)."""
+    return page.evaluate("""() => { const el = document.activeElement; if (!el) return {};
+        const s = getComputedStyle(el);
+        let ring = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+        const grow = parseFloat(s.outlineOffset) + parseFloat(s.outlineWidth), r = el.getBoundingClientRect();
+        for (let p = el.parentElement; ring && p; p = p.parentElement) {
+            const ps = getComputedStyle(p);
+            if (ps.overflow === 'visible' && !/paint|strict|content/.test(ps.contain)) continue;
+            const b = p.getBoundingClientRect();
+            ring = r.top - grow >= b.top - 0.5 && r.bottom + grow <= b.bottom + 0.5 &&
+                   r.left - grow >= b.left - 0.5 && r.right + grow <= b.right + 0.5;
+        }
+        return {id: el.id, cls: el.className, role: el.getAttribute('role'), tab: el.dataset.tab, mode: el.dataset.mode,
+                game: el.dataset.openGame, sport: el.dataset.sportId, label: el.getAttribute('aria-label'),
+                expanded: el.getAttribute('aria-expanded'), ring,
+                outline: s.outlineStyle, outlineWidth: s.outlineWidth}; }""")
 
 
 def tab_until(page, predicate, limit=60, back=False):
@@ -98,26 +111,45 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert "skip-link" in first["cls"]  # the first stop skips to the games
     # The sports list is one tab stop; arrow keys move in it, Enter chooses.
     sport = tab_until(page, lambda f: f["role"] == "option")
-    assert sport["outline"] != "none" and sport["outlineWidth"] != "0px"  # a visible focus ring
+    assert sport["ring"], sport  # a visible focus ring
     page.keyboard.press("Home")
     assert focused(page)["sport"] == "1"
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
     page.wait_for_selector(".game-row .odd-btn[data-price]:not([data-price='-'])", timeout=60_000)
-    # Into the list: a competition's toggle, then a game's button opens its details.
-    tab_until(page, lambda f: "competition-head" in (f["cls"] or ""))
+    # Into the list: the region's and the competition's toggles (Enter folds and unfolds), then a
+    # game's button opens its details, and so does an odds button.
+    region = tab_until(page, lambda f: "region-head" in (f["cls"] or ""))
+    assert region["ring"] and region["expanded"] == "true", region
+    competition = tab_until(page, lambda f: "competition-head" in (f["cls"] or ""))
+    assert competition["ring"] and competition["expanded"] == "true", competition
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "false"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".game-row .odd-btn[data-price]:not([data-price='-'])")
+    assert focused(page)["expanded"] == "true"
     row = tab_until(page, lambda f: f["game"] is not None)
-    assert row["outline"] != "none"
+    assert row["ring"], row
+    odd = tab_until(page, lambda f: "odd-btn" in (f["cls"] or ""))
+    assert odd["ring"], odd
+    tab_until(page, lambda f: f["game"] is not None, back=True)
     page.keyboard.press("Enter")
     page.wait_for_selector("#details:not([hidden]) .mgroup", timeout=30_000)
     assert focused(page)["id"] == "details-title"
     tab = tab_until(page, lambda f: f["role"] == "tab" and f["tab"] is not None)
-    assert tab["tab"] == "all"
+    assert tab["tab"] == "all" and tab["ring"], tab
     page.keyboard.press("ArrowRight")
     now = focused(page)
     assert now["tab"] == "main" and page.get_attribute(".details-tab[data-tab='main']", "aria-selected") == "true"
     assert page.eval_on_selector_all(".mgroup:not([hidden])", "gs => gs.map(g => g.dataset.tab)") == ["main"]
+    # the group's accordion: Enter closes it, Enter opens it again
+    accordion = tab_until(page, lambda f: "mgroup-head" in (f["cls"] or ""))
+    assert accordion["ring"] and accordion["expanded"] == "true", accordion
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "false"
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "true"
     page.keyboard.press("Escape")
     page.wait_for_selector("#details", state="hidden")
     assert focused(page)["game"] == row["game"]  # back on the row's button
@@ -139,6 +171,18 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert focused(page)["mode"] == "prematch" and page.get_attribute("#tab-prematch", "aria-selected") == "true"
     page.keyboard.press("End")
     assert focused(page)["mode"] == "results"
+    # Results: a sport from the list, then a game's settlements open from its row.
+    tab_until(page, lambda f: f["role"] == "option")
+    page.keyboard.press("Home")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".result-row", timeout=20_000)
+    today = tab_until(page, lambda f: "chip-btn" in (f["cls"] or ""))
+    assert today["ring"], today
+    result = tab_until(page, lambda f: "result-open" in (f["cls"] or ""))
+    assert result["ring"] and result["expanded"] == "false", result
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".settlements:not([hidden]) .settle-table", timeout=20_000)
+    assert focused(page)["expanded"] == "true"
     ui.assert_no_errors()
 
 
