@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import AXE_SCRIPT, PHONE
 from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, wait_tracker
@@ -53,6 +55,12 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
     wait_tracker(ui)
     page.wait_for_timeout(500)
     assert_clean(ui, "details with markets and tracker", report)
+    page.click(".details-tab[data-tab='totals']")
+    page.wait_for_function("() => [...document.querySelectorAll('.mgroup')].filter(g => !g.hidden)"
+                           ".every(g => g.dataset.tab === 'totals')")
+    page.click("#details-follow")
+    page.wait_for_function("() => document.getElementById('sr-announce').textContent !== ''", timeout=10_000)
+    assert_clean(ui, "details: a market tab, announcing", report)
     page.keyboard.press("Escape")
     page.click("#refresh-btn")
     page.wait_for_selector(".toast", timeout=20_000)
@@ -64,6 +72,10 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
     page.click("#tab-prematch")
     choose_sport(ui, "5")
     assert_clean(ui, "prematch list", report)
+    open_details(ui)
+    page.wait_for_selector("#details-prematch .dsec", timeout=20_000)
+    assert_clean(ui, "prematch details", report)
+    page.keyboard.press("Escape")
     page.click("#tab-results")
     choose_sport(ui, "1", rows=False)
     page.wait_for_selector(".result-row", timeout=20_000)
@@ -171,10 +183,7 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert focused(page)["mode"] == "prematch" and page.get_attribute("#tab-prematch", "aria-selected") == "true"
     page.keyboard.press("End")
     assert focused(page)["mode"] == "results"
-    # Results: a sport from the list, then a game's settlements open from its row.
-    tab_until(page, lambda f: f["role"] == "option")
-    page.keyboard.press("Home")
-    page.keyboard.press("Enter")
+    # Results (of the sport chosen above): a date choice, then a game's settlements open from its row.
     page.wait_for_selector(".result-row", timeout=20_000)
     today = tab_until(page, lambda f: "chip-btn" in (f["cls"] or ""))
     assert today["ring"], today
@@ -241,9 +250,15 @@ def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
     snapshot = row.aria_snapshot()
     print("\nA row, as Chromium's accessibility tree gives it:\n" + snapshot)
     assert snapshot.startswith("- listitem")
-    names = row.locator(".odd-btn").evaluate_all("bs => bs.map(b => b.textContent)")
-    assert any(n.startswith("Home 1 ") for n in names), names
-    assert row.locator(".game-open").text_content().endswith(". Details")
+    assert re.search(r'- button "Home 1 \d+\.\d{3}', snapshot), snapshot  # meaning and value, not "1.850"
+    assert re.search(r'- button "[^"]+\. Live, [^"]*score \d+:\d+[^"]*\. Details"', snapshot), snapshot
+    # a price that moved says where it went, in its name
+    page.wait_for_selector(".game-row .odd-btn.odd-up, .game-row .odd-btn.odd-down", timeout=60_000)
+    moved = page.locator(".game-row .odd-btn.odd-up, .game-row .odd-btn.odd-down").first.aria_snapshot()
+    print("\nAn odds button whose price just moved:\n" + moved)
+    assert re.search(r'button "(Home|Draw|Away) \S+ \d+\.\d{3}, (rising|falling)"', moved), moved
+    # the live list announces nothing by itself: prices are not live regions
+    assert page.locator("#games [aria-live]").count() == 0
     open_details(ui)
     wait_tracker(ui)
     panel = page.locator("#details").aria_snapshot()
@@ -251,6 +266,22 @@ def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
     assert "- complementary" in panel and "- tablist" in panel and "- tab " in panel
     assert "- table" in panel and 'img "Pitch:' in panel
     assert "button \"Close details\"" in panel
+    # Opting in to one game's announcements: a polite summary, at most one per 5 s; opting out stops it.
+    page.evaluate("""() => { window.__e2eSaid = [];
+        new MutationObserver(() => window.__e2eSaid.push([performance.now(), document.getElementById('sr-announce').textContent]))
+          .observe(document.getElementById('sr-announce'), {childList: true, characterData: true, subtree: true}); }""")
+    page.click("#details-follow")
+    assert page.get_attribute("#details-follow", "aria-pressed") == "true"
+    assert page.get_attribute("#sr-announce", "aria-live") == "polite"
+    page.wait_for_function("() => window.__e2eSaid.some(([, t]) => t)", timeout=10_000)
+    page.wait_for_timeout(6_000)
+    said = [(at, text) for at, text in page.evaluate("window.__e2eSaid") if text]
+    print(f"\nAnnounced while following (over ~6 s): {said}")
+    assert all(b - a >= 4_900 for (a, _), (b, _) in zip(said, said[1:])), said
+    assert "Leeds" in said[0][1] or ":" in said[0][1], said  # the score and prices, in words
+    page.click("#details-follow")
+    assert page.get_attribute("#details-follow", "aria-pressed") == "false"
+    assert page.text_content("#sr-announce") == ""
     print("\nThe sports list:\n" + "\n".join(page.locator("#sport-list").aria_snapshot().splitlines()[:6]))
     print("\nThe mode tabs:\n" + page.locator("#mode-tabs").aria_snapshot())
     ui.assert_no_errors()

@@ -412,7 +412,9 @@ def item_model(item: MarketItem, directions: Mapping[str, str]) -> Model:
 
 
 def _button(m: Model, cell: Cell, show_label: bool) -> Markup:
-    inner = [tag("span", {"class": "odd-label"}, cell.label) if show_label else None,
+    # The label's trailing space hangs at the end of its line (nothing shows), but it keeps the visible
+    # text "W1 2.680" (not "W12.680"), so the accessible name starts with what is seen (WCAG 2.5.3).
+    inner = [tag("span", {"class": "odd-label"}, f"{cell.label} ") if show_label else None,
              slot_tag(m, "span", f"p{cell.key}", "odd-price"),
              tag("span", {"class": "odd-arrow", "data-s": f"a{cell.key}", "aria-hidden": "true"})]
     return slot_tag(m, "button", f"b{cell.key}", "odd-btn mcell", *inner,

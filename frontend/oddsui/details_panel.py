@@ -293,6 +293,11 @@ class DetailsPanel:
             self._announced = ""
             self._announced_at = -1e18
             self._schedule("announce", self._announce)
+        else:  # opting out: nothing more is said, and what was said last does not linger
+            if self._announce_timer is not None and not self._announce_timer.released:
+                self._announce_timer.release()
+            self._announce_timer = None
+            self.dom.set_text(self.nodes["sr-announce"], "")
 
     def _on_click(self, event: Any) -> None:
         dom = self.dom

@@ -232,8 +232,17 @@ def test_announcements_are_opt_in_polite_and_throttled():
     w.platform.advance(ANNOUNCE_EVERY_MS)
     w.run_frames()
     assert "W1 2.100" in announcer.text
+    # opting out while an announcement waits for the throttle: it is never made, nothing lingers
+    game.emit("game", json.dumps({"gameId": "7", "data": full_game(7, markets=football_markets(7, p1=2.3))}))
+    w.run_frames()
+    assert "W1 2.100" in announcer.text
+    held = w.app.scope.summary().get("timeout", 0)
     click(follow, details(w))
-    assert follow.attrs["aria-pressed"] == "false"
+    assert follow.attrs["aria-pressed"] == "false" and announcer.text == ""
+    assert w.app.scope.summary().get("timeout", 0) == held - 1  # the throttle's timer is gone
+    w.platform.advance(ANNOUNCE_EVERY_MS)
+    w.run_frames()
+    assert announcer.text == ""
 
 
 def test_the_header_says_where_from_the_list_when_the_full_game_has_no_names():
