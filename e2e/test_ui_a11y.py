@@ -282,6 +282,9 @@ def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
     page.click("#details-follow")
     assert page.get_attribute("#details-follow", "aria-pressed") == "false"
     assert page.text_content("#sr-announce") == ""
+    # the connection state and the toasts are polite live regions
+    assert page.get_attribute("#conn-status", "role") == "status"
+    assert page.get_attribute("#toasts", "role") == "status" and page.get_attribute("#toasts", "aria-live") == "polite"
     print("\nThe sports list:\n" + "\n".join(page.locator("#sport-list").aria_snapshot().splitlines()[:6]))
     print("\nThe mode tabs:\n" + page.locator("#mode-tabs").aria_snapshot())
     ui.assert_no_errors()

@@ -52,9 +52,17 @@ def test_screenshots_of_every_view(make_ui, size):
     page.keyboard.press("Escape")
     page.click("#tab-prematch")
     choose_sport(ui, "1")
-    page.locator(".competition-head").nth(1).click()  # collapse one
+    head = page.locator(".competition-head").nth(1)
+    head.click()  # collapse one
     page.wait_for_timeout(300)
     ui.screenshot(f"{size}-07-prematch-list")
+    head.click()  # and expand it again: its own odds stream opens ("live odds" on its head)
+    page.wait_for_selector(".competition.streaming .comp-stream:not([hidden])", timeout=20_000)
+    head.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    ui.screenshot(f"{size}-07-competition-odds")
+    head.click()
+    page.wait_for_function("() => !document.querySelector('.competition.streaming')")
     open_details(ui)
     page.wait_for_selector("#details-prematch .dsec", timeout=20_000)
     page.wait_for_timeout(300)
