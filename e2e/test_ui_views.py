@@ -164,6 +164,11 @@ def test_the_phone_layout_has_a_drawer_a_bottom_sheet_and_a_bottom_nav_and_never
     ui.screenshot("phone-drawer")
     choose_sport(ui, "1")
     assert "open" not in page.get_attribute("#sidebar", "class")
+    # A touch screen has no hover: the pointer left where the finger was highlights nothing (a sticky
+    # hover made the mode tab under the chosen sport look selected).
+    assert page.evaluate("matchMedia('(hover: hover)').matches") is False
+    page.hover("#tab-prematch")
+    assert page.eval_on_selector("#tab-prematch", "t => getComputedStyle(t).backgroundColor") == "rgba(0, 0, 0, 0)"
     page.wait_for_timeout(500)
     overflow = ui.no_horizontal_overflow()
     assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, overflow
