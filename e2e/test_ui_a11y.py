@@ -18,7 +18,7 @@ import re
 
 import pytest
 from conftest import AXE_SCRIPT, PHONE
-from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, wait_tracker
+from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, open_results, wait_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -76,9 +76,7 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
     page.wait_for_selector("#details-prematch .dsec", timeout=20_000)
     assert_clean(ui, "prematch details", report)
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     page.locator(".result-open").first.click()
     page.wait_for_selector(".settle-table", timeout=20_000)
     assert_clean(ui, "results with settlements", report)
@@ -183,10 +181,16 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert focused(page)["mode"] == "prematch" and page.get_attribute("#tab-prematch", "aria-selected") == "true"
     page.keyboard.press("End")
     assert focused(page)["mode"] == "results"
-    # Results (of the sport chosen above): a date choice, then a game's settlements open from its row.
-    page.wait_for_selector(".result-row", timeout=20_000)
+    # Results (of the sport chosen above): a date choice (Yesterday: a whole day of finished games),
+    # then a game's settlements open from its row.
     today = tab_until(page, lambda f: "chip-btn" in (f["cls"] or ""))
-    assert today["ring"], today
+    assert today["ring"] and page.evaluate("document.activeElement.dataset.range") == "today", today
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.range") == "yesterday"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector(\"[data-range='yesterday']\").getAttribute('aria-pressed') === 'true'")
+    page.wait_for_selector(".result-row", timeout=20_000)
+    assert page.evaluate("document.activeElement.dataset.range") == "yesterday"  # focus stays on the choice
     result = tab_until(page, lambda f: "result-open" in (f["cls"] or ""))
     assert result["ring"] and result["expanded"] == "false", result
     page.keyboard.press("Enter")
@@ -236,9 +240,7 @@ def test_at_200_percent_zoom_every_view_reflows_without_horizontal_scrolling(mak
     page.wait_for_selector("[data-card='status']", timeout=20_000)
     reflows("health")
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     reflows("results")
     ui.assert_no_errors()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import DESKTOP, PHONE
-from helpers import COUNTS, choose_sport, open_details, open_drawer_if_phone, sports, wait_tracker
+from helpers import COUNTS, choose_sport, open_details, open_drawer_if_phone, open_results, sports, wait_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -76,9 +76,7 @@ def test_screenshots_of_every_view(make_ui, size):
     page.wait_for_timeout(2500)
     ui.screenshot(f"{size}-10-health")
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     page.locator(".result-open").first.click()
     page.wait_for_selector(".settle-table", timeout=20_000)
     ui.screenshot(f"{size}-11-results")
