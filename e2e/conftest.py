@@ -104,6 +104,9 @@ PYTHON_EVAL = """
 })();
 """
 SERVER_START_TIMEOUT_S = 60.0
+# No CSS transition is running outside the tracker's drawing (whose ball glides from frame to frame).
+TRANSITIONS_ENDED = """() => document.getAnimations().every((a) => !(a instanceof CSSTransition)
+  || a.playState !== 'running' || a.effect?.target?.closest?.('.tk'))"""
 
 
 @pytest.fixture(scope="session")
@@ -294,6 +297,14 @@ class UI:
         return float(self.page.evaluate("performance.now()"))
 
     def screenshot(self, name: str) -> Path:
+        """Save the page as it looks once its transitions (a drawer sliding, a chevron turning) have
+        ended; the tracker's gliding ball and the flashes are left running."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function(TRANSITIONS_ENDED, timeout=2000)
+        except PlaywrightTimeout:
+            pass  # something keeps moving: photograph it as it is
         path = ARTIFACTS / self.test_name / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path))

@@ -50,3 +50,20 @@ def open_details(ui: Any) -> str:
 
 def wait_tracker(ui: Any) -> None:
     ui.page.wait_for_selector("#details-tracker .tk-field .tk-ball", timeout=30_000)
+
+
+def open_results(ui: Any, sport_id: str = "1", day: str = "yesterday") -> None:
+    """Results mode, a date choice, a sport's results. Yesterday by default: always a whole day of
+    finished games, where "today" has next to none just after midnight."""
+    page = ui.page
+    page.click("#tab-results")
+    page.wait_for_function("() => document.getElementById('tab-results').getAttribute('aria-selected') === 'true'")
+    assert page.get_attribute("[data-range='today']", "aria-pressed") == "true"  # the original's default
+    if day != "today":
+        page.click(f"[data-range='{day}']")
+        page.wait_for_function("(d) => document.querySelector(`[data-range='${d}']`).getAttribute('aria-pressed') === 'true'",
+                               arg=day)
+    open_drawer_if_phone(ui)
+    page.wait_for_selector(f".sport-item[data-sport-id='{sport_id}']", timeout=20_000)
+    choose_sport(ui, sport_id, rows=False)
+    page.wait_for_selector(".result-row", timeout=20_000)

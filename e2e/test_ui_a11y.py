@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import AXE_SCRIPT, PHONE
-from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, wait_tracker
+from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, open_results, wait_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -53,6 +55,12 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
     wait_tracker(ui)
     page.wait_for_timeout(500)
     assert_clean(ui, "details with markets and tracker", report)
+    page.click(".details-tab[data-tab='totals']")
+    page.wait_for_function("() => [...document.querySelectorAll('.mgroup')].filter(g => !g.hidden)"
+                           ".every(g => g.dataset.tab === 'totals')")
+    page.click("#details-follow")
+    page.wait_for_function("() => document.getElementById('sr-announce').textContent !== ''", timeout=10_000)
+    assert_clean(ui, "details: a market tab, announcing", report)
     page.keyboard.press("Escape")
     page.click("#refresh-btn")
     page.wait_for_selector(".toast", timeout=20_000)
@@ -64,9 +72,11 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
     page.click("#tab-prematch")
     choose_sport(ui, "5")
     assert_clean(ui, "prematch list", report)
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_details(ui)
+    page.wait_for_selector("#details-prematch .dsec", timeout=20_000)
+    assert_clean(ui, "prematch details", report)
+    page.keyboard.press("Escape")
+    open_results(ui)
     page.locator(".result-open").first.click()
     page.wait_for_selector(".settle-table", timeout=20_000)
     assert_clean(ui, "results with settlements", report)
@@ -75,10 +85,23 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_any_view(make_ui, width):
 
 
 def focused(page):
-    return page.evaluate("""() => { const el = document.activeElement; return el ? {
-        id: el.id, cls: el.className, role: el.getAttribute('role'), tab: el.dataset.tab, mode: el.dataset.mode,
-        game: el.dataset.openGame, sport: el.dataset.sportId, label: el.getAttribute('aria-label'),
-        outline: getComputedStyle(el).outlineStyle, outlineWidth: getComputedStyle(el).outlineWidth} : {}; }""")
+    """What has focus, and whether its focus ring shows whole: an outline, not cut off by an ancestor
+    that clips (a row clips what lies outside it)."""
+    return page.evaluate("""() => { const el = document.activeElement; if (!el) return {};
+        const s = getComputedStyle(el);
+        let ring = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;
+        const grow = parseFloat(s.outlineOffset) + parseFloat(s.outlineWidth), r = el.getBoundingClientRect();
+        for (let p = el.parentElement; ring && p; p = p.parentElement) {
+            const ps = getComputedStyle(p);
+            if (ps.overflow === 'visible' && !/paint|strict|content/.test(ps.contain)) continue;
+            const b = p.getBoundingClientRect();
+            ring = r.top - grow >= b.top - 0.5 && r.bottom + grow <= b.bottom + 0.5 &&
+                   r.left - grow >= b.left - 0.5 && r.right + grow <= b.right + 0.5;
+        }
+        return {id: el.id, cls: el.className, role: el.getAttribute('role'), tab: el.dataset.tab, mode: el.dataset.mode,
+                game: el.dataset.openGame, sport: el.dataset.sportId, label: el.getAttribute('aria-label'),
+                expanded: el.getAttribute('aria-expanded'), ring,
+                outline: s.outlineStyle, outlineWidth: s.outlineWidth}; }""")
 
 
 def tab_until(page, predicate, limit=60, back=False):
@@ -98,26 +121,45 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert "skip-link" in first["cls"]  # the first stop skips to the games
     # The sports list is one tab stop; arrow keys move in it, Enter chooses.
     sport = tab_until(page, lambda f: f["role"] == "option")
-    assert sport["outline"] != "none" and sport["outlineWidth"] != "0px"  # a visible focus ring
+    assert sport["ring"], sport  # a visible focus ring
     page.keyboard.press("Home")
     assert focused(page)["sport"] == "1"
     page.keyboard.press("ArrowDown")
     page.keyboard.press("ArrowUp")
     page.keyboard.press("Enter")
     page.wait_for_selector(".game-row .odd-btn[data-price]:not([data-price='-'])", timeout=60_000)
-    # Into the list: a competition's toggle, then a game's button opens its details.
-    tab_until(page, lambda f: "competition-head" in (f["cls"] or ""))
+    # Into the list: the region's and the competition's toggles (Enter folds and unfolds), then a
+    # game's button opens its details, and so does an odds button.
+    region = tab_until(page, lambda f: "region-head" in (f["cls"] or ""))
+    assert region["ring"] and region["expanded"] == "true", region
+    competition = tab_until(page, lambda f: "competition-head" in (f["cls"] or ""))
+    assert competition["ring"] and competition["expanded"] == "true", competition
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "false"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".game-row .odd-btn[data-price]:not([data-price='-'])")
+    assert focused(page)["expanded"] == "true"
     row = tab_until(page, lambda f: f["game"] is not None)
-    assert row["outline"] != "none"
+    assert row["ring"], row
+    odd = tab_until(page, lambda f: "odd-btn" in (f["cls"] or ""))
+    assert odd["ring"], odd
+    tab_until(page, lambda f: f["game"] is not None, back=True)
     page.keyboard.press("Enter")
     page.wait_for_selector("#details:not([hidden]) .mgroup", timeout=30_000)
     assert focused(page)["id"] == "details-title"
     tab = tab_until(page, lambda f: f["role"] == "tab" and f["tab"] is not None)
-    assert tab["tab"] == "all"
+    assert tab["tab"] == "all" and tab["ring"], tab
     page.keyboard.press("ArrowRight")
     now = focused(page)
     assert now["tab"] == "main" and page.get_attribute(".details-tab[data-tab='main']", "aria-selected") == "true"
     assert page.eval_on_selector_all(".mgroup:not([hidden])", "gs => gs.map(g => g.dataset.tab)") == ["main"]
+    # the group's accordion: Enter closes it, Enter opens it again
+    accordion = tab_until(page, lambda f: "mgroup-head" in (f["cls"] or ""))
+    assert accordion["ring"] and accordion["expanded"] == "true", accordion
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "false"
+    page.keyboard.press("Enter")
+    assert focused(page)["expanded"] == "true"
     page.keyboard.press("Escape")
     page.wait_for_selector("#details", state="hidden")
     assert focused(page)["game"] == row["game"]  # back on the row's button
@@ -139,6 +181,21 @@ def test_the_whole_path_works_from_the_keyboard_alone(ui):
     assert focused(page)["mode"] == "prematch" and page.get_attribute("#tab-prematch", "aria-selected") == "true"
     page.keyboard.press("End")
     assert focused(page)["mode"] == "results"
+    # Results (of the sport chosen above): a date choice (Yesterday: a whole day of finished games),
+    # then a game's settlements open from its row.
+    today = tab_until(page, lambda f: "chip-btn" in (f["cls"] or ""))
+    assert today["ring"] and page.evaluate("document.activeElement.dataset.range") == "today", today
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.range") == "yesterday"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector(\"[data-range='yesterday']\").getAttribute('aria-pressed') === 'true'")
+    page.wait_for_selector(".result-row", timeout=20_000)
+    assert page.evaluate("document.activeElement.dataset.range") == "yesterday"  # focus stays on the choice
+    result = tab_until(page, lambda f: "result-open" in (f["cls"] or ""))
+    assert result["ring"] and result["expanded"] == "false", result
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".settlements:not([hidden]) .settle-table", timeout=20_000)
+    assert focused(page)["expanded"] == "true"
     ui.assert_no_errors()
 
 
@@ -183,9 +240,7 @@ def test_at_200_percent_zoom_every_view_reflows_without_horizontal_scrolling(mak
     page.wait_for_selector("[data-card='status']", timeout=20_000)
     reflows("health")
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     reflows("results")
     ui.assert_no_errors()
 
@@ -197,9 +252,15 @@ def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
     snapshot = row.aria_snapshot()
     print("\nA row, as Chromium's accessibility tree gives it:\n" + snapshot)
     assert snapshot.startswith("- listitem")
-    names = row.locator(".odd-btn").evaluate_all("bs => bs.map(b => b.textContent)")
-    assert any(n.startswith("Home 1 ") for n in names), names
-    assert row.locator(".game-open").text_content().endswith(". Details")
+    assert re.search(r'- button "Home 1 \d+\.\d{3}', snapshot), snapshot  # meaning and value, not "1.850"
+    assert re.search(r'- button "[^"]+\. Live, [^"]*score \d+:\d+[^"]*\. Details"', snapshot), snapshot
+    # a price that moved says where it went, in its name
+    page.wait_for_selector(".game-row .odd-btn.odd-up, .game-row .odd-btn.odd-down", timeout=60_000)
+    moved = page.locator(".game-row .odd-btn.odd-up, .game-row .odd-btn.odd-down").first.aria_snapshot()
+    print("\nAn odds button whose price just moved:\n" + moved)
+    assert re.search(r'button "(Home|Draw|Away) \S+ \d+\.\d{3}, (rising|falling)"', moved), moved
+    # the live list announces nothing by itself: prices are not live regions
+    assert page.locator("#games [aria-live]").count() == 0
     open_details(ui)
     wait_tracker(ui)
     panel = page.locator("#details").aria_snapshot()
@@ -207,6 +268,25 @@ def test_what_a_screen_reader_is_given_for_a_row_and_the_details_panel(ui):
     assert "- complementary" in panel and "- tablist" in panel and "- tab " in panel
     assert "- table" in panel and 'img "Pitch:' in panel
     assert "button \"Close details\"" in panel
+    # Opting in to one game's announcements: a polite summary, at most one per 5 s; opting out stops it.
+    page.evaluate("""() => { window.__e2eSaid = [];
+        new MutationObserver(() => window.__e2eSaid.push([performance.now(), document.getElementById('sr-announce').textContent]))
+          .observe(document.getElementById('sr-announce'), {childList: true, characterData: true, subtree: true}); }""")
+    page.click("#details-follow")
+    assert page.get_attribute("#details-follow", "aria-pressed") == "true"
+    assert page.get_attribute("#sr-announce", "aria-live") == "polite"
+    page.wait_for_function("() => window.__e2eSaid.some(([, t]) => t)", timeout=10_000)
+    page.wait_for_timeout(6_000)
+    said = [(at, text) for at, text in page.evaluate("window.__e2eSaid") if text]
+    print(f"\nAnnounced while following (over ~6 s): {said}")
+    assert all(b - a >= 4_900 for (a, _), (b, _) in zip(said, said[1:])), said
+    assert "Leeds" in said[0][1] or ":" in said[0][1], said  # the score and prices, in words
+    page.click("#details-follow")
+    assert page.get_attribute("#details-follow", "aria-pressed") == "false"
+    assert page.text_content("#sr-announce") == ""
+    # the connection state and the toasts are polite live regions
+    assert page.get_attribute("#conn-status", "role") == "status"
+    assert page.get_attribute("#toasts", "role") == "status" and page.get_attribute("#toasts", "aria-live") == "polite"
     print("\nThe sports list:\n" + "\n".join(page.locator("#sport-list").aria_snapshot().splitlines()[:6]))
     print("\nThe mode tabs:\n" + page.locator("#mode-tabs").aria_snapshot())
     ui.assert_no_errors()

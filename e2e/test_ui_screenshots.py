@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import DESKTOP, PHONE
-from helpers import COUNTS, choose_sport, open_details, open_drawer_if_phone, sports, wait_tracker
+from helpers import COUNTS, choose_sport, open_details, open_drawer_if_phone, open_results, sports, wait_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -52,9 +52,17 @@ def test_screenshots_of_every_view(make_ui, size):
     page.keyboard.press("Escape")
     page.click("#tab-prematch")
     choose_sport(ui, "1")
-    page.locator(".competition-head").nth(1).click()  # collapse one
+    head = page.locator(".competition-head").nth(1)
+    head.click()  # collapse one
     page.wait_for_timeout(300)
     ui.screenshot(f"{size}-07-prematch-list")
+    head.click()  # and expand it again: its own odds stream opens ("live odds" on its head)
+    page.wait_for_selector(".competition.streaming .comp-stream:not([hidden])", timeout=20_000)
+    head.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    ui.screenshot(f"{size}-07-competition-odds")
+    head.click()
+    page.wait_for_function("() => !document.querySelector('.competition.streaming')")
     open_details(ui)
     page.wait_for_selector("#details-prematch .dsec", timeout=20_000)
     page.wait_for_timeout(300)
@@ -68,9 +76,7 @@ def test_screenshots_of_every_view(make_ui, size):
     page.wait_for_timeout(2500)
     ui.screenshot(f"{size}-10-health")
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     page.locator(".result-open").first.click()
     page.wait_for_selector(".settle-table", timeout=20_000)
     ui.screenshot(f"{size}-11-results")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, wait_tracker
+from helpers import boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, open_results, wait_tracker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -75,20 +75,16 @@ def test_the_details_panel_shows_every_market_and_the_tracker_moves(ui):
 def test_results_mode_loads_competitions_games_and_settlements(ui):
     page = ui.page
     ui.boot()
-    page.click("#tab-results")
-    page.wait_for_selector(".sport-item[data-sport-id='1']", timeout=20_000)
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)  # Today is pressed at first; then Yesterday, a whole day
     assert page.text_content("#content-title") == "Football \u00b7 Results"
-    assert page.get_attribute("[data-range='today']", "aria-pressed") == "true"
     first = page.locator(".result-open").first
     first.click()
     page.wait_for_selector(".settlements:not([hidden]) .settle-table", timeout=20_000)
     assert first.get_attribute("aria-expanded") == "true"
-    ui.screenshot("results-today")
-    today = page.locator(".result-row").count()
+    ui.screenshot("results-yesterday")
+    yesterday = page.locator(".result-row").count()
     page.click("[data-range='week']")
-    page.wait_for_function("(n) => document.querySelectorAll('.result-row').length > n", arg=today, timeout=20_000)
+    page.wait_for_function("(n) => document.querySelectorAll('.result-row').length > n", arg=yesterday, timeout=20_000)
     assert page.get_attribute("[data-range='week']", "aria-pressed") == "true"
     ui.screenshot("results-week")
     page.click("#tab-live")
@@ -164,6 +160,11 @@ def test_the_phone_layout_has_a_drawer_a_bottom_sheet_and_a_bottom_nav_and_never
     ui.screenshot("phone-drawer")
     choose_sport(ui, "1")
     assert "open" not in page.get_attribute("#sidebar", "class")
+    # A touch screen has no hover: the pointer left where the finger was highlights nothing (a sticky
+    # hover made the mode tab under the chosen sport look selected).
+    assert page.evaluate("matchMedia('(hover: hover)').matches") is False
+    page.hover("#tab-prematch")
+    assert page.eval_on_selector("#tab-prematch", "t => getComputedStyle(t).backgroundColor") == "rgba(0, 0, 0, 0)"
     page.wait_for_timeout(500)
     overflow = ui.no_horizontal_overflow()
     assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, overflow
@@ -184,9 +185,7 @@ def test_the_phone_layout_has_a_drawer_a_bottom_sheet_and_a_bottom_nav_and_never
     page.wait_for_selector("[data-card='status']", timeout=20_000)
     ui.screenshot("phone-health")
     page.keyboard.press("Escape")
-    page.click("#tab-results")
-    choose_sport(ui, "1", rows=False)
-    page.wait_for_selector(".result-row", timeout=20_000)
+    open_results(ui)
     page.locator(".result-open").first.click()
     page.wait_for_selector(".settle-table", timeout=20_000)
     overflow = ui.no_horizontal_overflow()
@@ -249,4 +248,81 @@ def test_after_a_429_the_stream_waits_retry_after_then_reconnects(ui):
     assert stats["wait"] >= 3000 and connected - refused[0] >= 3000 and stats["connects"] == 2
     # the browser logs the two refusals it was given; they were the point
     ui.console_errors[:] = [m for m in ui.console_errors if "429" not in m and "MIME type" not in m]
+    ui.assert_no_errors()
+
+
+# Every control of every visible row lies inside its row (a row clips what sticks out: its height is
+# fixed), and nothing is wider than the window.
+ROW_CONTENT_OUTSIDE = """() => [...document.querySelectorAll('.game-row[data-game-id]')].flatMap((row) => {
+    const box = row.getBoundingClientRect();
+    if (box.bottom < 0 || box.top > innerHeight) return [];
+    return [...row.querySelectorAll('.odd-btn:not(.odd-empty), .markets-pill, .game-score')].filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5);
+    }).map((el) => `${row.dataset.gameId} ${el.className} ${Math.round(el.getBoundingClientRect().right)} > ${Math.round(box.right)}`);
+})"""
+
+
+@pytest.mark.parametrize("width", [768, 1000])
+def test_between_phone_and_desktop_widths_nothing_overflows_or_is_cut(make_ui, width):
+    """A tablet (the phone layout up to 900 px) and a small desktop with the details panel open, where
+    the list is narrowest: the rows' odds and pills stay inside their rows."""
+    phone = width < 900
+    ui = make_ui({"width": width, "height": 900}, **({"is_mobile": True, "has_touch": True} if phone else {}))
+    page = ui.page
+    boot_to_live_list(ui)
+    page.wait_for_timeout(500)
+    assert page.evaluate(ROW_CONTENT_OUTSIDE) == []
+    open_details(ui)
+    wait_tracker(ui)
+    page.wait_for_timeout(500)
+    overflow = ui.no_horizontal_overflow()
+    assert overflow["scrollWidth"] <= overflow["width"] and overflow["wide"] == 0, overflow
+    assert page.evaluate(ROW_CONTENT_OUTSIDE) == []
+    field = page.eval_on_selector("#details-tracker .tk-field", "f => f.getBoundingClientRect().height")
+    assert field < 0.5 * 900, field  # the pitch leaves room for the rest of the panel
+    ui.screenshot(f"w{width}-details")
+    ui.assert_no_errors()
+
+
+# How many pixels of an element's CSS background image are drawn (not transparent), decoded by the
+# page itself: an icon that needs no font shows on every machine.
+ICON_PIXELS = """async (el) => {
+    const url = getComputedStyle(el).backgroundImage.match(/^url\\("?(.*?)"?\\)$/)[1];
+    const img = new Image(); img.src = url; await img.decode();
+    const canvas = document.createElement('canvas'); canvas.width = 28; canvas.height = 32;
+    const ctx = canvas.getContext('2d'); ctx.drawImage(img, 0, 0, 28, 32);
+    return [...ctx.getImageData(0, 0, 28, 32).data].filter((v, i) => i % 4 === 3 && v > 128).length;
+}"""
+
+
+def test_locks_are_drawn_without_any_font_glyph(ui):
+    """The lock on a blocked game's LIVE badge and on a blocked price is an SVG image, not an emoji
+    (Debian's Chromium had no font for it and showed an empty box)."""
+    page = ui.page
+    blocked = {"id": 78, "sport_id": 1, "type": 1, "team1_name": "Arsenal", "team2_name": "Chelsea",
+               "region": "England", "competition": "Premier League", "competition_id": 5, "is_blocked": 1,
+               "markets_count": 3, "market": {}, "info": {"current_game_time": "12"}, "text_info": "0:0"}
+    open_game = {**blocked, "id": 79, "is_blocked": 0, "team1_name": "Leeds", "team2_name": "Spurs"}
+    odds = {"sportId": "1", "updates": [{"gameId": 79, "markets_count": 3, "odds": [
+        {"label": "1", "price": 1.85, "blocked": True}, {"label": "X", "price": 3.4, "blocked": False},
+        {"label": "2", "price": 4.2, "blocked": False}]}]}
+    body = ("retry: 60000\n\nevent: games\ndata: " + json.dumps(
+        {"sportId": "1", "sportName": "Football", "data": [blocked, open_game], "last_updated": "x"})
+        + "\n\nevent: odds\ndata: " + json.dumps(odds) + "\n\n")
+    page.route("**/api/live-stream?sportId=1*", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}, body=body))
+    ui.boot()
+    page.wait_for_selector(".sport-item[data-sport-id='1']", timeout=20_000)
+    page.click(".sport-item[data-sport-id='1']")
+    page.wait_for_selector(".game-row[data-game-id='79'] .odd-btn.odd-blocked .odd-locked", timeout=20_000)
+    badge_lock = page.locator(".game-row[data-game-id='78'] .live-badge.suspended .lock-icon")
+    price_lock = page.locator(".game-row[data-game-id='79'] .odd-btn.odd-blocked .odd-locked").first
+    for lock in (badge_lock, price_lock):
+        assert lock.is_visible()
+        assert lock.evaluate("e => e.textContent") == ""  # no character a font must have
+        assert lock.evaluate(ICON_PIXELS) > 100  # the drawing itself is there
+    assert page.locator(".game-row[data-game-id='79'] .odd-btn.odd-blocked").first.aria_snapshot().endswith(
+        'suspended"')
+    ui.screenshot("locks")
     ui.assert_no_errors()

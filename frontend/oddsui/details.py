@@ -167,20 +167,33 @@ def timeline_model(events: Any, team1: str, team2: str) -> list[tuple[str, str, 
         who = team1 if side == "home" else team2 if side == "away" else ""
         minute = _show(event.get("time")) if event.get("time") not in (None, "") else ""
         name = EVENT_NAMES.get(kind, kind.replace("_", " ").capitalize())
-        out.append((f"{minute}'" if minute and minute != "-" else "", kind, f"{name} \u00b7 {who}" if who else name,
+        out.append((f"{minute}'" if minute and minute != "-" else "", kind, f"{name}: {who}" if who else name,
                     side))
     return out
+
+
+def _name_of(field: str, *sources: object) -> str | None:
+    """The first source whose ``field`` is a non-empty string (a name, not the feed's object)."""
+    for source in sources:
+        value = getattr(source, field, None) if source is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _dot(color: str | None) -> Markup:
     return tag("span", {"class": "team-dot", "style": f"background:{color}" if color else None, "aria-hidden": "true"})
 
 
-def header_html(game: Game | FullGame, sport_name: str | None, utc_offset: Callable[[float], int]) -> Markup:
-    """The top of the panel: where, who, the score and clock (live) or the start (prematch)."""
+def header_html(game: Game | FullGame, sport_name: str | None, utc_offset: Callable[[float], int],
+                listed: Game | None = None) -> Markup:
+    """The top of the panel: where, who, the score and clock (live) or the start (prematch).
+
+    The game stream's full game carries no competition or region names (the feed's game has ids
+    only); ``listed``, the game as the list has it, supplies them."""
     team1, team2 = team_names(game)  # type: ignore[arg-type]
     live = is_live_row(game)  # type: ignore[arg-type]
-    where = " \u00b7 ".join(str(v) for v in (game.competition, game.region) if isinstance(v, str) and v)
+    where = " \u00b7 ".join(v for v in (_name_of("competition", game, listed), _name_of("region", game, listed)) if v)
     if live:
         blocked = is_blocked(game.is_blocked)
         badge = tag("span", {"class": "live-badge" + (" suspended" if blocked else "")},
@@ -399,7 +412,9 @@ def item_model(item: MarketItem, directions: Mapping[str, str]) -> Model:
 
 
 def _button(m: Model, cell: Cell, show_label: bool) -> Markup:
-    inner = [tag("span", {"class": "odd-label"}, cell.label) if show_label else None,
+    # The label's trailing space hangs at the end of its line (nothing shows), but it keeps the visible
+    # text "W1 2.680" (not "W12.680"), so the accessible name starts with what is seen (WCAG 2.5.3).
+    inner = [tag("span", {"class": "odd-label"}, f"{cell.label} ") if show_label else None,
              slot_tag(m, "span", f"p{cell.key}", "odd-price"),
              tag("span", {"class": "odd-arrow", "data-s": f"a{cell.key}", "aria-hidden": "true"})]
     return slot_tag(m, "button", f"b{cell.key}", "odd-btn mcell", *inner,

@@ -293,6 +293,11 @@ class DetailsPanel:
             self._announced = ""
             self._announced_at = -1e18
             self._schedule("announce", self._announce)
+        else:  # opting out: nothing more is said, and what was said last does not linger
+            if self._announce_timer is not None and not self._announce_timer.released:
+                self._announce_timer.release()
+            self._announce_timer = None
+            self.dom.set_text(self.nodes["sr-announce"], "")
 
     def _on_click(self, event: Any) -> None:
         dom = self.dom
@@ -356,7 +361,7 @@ class DetailsPanel:
         if self.scope.closed:
             return
         game = self._current_game()
-        self.head.render(header_html(game, self.sport_name, self.utc_offset))
+        self.head.render(header_html(game, self.sport_name, self.utc_offset, self.list_game))
         if self.live:
             self.live_section.render(live_html(game, self.sport_name))
         else:

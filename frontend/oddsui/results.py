@@ -229,6 +229,7 @@ class ResultsMode:
         self._generation = 0
         self._html: str | None = None
         self.loading = False
+        self._dates_built = False  # the date buttons exist (built once, then only pressed or not)
         self.scope.defer(self._reset_dom, kind="dom", label="results view")
         # Its answers are parsed like stream messages (a week of results is over 100 KB: the worker),
         # in order; closing the mode drops what is still queued.
@@ -404,12 +405,18 @@ class ResultsMode:
         if self.scope.closed:
             return
         dom = self.dom
-        dates = dates_html(self.range)
-        if getattr(self, "_dates_html", None) != dates:
-            dom.set_text(self.nodes["results-dates"], "")
-            for node in dom.fragment(dates):
-                dom.append(self.nodes["results-dates"], node)
-            self._dates_html = dates
+        chips = self.nodes["results-dates"]
+        if not self._dates_built:
+            dom.set_text(chips, "")
+            for node in dom.fragment(dates_html(self.range)):
+                dom.append(chips, node)
+            self._dates_built = True
+        else:  # the same buttons, pressed or not: the one the user just chose keeps its focus
+            for key, _label in RANGES:
+                chip = dom.find(chips, f'[data-range="{key}"]')
+                if chip is not None:
+                    dom.set_attr(chip, "aria-pressed", "true" if key == self.range else "false")
+                    dom.toggle_class(chip, "active", key == self.range)
         dom.set_hidden(self.nodes["results-dates"], False)
         dom.set_hidden(self.nodes["results"], False)
         if self.sport_id is None:
@@ -451,6 +458,7 @@ class ResultsMode:
         dom = self.dom
         dom.set_text(self.nodes["results"], "")
         dom.set_text(self.nodes["results-dates"], "")
+        self._dates_built = False
         dom.set_hidden(self.nodes["results"], True)
         dom.set_hidden(self.nodes["results-dates"], True)
         if self.loading:

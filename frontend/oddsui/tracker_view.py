@@ -154,7 +154,7 @@ def event_text(event: MatchEvent, state: MatchState) -> str:
     scoring events add the score after them."""
     word = EVENT_WORDS.get(event.kind, event.kind.replace("_", " ").capitalize())
     who = _team(state, event.team)
-    text = event.text.strip() if event.text and event.text.strip() else (f"{word} \u00b7 {who}" if who else word)
+    text = event.text.strip() if event.text and event.text.strip() else (f"{word}: {who}" if who else word)
     if event.kind in ("goal", "score", "free_throw", "two_pointer", "three_pointer", "set", "game"):
         text += f" ({event.score.home}:{event.score.away})"
     return text

@@ -232,5 +232,31 @@ def test_announcements_are_opt_in_polite_and_throttled():
     w.platform.advance(ANNOUNCE_EVERY_MS)
     w.run_frames()
     assert "W1 2.100" in announcer.text
+    # opting out while an announcement waits for the throttle: it is never made, nothing lingers
+    game.emit("game", json.dumps({"gameId": "7", "data": full_game(7, markets=football_markets(7, p1=2.3))}))
+    w.run_frames()
+    assert "W1 2.100" in announcer.text
+    held = w.app.scope.summary().get("timeout", 0)
     click(follow, details(w))
-    assert follow.attrs["aria-pressed"] == "false"
+    assert follow.attrs["aria-pressed"] == "false" and announcer.text == ""
+    assert w.app.scope.summary().get("timeout", 0) == held - 1  # the throttle's timer is gone
+    w.platform.advance(ANNOUNCE_EVERY_MS)
+    w.run_frames()
+    assert announcer.text == ""
+
+
+def test_the_header_says_where_from_the_list_when_the_full_game_has_no_names():
+    """The game stream's game carries ids and ``region_alias`` but no competition or region names
+    (as the real feed sends it); the header takes them from the list's game."""
+    w, _live = live_world()
+    w.open_row(7)
+    bare = full_game(7)
+    del bare["region"], bare["competition"], bare["sport"]
+    bare["region_alias"] = "England"
+    w.source(GAME_URL).emit("game", json.dumps({"gameId": "7", "data": bare}))
+    w.run_frames()
+    assert details(w).find(cls="dh-where").text == "Premier League \u00b7 England"
+    named = full_game(7, region="Spain", competition="LaLiga")  # the game's own names win
+    w.source(GAME_URL).emit("game", json.dumps({"gameId": "7", "data": named}))
+    w.run_frames()
+    assert details(w).find(cls="dh-where").text == "LaLiga \u00b7 Spain"

@@ -115,8 +115,14 @@ def test_a_new_date_choice_reloads_and_late_answers_for_the_old_one_are_dropped(
     w.click_sport(1)
     old = [d for d in w.platform.held if d.url.startswith("/api/results/games/1") and not d.done][-1]
     w.run_frames()
-    click(w.dom.by_id("results-dates").children[1], w.dom.by_id("results-dates"))  # Yesterday
+    chips = list(w.dom.by_id("results-dates").children)
+    click(chips[1], w.dom.by_id("results-dates"))  # Yesterday
     assert w.app.results.range == "yesterday"
+    w.run_frames()
+    # the same buttons, only pressed or not: the chosen one is not replaced (it keeps the focus)
+    assert list(w.dom.by_id("results-dates").children) == chips
+    assert [c.attrs["aria-pressed"] for c in chips] == ["false", "true", "false"]
+    assert ["active" in c.classes for c in chips] == [False, True, False]
     new_url = resolve(w, "/api/results/games/1?", {"success": True, "games": [result_game(21, 1796000000)]})
     old.resolve((200, json.dumps(GAMES)))  # the answer for "today" comes back late
     w.run_frames()

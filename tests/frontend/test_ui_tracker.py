@@ -148,7 +148,7 @@ def test_tennis_shows_the_server_and_game_points_basketball_a_court():
 def test_event_text_uses_the_feeds_words_and_adds_the_score_of_scoring_events():
     state = tracker_state()
     goal = MatchEvent(game_id="7", seq=1, kind="goal", team="away", minute=21, score=Score(0, 1))
-    assert event_text(goal, state) == "Goal \u00b7 Chelsea (0:1)"
+    assert event_text(goal, state) == "Goal: Chelsea (0:1)"
     said = MatchEvent(game_id="7", seq=2, kind="dangerous_attack", team="home", score=Score(0, 1),
                       text="Dangerous attack: Arsenal")
     assert event_text(said, state) == "Dangerous attack: Arsenal"
