@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import AXE_SCRIPT, DESKTOP, PHONE
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -79,11 +80,8 @@ LONG_TASKS = """
   }
 })();
 """
-AXE_SCRIPT = ROOT / "build" / "test" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ARTIFACTS = ROOT / "build" / "e2e"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 # Test instrumentation: evaluate a Python expression in the page's Pyodide with ``page`` bound to the
 # running Page (the one boot.js keeps on window.__oddsui.page); returns it converted to plain JS data.
 PYTHON_EVAL = """

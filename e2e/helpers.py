@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
+# axe-core from npm (scripts/build_assets.py); the tests import these from here, never from
+# conftest: with tests/ collected in the same run, "conftest" may name another directory's
+AXE_SCRIPT = ROOT / "build" / "test" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 ROWS_TIMEOUT_MS = 60_000
 COUNTS = ".sport-item .sport-count:not([data-count='']):not([data-count='0'])"
 

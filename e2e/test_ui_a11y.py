@@ -17,8 +17,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import AXE_SCRIPT, PHONE
-from helpers import COUNTS, boot_to_live_list, choose_sport, open_details, open_drawer_if_phone, open_results, wait_tracker
+from helpers import (
+    AXE_SCRIPT,
+    COUNTS,
+    PHONE,
+    boot_to_live_list,
+    choose_sport,
+    open_details,
+    open_drawer_if_phone,
+    open_results,
+    wait_tracker,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 

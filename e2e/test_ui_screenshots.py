@@ -5,8 +5,17 @@ judging is done by looking at the pictures."""
 from __future__ import annotations
 
 import pytest
-from conftest import DESKTOP, PHONE
-from helpers import COUNTS, choose_sport, open_details, open_drawer_if_phone, open_results, sports, wait_tracker
+from helpers import (
+    COUNTS,
+    DESKTOP,
+    PHONE,
+    choose_sport,
+    open_details,
+    open_drawer_if_phone,
+    open_results,
+    sports,
+    wait_tracker,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
