@@ -32,6 +32,7 @@ from oddsui.htmldom import Element, Text, detach
 from oddsui.render import parse_page_url
 from oddsui.ssr import render_page
 
+from backend.http import accepted_encodings  # the one negotiation, shared with the static files
 from backend.hub import specs
 from backend.hub.base import LimitExceeded, Unavailable
 
@@ -198,7 +199,6 @@ class FirstPaint:
         t2 = time.perf_counter()
         body = html.encode()
         headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
-        from backend.web import accepted_encodings  # the one negotiation, shared with the static files
 
         for encoding in accepted_encodings(request.headers.get("accept-encoding")):
             body = brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)

@@ -185,6 +185,28 @@ def abort_connection(send: Send) -> bool:
     return True
 
 
+def accepted_encodings(header: str | None) -> list[str]:
+    """The encodings of ``Accept-Encoding`` we have (``br``, ``gzip``), the client's preference
+    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` names both."""
+    found: dict[str, float] = {}
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        name = name.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        for known in (("br", "gzip") if name == "*" else (name,)):
+            if known in ("br", "gzip") and known not in found:
+                found[known] = q
+    ranked = sorted((enc for enc, q in found.items() if q > 0), key=lambda enc: (-found[enc], enc != "br"))
+    return ranked
+
+
 def backlogged(send: Send) -> bool:
     """Whether the connection behind an ASGI ``send`` holds bytes its transport has not yet handed
     to the kernel (the client is not keeping up); False where that cannot be seen."""

@@ -48,6 +48,8 @@ from litestar.response.file import create_etag_for_file
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_304_NOT_MODIFIED, HTTP_404_NOT_FOUND, HTTP_503_SERVICE_UNAVAILABLE
 
+from backend.http import accepted_encodings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FRONTEND_DIR = REPO_ROOT / "frontend"
 BUILD_HINT = "front-end assets are not built: run `python3 scripts/build_assets.py` in the repository"
@@ -129,28 +131,6 @@ def _static_router(path: str, directory: Path, name: str, cache_control: CacheCo
         before_request=_static_hook(directory),
         include_in_schema=False,
     )
-
-
-def accepted_encodings(header: str | None) -> list[str]:
-    """The encodings of ``Accept-Encoding`` we have (``br``, ``gzip``), the client's preference
-    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` names both."""
-    found: dict[str, float] = {}
-    for part in (header or "").split(","):
-        name, _, params = part.strip().partition(";")
-        name = name.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        for known in (("br", "gzip") if name == "*" else (name,)):
-            if known in ("br", "gzip") and known not in found:
-                found[known] = q
-    ranked = sorted((enc for enc, q in found.items() if q > 0), key=lambda enc: (-found[enc], enc != "br"))
-    return ranked
 
 
 ENCODING_SUFFIX = {"br": ".br", "gzip": ".gz"}
