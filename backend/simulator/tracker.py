@@ -270,11 +270,14 @@ class MatchTracker:
         running = [sum(1 for p in before[:-1] if p.home > p.away), sum(1 for p in before[:-1] if p.home < p.away)]
         for i, now in enumerate(after):
             was = before[i] if i < len(before) else Score()
+            games = [was.home, was.away]  # the set as it stands after each unit: one at a time
             for side in _interleave(max(0, now.home - was.home), max(0, now.away - was.away)):
+                games[side] += 1
+                periods = [*after[:i], Score(*games)]
                 if self.family == "tennis":
-                    self._finish_tennis_game(out, side, after[: i + 1], Score(*running))
+                    self._finish_tennis_game(out, side, periods, Score(*running))
                 else:
-                    self._event(out, "point", side, score=Score(*running), periods=after[: i + 1])
+                    self._event(out, "point", side, score=Score(*running), periods=periods)
             over = i < len(after) - 1 or last_complete
             if over and i >= len(before) - 1:  # it was the set in play (or a later one): it just ended
                 winner = 0 if now.home > now.away else 1

@@ -10,7 +10,16 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oddsui.tracker_feed import MatchEnd, MatchEvent, MatchState, Score, apply, decode_frame, encode_frame
+from oddsui.tracker_feed import (
+    BallUpdate,
+    MatchEnd,
+    MatchEvent,
+    MatchState,
+    Score,
+    apply,
+    decode_frame,
+    encode_frame,
+)
 
 from backend.simulator import SimulatorConfig
 from backend.simulator.tracker import MatchTracker
@@ -108,6 +117,32 @@ def test_football_has_every_kind_of_event_and_tennis_plays_by_its_rules(followed
     assert kinds.count("set") == len(final.periods) - len(by_sport["Tennis"][0].periods) + 1
     basketball = {f.kind for f in by_sport["Basketball"] if isinstance(f, MatchEvent)}
     assert basketball & {"free_throw", "two_pointer", "three_pointer"}
+
+
+def test_tennis_frames_carry_the_serve_and_the_game_points_throughout(followed):
+    _, gids, received = followed
+    trackers = received[-1]
+    [gid] = [g for g in gids if trackers[g].profile.name == "Tennis"]
+    frames = received[gid]
+    state = frames[0]
+    assert state.serve in ("home", "away") and state.game_points is not None
+    games = sum(p.home + p.away for p in state.periods)
+    assert state.serve == ("home", "away")[games % 2]
+    points = game_events = 0
+    for frame in frames[1:]:
+        state = apply(state, frame)
+        assert state.serve in ("home", "away") and state.game_points is not None and len(state.game_points) == 2
+        if isinstance(frame, MatchEvent) and frame.kind == "point":
+            points += 1
+            assert frame.game_points is not None and state.game_points == frame.game_points
+        if isinstance(frame, MatchEvent) and frame.kind == "game":
+            game_events += 1
+            games += 1
+            assert frame.game_points == ["0", "0"] and frame.serve == ("home", "away")[games % 2]
+            assert state.serve == frame.serve  # the serve changes hands with every game
+        if isinstance(frame, BallUpdate):
+            assert frame.ball.team == state.serve  # the ball is the server's
+    assert points > game_events > 0
 
 
 @settings(max_examples=20, deadline=None)
