@@ -10,7 +10,7 @@ alert                      fires when                                           
 ``upstream_session_lost``  the odds feed forgot the hub's session (5 minutes)                  warning
 ``memory_budget``          what a service retains is over its memory budget                    warning
 ``cluster_store``          a cluster process cannot reach Redis (it serves what it has)        critical
-``service_not_reporting``  a service's report lease (30 s) ran out: it stopped reporting        critical
+``service_not_reporting``  a service's report lease (30 s) ran out: it stopped reporting       critical
 =========================  =================================================================  ========
 
 Each rule fires exactly at its threshold (``>=`` for counts, ``>`` for the rate, as the requirement
