@@ -109,7 +109,6 @@ class ClusterStatus(Protocol):
 class _HubLease:
     clients: int
     upstream_connected: bool
-    reported_at: float  # epoch seconds
     expires: float  # monotonic
 
 
@@ -295,7 +294,7 @@ class HealthService:
             return
         now = self.clock.time()
         expires = self.clock.monotonic() + report.lease_ttl
-        self.hub_leases.renew(report.role, _HubLease(report.clients, report.upstream_connected, now, expires),
+        self.hub_leases.renew(report.role, _HubLease(report.clients, report.upstream_connected, expires),
                               self.clock.monotonic(), report.lease_ttl)
         self.hub_reported_at = now
         self.odds_messages_total += report.delta_messages
