@@ -64,6 +64,8 @@ class Settings:
     """Prematch games in the simulated world (default 3,000)."""
     sim_price_changes_per_second: float | None = None
     """Total price changes per second across the simulated world (default 300)."""
+    sim_time_scale: float | None = None
+    """How fast simulated matches run (default 1.0: real time; 60.0 plays a football match in about 95 s)."""
 
     live_tracker_ws_url: str = ""
     """The live-tracker feed (one WebSocket per followed game). Empty: the embedded simulator's when it
@@ -176,7 +178,8 @@ class Settings:
         given = {name: value for name, value in (
             ("host", self.sim_host), ("port", self.sim_port), ("seed", self.sim_seed),
             ("live_games", self.sim_live_games), ("prematch_games", self.sim_prematch_games),
-            ("price_changes_per_second", self.sim_price_changes_per_second)) if value is not None}
+            ("price_changes_per_second", self.sim_price_changes_per_second),
+            ("time_scale", self.sim_time_scale)) if value is not None}
         return SimulatorConfig(**given)
 
 

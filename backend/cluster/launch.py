@@ -111,7 +111,8 @@ class SimulatorProcess:
         s = self.settings
         args = ["--host", "127.0.0.1", "--port", str(s.sim_port or 0), "--log-level", s.log_level]
         for flag, value in (("--seed", s.sim_seed), ("--live", s.sim_live_games),
-                            ("--prematch", s.sim_prematch_games), ("--rate", s.sim_price_changes_per_second)):
+                            ("--prematch", s.sim_prematch_games), ("--rate", s.sim_price_changes_per_second),
+                         ("--time-scale", s.sim_time_scale)):
             if value is not None:
                 args += [flag, str(value)]
         return args

@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from backend.clock import Clock
-from backend.health.reports import Reporter, TrackerReport
+from backend.health.reports import NullReporter, Reporter, TrackerReport, UpstreamReport
 from backend.health.ring import SecondBuckets
 from backend.health.service import ClusterLedger, HealthService, rss_bytes
 from backend.health.snapshot import (
@@ -85,7 +85,7 @@ class ClusterOddsHub(ClusterHub):
     leader_figures: LeaderFigures | None
 
     def __init__(self, settings: Settings, store: Store, process: str, clock: Clock,
-                 cluster_max_clients: int | None = None) -> None:
+                 cluster_max_clients: int | None = None, reporter: Reporter | None = None) -> None:
         super().__init__(
             service="hub", store=store, process=process, codec=HUB_CODEC, clock=clock,
             max_clients=settings.max_clients, cluster_max_clients=cluster_max_clients, max_groups={"game": settings.max_game_groups},
@@ -96,6 +96,24 @@ class ClusterOddsHub(ClusterHub):
         self.settings = settings
         self.cache_stats = CacheStats()
         self.hierarchy = HierarchyCache(self._request_data, clock, settings.hierarchy_ttl, self.cache_stats)
+        self.reporter: Reporter = reporter or NullReporter()
+        self._reported: tuple[float, int, bool] | None = None  # (when, clients, connected)
+
+    def on_tick(self) -> None:
+        """Tell health, as the hub itself does (docs/api.md F1), what this process serves and whether
+        the leader's upstream is up (by its figures, which are trusted for 5 s): every second and at
+        once on a change. The deltas are left to the process's own hub, which counts its frames."""
+        super().on_tick()
+        now = self.clock.monotonic()
+        clients, connected = self.registry.total_clients, self.odds_connected
+        last = self._reported
+        if last is not None and now - last[0] < 1.0 and (last[1], last[2]) == (clients, connected):
+            return
+        self._reported = (now, clients, connected)
+        try:
+            self.reporter.report(UpstreamReport(clients=clients, upstream_connected=connected, role="edge"))
+        except Exception:
+            log.exception("cluster hub: reporting to health failed")
 
     def preamble(self) -> bytes:
         return b"".join([PADDING, self.retry_frame, sse_comment(f"ready {int(self.clock.time() * 1000)}")])
@@ -300,7 +318,7 @@ async def start_cluster(stack: AsyncExitStack, app: Any, settings: Settings, clo
 
     hub = await stack.enter_async_context(OddsHub(settings, clock, swarm_url, reporter=health, dormant=True))
     edge = app.state.hub = health.hub = await stack.enter_async_context(
-        ClusterOddsHub(settings, store, process, clock, cluster_max_clients=configured.max_clients))
+        ClusterOddsHub(settings, store, process, clock, cluster_max_clients=configured.max_clients, reporter=health))
     reporter.edges["hub"] = edge
     lead = reporter.leaderships["hub"] = Leadership(
         store, "hub", hub, HUB_CODEC, clock, process, maxlen=settings.replay_frames,

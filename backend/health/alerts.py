@@ -10,6 +10,7 @@ alert                      fires when                                           
 ``upstream_session_lost``  the odds feed forgot the hub's session (5 minutes)                  warning
 ``memory_budget``          what a service retains is over its memory budget                    warning
 ``cluster_store``          a cluster process cannot reach Redis (it serves what it has)        critical
+``service_not_reporting``  a service's report lease (30 s) ran out: it stopped reporting       critical
 =========================  =================================================================  ========
 
 Each rule fires exactly at its threshold (``>=`` for counts, ``>`` for the rate, as the requirement
@@ -18,7 +19,7 @@ says "above 10 %") and is gone as soon as the figure is back below it: nothing i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from .snapshot import Alert, ServiceMemory, Upstream
 
@@ -31,7 +32,8 @@ def failure_rate(attempts: int, failures: int) -> float:
 
 
 def evaluate(*, odds_connected: bool, upstreams: Mapping[str, Upstream], group_clients: Mapping[str, int],
-             memory: Mapping[str, ServiceMemory], store_ok: bool = True, group_threshold: int = GROUP_CLIENTS_ALERT,
+             memory: Mapping[str, ServiceMemory], store_ok: bool = True, not_reporting: Sequence[str] = (),
+             group_threshold: int = GROUP_CLIENTS_ALERT,
              failure_threshold: float = FAILURE_RATE_ALERT) -> list[Alert]:
     alerts: list[Alert] = []
     for group, clients in sorted(group_clients.items()):
@@ -60,6 +62,11 @@ def evaluate(*, odds_connected: bool, upstreams: Mapping[str, Upstream], group_c
             alerts.append(Alert("memory_budget", "warning",
                                 f"{name} retains {retained} bytes, over its budget of {mem.budget_bytes}",
                                 retained, mem.budget_bytes, name))
+    for name in not_reporting:
+        alerts.append(Alert("service_not_reporting", "critical",
+                            f"the {name} stopped reporting to health (its last report's lease ran out); its figures "
+                            "are not current", 0, 1,
+                            name))
     if not store_ok:
         alerts.append(Alert("cluster_store", "critical", "the cluster's store (Redis) is unreachable", 0, 1,
                             "cluster"))

@@ -66,6 +66,9 @@ class SnapshotCollector:
             rate.add_metric([name], figures.failure_rate_5m)
         yield from (up, attempts, failures, rate)
 
+        reports = snap.hub_reports
+        if reports is not None:
+            yield _gauge("odds_hub_reporting", "1 while the odds hub's report lease (30 s) runs", int(reports.reporting))
         swarm = snap.swarm_ws
         if swarm is not None:
             yield _gauge("odds_swarm_connected", "1 while a Swarm session is live", int(swarm.connected))

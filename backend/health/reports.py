@@ -1,9 +1,11 @@
 """What the streaming services tell health metrics: typed reports, the in-process interface.
 
-The odds hub sends an :class:`UpstreamReport` every second (deltas since its last one); each live
-tracker game sends a :class:`TrackerReport` with a lease, at once when its clients or its upstream
-state change and otherwise when enough has happened (docs/api.md F). :class:`Reporter` is all a
-service sees of the health service.
+The odds hub sends an :class:`UpstreamReport` with a lease every second (deltas since its last one,
+and how it stands now) and at once when its clients or its upstream state change; each live tracker
+game sends a :class:`TrackerReport` with a lease, at once when its clients or its upstream state
+change and otherwise when enough has happened (docs/api.md F). A lease that runs out means the
+service stopped reporting, and health says so. :class:`Reporter` is all a service sees of the health
+service.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ class TrackerReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class UpstreamReport(msgspec.Struct, frozen=True, kw_only=True):
-    """The odds hub's upstream in the last interval: what health counts per second. (Everything
-    else about the hub -- its clients, its connection, its parse errors -- health reads from the hub
-    itself when it builds a snapshot.)"""
+    """The odds hub: what its upstream did since its last report, and how it stands now."""
 
+    lease_ttl: float = 30.0
     delta_messages: int = 0  # frames received from the feed
+    delta_parse_errors: int = 0  # frames that could not be decoded, and deltas the schema check rejected
     delta_updates: int = 0  # subscription updates applied
+    clients: int = 0  # its SSE clients
+    upstream_connected: bool = False  # a Swarm session is live
+    role: str = "service"  # in a cluster: "service" (the process's own hub) or "edge" (for the leader's upstream)
 
 
 class Reporter(Protocol):

@@ -9,7 +9,13 @@ streaming services report to, in process:
   renewed evicted first, expired ones pruned on every report and read); in a cluster it is the
   store's (:class:`ClusterLedger`: the same rules in Redis, leases with their TTL, so every process
   shows the whole cluster);
-* the odds hub's :class:`UpstreamReport` (every second) adds its deltas to per-second rings.
+* the odds hub's :class:`UpstreamReport` (every second, and at once when its clients or its
+  connection change) renews the hub's lease (30 s) in a :class:`LeaseMap` of its own, keyed by the
+  report's role (one lease in one process; in a cluster one for the process's own hub and one for its
+  edge, which speaks for the leader's upstream), and adds its deltas to totals and per-second rings.
+  The odds feed's connection state in the snapshot is what the live leases say: when they have all
+  run out the hub stopped reporting, and the snapshot shows it not connected and alerts, rather than
+  showing its last figures as if they were current.
 
 Rings are :class:`SecondBuckets`: fixed-size, nothing allocated per update, so memory is the same
 after a minute or a year (R4). :meth:`snapshot` builds the one typed :class:`HealthSnapshot` from
@@ -43,6 +49,7 @@ from .snapshot import (
     CountsStream,
     Groups,
     HealthSnapshot,
+    HubReports,
     Memory,
     ResponseTime,
     Series,
@@ -71,9 +78,6 @@ class OddsFigures(Protocol):
 
     cache_stats: CacheCounts
 
-    @property
-    def odds_connected(self) -> bool: ...
-
     def swarm_ws(self, updates_60s: SecondBuckets | None) -> SwarmWs | None: ...
 
     def upstream_figures(self, now: float) -> Upstream | None: ...
@@ -99,6 +103,13 @@ class TrackerFigures(Protocol):
 
 class ClusterStatus(Protocol):
     def figures(self) -> ClusterFigures: ...
+
+
+@dataclass(slots=True)
+class _HubLease:
+    clients: int
+    upstream_connected: bool
+    expires: float  # monotonic
 
 
 class _GameLease(msgspec.Struct, array_like=True):
@@ -252,6 +263,10 @@ class HealthService:
         self.ledger = ledger if ledger is not None else LocalLedger(clock, max_leases)
         self.odds_messages = SecondBuckets(60)
         self.odds_updates = SecondBuckets(60)
+        self.hub_leases: LeaseMap[_HubLease] = LeaseMap(max_leases)  # by role: "service", "edge"
+        self.odds_messages_total = 0
+        self.odds_parse_errors_total = 0
+        self.hub_reported_at: float | None = None
         self.reports_total = 0
         self._responses: deque[float] = deque(maxlen=RESPONSE_SAMPLES)
         self._slow = 0
@@ -278,6 +293,12 @@ class HealthService:
             self.ledger.report(report)
             return
         now = self.clock.time()
+        expires = self.clock.monotonic() + report.lease_ttl
+        self.hub_leases.renew(report.role, _HubLease(report.clients, report.upstream_connected, expires),
+                              self.clock.monotonic(), report.lease_ttl)
+        self.hub_reported_at = now
+        self.odds_messages_total += report.delta_messages
+        self.odds_parse_errors_total += report.delta_parse_errors
         if report.delta_messages:
             self.odds_messages.add(now, report.delta_messages)
         if report.delta_updates:
@@ -310,6 +331,17 @@ class HealthService:
             connect_attempts_total=feed.connect_attempts_total, connect_failures_total=feed.connect_failures_total,
             stalls_total=feed.stalls_total, groups_failed_total=feed.groups_failed_total, last_error=feed.last_error)
 
+    def hub_reports(self) -> HubReports:
+        """The odds hub by its live leases: nothing it reported counts once its lease has run out."""
+        mono = self.clock.monotonic()
+        live = [lease for _, lease in self.hub_leases.live(mono)]
+        return HubReports(
+            reporting=bool(live), clients=sum(lease.clients for lease in live),
+            upstream_connected=any(lease.upstream_connected for lease in live),
+            messages_total=self.odds_messages_total, parse_errors_total=self.odds_parse_errors_total,
+            last_report_at=_iso(self.hub_reported_at),
+            lease_expires_in=round(max((lease.expires - mono for lease in live), default=0.0), 3), leases=len(live))
+
     def response_time(self) -> ResponseTime:
         samples = sorted(self._responses)
         if not samples:
@@ -322,11 +354,14 @@ class HealthService:
         """Everything /api/health and /metrics show, from one consistent reading."""
         now = self.clock.time()
         hub, tracker = self.hub, self.tracker
+        reports = self.hub_reports() if hub is not None else None
         swarm: SwarmWs | None = None
         try:
             swarm = hub.swarm_ws(self.odds_updates) if hub is not None else None
         except Exception:  # the contract: null when the service could not answer
             log.exception("health: the odds hub's metrics failed")
+        if swarm is not None and reports is not None and swarm.connected != reports.upstream_connected:
+            swarm = msgspec.structs.replace(swarm, connected=reports.upstream_connected)  # as upstream.odds_feed
         rollup: TrackerRollup | None = None
         try:
             rollup = self.tracker_rollup() if tracker is not None else None
@@ -337,6 +372,9 @@ class HealthService:
             figures = service.upstream_figures(now) if service is not None else None
             if figures is not None:
                 upstream[name] = figures
+        if "odds_feed" in upstream and reports is not None:
+            upstream["odds_feed"] = msgspec.structs.replace(upstream["odds_feed"],
+                                                             connected=int(reports.upstream_connected))
         if "tracker_feed" in upstream and rollup is not None:
             upstream["tracker_feed"] = msgspec.structs.replace(upstream["tracker_feed"],
                                                                 connected=rollup.upstream_ws_connected_games)
@@ -344,7 +382,8 @@ class HealthService:
         for name, service in (("odds_hub", hub), ("live_tracker", tracker)):
             if service is not None:
                 services[name] = service.memory_figures()
-        services["health"] = ServiceMemory(other_bytes=self.ledger.nbytes() + self._ring_bytes())
+        services["health"] = ServiceMemory(other_bytes=self.ledger.nbytes() + self._ring_bytes()
+                                           + len(self.hub_leases) * LEASE_BYTES)
         group_clients: dict[str, int] = {}
         for name, service in (("hub", hub), ("tracker", tracker)):
             if service is not None:
@@ -368,10 +407,12 @@ class HealthService:
             upstream=upstream,
             groups=Groups(count=len(group_clients), max_clients=max(group_clients.values(), default=0)),
             messages_per_second=Series(odds_feed=self.odds_messages.series(now), tracker_feed=tracker_series),
-            alerts=alerts.evaluate(odds_connected=hub.odds_connected if hub is not None else True,
+            alerts=alerts.evaluate(odds_connected=reports.upstream_connected if reports is not None else True,
                                    upstreams=upstream, group_clients=group_clients, memory=services,
-                                   store_ok=cluster.store_ok if cluster is not None else True),
+                                   store_ok=cluster.store_ok if cluster is not None else True,
+                                   not_reporting=() if reports is None or reports.reporting else ("odds_hub",)),
             cluster=cluster,
+            hub_reports=reports,
         )
 
     def _ring_bytes(self) -> int:

@@ -111,6 +111,19 @@ class TrackerMetrics(msgspec.Struct, kw_only=True):
     feed: TrackerFeedFigures = msgspec.field(default_factory=TrackerFeedFigures)
 
 
+class HubReports(msgspec.Struct, kw_only=True):
+    """The odds hub as it reported itself (docs/api.md F1, F2): its leased reports, summed."""
+
+    reporting: bool  # a report's lease (30 s) is running
+    clients: int  # its SSE clients, by its last reports (0 when not reporting)
+    upstream_connected: bool  # a Swarm session was live at its last report (false when not reporting)
+    messages_total: int  # frames received, summed from the reports since the start
+    parse_errors_total: int  # frames and deltas skipped, the same way
+    last_report_at: str | None  # ISO 8601 time of the last report, or null before the first
+    lease_expires_in: float  # seconds until the newest lease runs out (0 when not reporting)
+    leases: int  # live leases: 1 for the hub; in a cluster, one for its own hub and one for its edge
+
+
 class Cache(msgspec.Struct):
     hits: int
     misses: int
@@ -211,6 +224,7 @@ class HealthSnapshot(msgspec.Struct, kw_only=True):
     messages_per_second: Series
     alerts: list[Alert]
     cluster: ClusterFigures | None = None  # null when one process serves alone
+    hub_reports: HubReports | None = None  # null when no odds hub runs with this health service
 
 
 def to_json(snapshot: HealthSnapshot) -> bytes:

@@ -43,6 +43,9 @@ from .specs import COUNTS
 
 log = logging.getLogger(__name__)
 
+REPORT_LEASE = 30.0  # seconds health trusts a report of the hub's (docs/api.md F2)
+
+
 @dataclass(frozen=True, slots=True)
 class Sport:
     name: str
@@ -92,7 +95,8 @@ class OddsHub(GroupHub):
         self.poll_bucket = TokenBucket(settings.poll_rate, settings.poll_burst, clock.monotonic())
         self.reporter: Reporter = reporter or NullReporter()
         self._reported_at = -1e9
-        self._reported_totals = (0, 0)
+        self._reported_standing: tuple[int, bool] | None = None
+        self._reported_totals = (0, 0, 0)
         self._updates_by_kind: dict[str, SecondBuckets] = {}
         self._updates_by_tag: dict[str, SecondBuckets] = {}
         self._counts_runs = SecondBuckets(60)
@@ -112,6 +116,7 @@ class OddsHub(GroupHub):
         if not self.dormant:
             self.start_upstream()
         self.start_reaper()
+        self.on_tick()  # the first report (and its lease) at once, not half a second later
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -205,16 +210,21 @@ class OddsHub(GroupHub):
 
     # -- reporting and metrics ----------------------------------------------------------------------------
     def on_tick(self) -> None:
-        """Every second, tell health what the upstream did since the last report."""
+        """Tell health what the upstream did and how the hub stands (docs/api.md F1): every second, and
+        at once (on the reaper's next half-second tick) when its clients or its connection changed."""
         now = self.clock.monotonic()
-        if now - self._reported_at < 1.0:
+        standing = (self.registry.total_clients, self.conn.connected)
+        if now - self._reported_at < 1.0 and standing == self._reported_standing:
             return
         self._reported_at = now
+        self._reported_standing = standing
         stats = self.conn.stats
-        totals = (stats.messages_total, stats.updates_total)
+        totals = (stats.messages_total, stats.parse_errors_total, stats.updates_total)
         last, self._reported_totals = self._reported_totals, totals
         try:
-            self.reporter.report(UpstreamReport(delta_messages=totals[0] - last[0], delta_updates=totals[1] - last[1]))
+            self.reporter.report(UpstreamReport(
+                lease_ttl=REPORT_LEASE, delta_messages=totals[0] - last[0], delta_parse_errors=totals[1] - last[1],
+                delta_updates=totals[2] - last[2], clients=standing[0], upstream_connected=standing[1]))
         except Exception:
             log.exception("hub: reporting to health failed")
 

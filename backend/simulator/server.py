@@ -122,7 +122,8 @@ class _TrackerFeed:
                 return
             entry = self._games.get(gid)
             if entry is None:
-                entry = self._games[gid] = (MatchTracker(gid, view, now, self.config.seed), set())
+                tracker = MatchTracker(gid, view, now, self.config.seed, self.config.time_scale)
+                entry = self._games[gid] = (tracker, set())
             tracker, peers = entry
             peers.add(peer)
             self._idle_since.pop(gid, None)

@@ -44,6 +44,11 @@ SIDES = ("home", "away")
 TENNIS_POINTS = ("0", "15", "30", "40", "AD")
 BALL_EVERY = 0.5  # seconds between ball updates
 POSSESSION_EVERY = 10.0  # seconds between possession updates
+DANGER_GAP = 60.0  # match seconds at least between two dangerous attacks of a football match
+# The tracker's own football events, per second of match time (about 27 free kicks, one red card a match)
+FREE_KICK_RATE = 0.005
+SUBSTITUTION_RATE = 0.004  # from minute 46, at most five a side
+RED_CARD_RATE = 0.0002
 KIND_OF_WORLD_EVENT = {"goal": "goal", "corner": "corner", "yellow_card": "yellow_card",
                        "shot_on_target": "shot_on_target", "set_won": "set"}
 BASKETBALL_SCORES = {1: "free_throw", 2: "two_pointer", 3: "three_pointer"}
@@ -68,8 +73,9 @@ def period_label(fam: str, kind: str, period: int) -> str:
 
 
 class MatchTracker:
-    def __init__(self, game_id: int, view: LiveView, now: float, seed: int) -> None:
+    def __init__(self, game_id: int, view: LiveView, now: float, seed: int, time_scale: float = 1.0) -> None:
         self.game_id = str(game_id)
+        self.time_scale = time_scale  # match seconds per second, as the world plays them
         self.profile = view.profile
         self.family = family(view.profile)
         self.sets_sport = isinstance(view.live, LiveSets)
@@ -81,7 +87,8 @@ class MatchTracker:
         self._ball_at = now
         self._possession_at = now
         self._held = [0.0, 0.0]  # seconds each side has had the ball
-        self._danger_since = -1e9
+        self._danger_since = -1e9  # match time (seconds of play the tracker has followed) of the last one
+        self._match_time = 0.0
         self._subs = [0, 0]
         self._points = [0, 0]  # tennis: points in the current game (index into TENNIS_POINTS, deuce rules)
         self._last_event: Any = None  # the newest of the world's live_events seen (by identity)
@@ -270,11 +277,14 @@ class MatchTracker:
         running = [sum(1 for p in before[:-1] if p.home > p.away), sum(1 for p in before[:-1] if p.home < p.away)]
         for i, now in enumerate(after):
             was = before[i] if i < len(before) else Score()
+            games = [was.home, was.away]  # the set as it stands after each unit: one at a time
             for side in _interleave(max(0, now.home - was.home), max(0, now.away - was.away)):
+                games[side] += 1
+                periods = [*after[:i], Score(*games)]
                 if self.family == "tennis":
-                    self._finish_tennis_game(out, side, after[: i + 1], Score(*running))
+                    self._finish_tennis_game(out, side, periods, Score(*running))
                 else:
-                    self._event(out, "point", side, score=Score(*running), periods=after[: i + 1])
+                    self._event(out, "point", side, score=Score(*running), periods=periods)
             over = i < len(after) - 1 or last_complete
             if over and i >= len(before) - 1:  # it was the set in play (or a later one): it just ended
                 winner = 0 if now.home > now.away else 1
@@ -332,7 +342,8 @@ class MatchTracker:
         if r.random() < dt * (0.12 if self.family == "basketball" else 0.15):
             self.attacking = 1 - self.attacking  # possession changes hands
         minute = self.state.minute or 0
-        self._extras(out, dt, minute)
+        self._match_time += dt * self.time_scale
+        self._extras(out, dt * self.time_scale, minute)  # at the match's pace, as the world's own events
         if now - self._ball_at >= BALL_EVERY:
             self._ball_at = now
             self._move_ball(out, minute)
@@ -354,24 +365,25 @@ class MatchTracker:
         zone = "danger" if distance < 0.17 else "attack" if distance < 0.38 else "safe"
         self._emit(out, BallUpdate(game_id=self.game_id, seq=self._next(),
                                    ball=Ball(x=round(x, 3), y=round(y, 3), team=SIDES[self.attacking], zone=zone)))
-        if zone == "danger" and ball.zone != "danger" and self._now - self._danger_since > 8.0:
-            self._danger_since = self._now
+        if zone == "danger" and ball.zone != "danger" and self._match_time - self._danger_since > DANGER_GAP:
+            self._danger_since = self._match_time
             if self.family == "football":
                 self._event(out, "dangerous_attack", self.attacking)
-                if r.random() < 0.3:
+                if r.random() < 0.5:
                     self._event(out, "shot", self.attacking)
 
     def _extras(self, out: list[Frame], dt: float, minute: int) -> None:
+        """The tracker's own events, at their rates per second of match time ``dt``."""
         r = self.rng
         if self.family == "football":
-            if r.random() < dt * 0.01:
+            if r.random() < dt * FREE_KICK_RATE:
                 self._event(out, "free_kick", 1 - self.attacking)
-            if minute >= 46 and r.random() < dt * 0.004:
+            if minute >= 46 and r.random() < dt * SUBSTITUTION_RATE:
                 side = r.randrange(2)
                 if self._subs[side] < 5:
                     self._subs[side] += 1
                     self._event(out, "substitution", side)
-            if r.random() < dt * 0.0002:
+            if r.random() < dt * RED_CARD_RATE:
                 self._event(out, "red_card", r.randrange(2))
         elif self.family == "basketball":
             if r.random() < dt * 0.02:

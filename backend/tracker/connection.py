@@ -32,6 +32,7 @@ from .session import Ended, Event, Malformed, Refused, Stalled, TrackerSession
 log = logging.getLogger(__name__)
 
 TICK = 0.5
+ABANDONED = object()  # what the ticker returns when it stopped the reader of a socket that would not close
 
 
 async def _websocket_connect(url: str) -> Any:
@@ -125,7 +126,10 @@ class TrackerConnection:
             self._fire("opened")
             self.session.connection_made(self.clock.monotonic())
             await ws.send(self.session.subscription(self.clock.time()).decode())
-            ticker = asyncio.create_task(self._tick(ws), name="tracker-ticker")
+            reader = asyncio.current_task()
+            assert reader is not None
+            ticker = asyncio.create_task(self._tick(ws, reader), name="tracker-ticker")
+            abandoned = False
             try:
                 async for message in ws:
                     self.stats.messages_total += 1
@@ -137,10 +141,17 @@ class TrackerConnection:
                     self._deliver(events)
                     if self._finished:
                         break
+            except asyncio.CancelledError:
+                # the ticker gave up on a stalled socket that would not close (R9); any other
+                # cancellation -- one requested besides it included -- goes on up
+                if not (ticker.done() and not ticker.cancelled() and ticker.result() is ABANDONED
+                        and reader.uncancel() == 0):
+                    raise
+                abandoned = True
             finally:
                 ticker.cancel()
                 await asyncio.gather(ticker, return_exceptions=True)
-            if not self._finished:
+            if not self._finished and not abandoned:
                 self.stats.last_error = "tracker WebSocket closed"
         except (OSError, ConnectionError, websockets.InvalidHandshake, websockets.InvalidURI,
                 websockets.ConnectionClosed) as exc:
@@ -172,7 +183,7 @@ class TrackerConnection:
         opened.append(ws)
         return ws
 
-    async def _tick(self, ws: Any) -> None:
+    async def _tick(self, ws: Any, reader: asyncio.Task[Any]) -> object:
         while True:
             await self.clock.sleep(TICK)
             events = self.session.tick(self.clock.monotonic())
@@ -182,8 +193,14 @@ class TrackerConnection:
                     self.stats.stalls_total += 1
                     self.stats.stalls_5m.add(self.clock.time())
                     self.stats.last_error = "tracker feed stalled"
-                    await ws.close()  # the reader ends; the loop reconnects
-                    return
+                    try:
+                        await ws.close()  # the reader ends; the loop reconnects
+                    except Exception:  # the socket would not close: stop reading it all the same
+                        log.exception("tracker %s: closing the stalled socket failed; abandoning it",
+                                      self.session.game_id)
+                        reader.cancel()
+                        return ABANDONED
+                    return None
 
     def _deliver(self, events: list[Event]) -> None:
         for event in events:

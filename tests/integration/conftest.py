@@ -13,6 +13,8 @@ from tests.support.server import running_server
 async def srv():
     async with running_server() as server:
         await wait_for(lambda: server.hub.conn.connected, 15)
+        # and health has heard so from the hub's reports (at most half a second later, docs/api.md F1)
+        await wait_for(lambda: server.app.state.health.snapshot().hub_reports.upstream_connected, 5)
         yield server
 
 

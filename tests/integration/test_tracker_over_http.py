@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import httpx
-from oddsui.tracker_feed import MatchEnd, MatchEvent, MatchState, Score, Teams, decode_frame, encode_frame
+from oddsui.tracker_feed import MatchEnd, MatchEvent, MatchState, Score, Teams, apply, decode_frame, encode_frame
 from websockets.asyncio.server import serve
 
 from tests.support.feed import wait_for
@@ -183,3 +184,116 @@ async def test_past_the_tracker_game_limit_another_game_is_a_429_with_retry_afte
             assert stream.response.status_code == 200
             ready = await stream.next_event(timeout=10)
             assert ready.event == "ready" and ready.json() == {"gameId": str(second)}
+
+
+class Recorder:
+    """Everything a stream sends, read in the background (so a quiet stream can be told apart)."""
+
+    def __init__(self, stream: SseStream) -> None:
+        self.messages: list[SseMessage] = []
+        self._task = asyncio.create_task(self._read(stream))
+
+    async def _read(self, stream: SseStream) -> None:
+        while True:
+            message = await stream.next_message()
+            if message.data is not None:
+                self.messages.append(message)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def quiet(recorders: list[Recorder], seconds: float = 1.5, limit: float = 20.0) -> None:
+    """Until none of ``recorders`` has received anything for ``seconds``."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    counts = [len(r.messages) for r in recorders]
+    still_since = loop.time()
+    while loop.time() - still_since < seconds:
+        assert loop.time() - started < limit, "the streams never went quiet"
+        await asyncio.sleep(0.1)
+        now = [len(r.messages) for r in recorders]
+        if now != counts:
+            counts, still_since = now, loop.time()
+
+
+def tracker_view(recorder: Recorder) -> MatchState | None:
+    """The match as a receiver of the tracker stream holds it: its last state with every frame after."""
+    state = None
+    for frame in frames(recorder.messages):
+        state = frame if isinstance(frame, MatchState) else apply(state, frame) if state is not None else None
+    return state
+
+
+def hub_view(recorder: Recorder) -> tuple[tuple[int, int], list[tuple[int, int]]] | None:
+    """The score and per-period (or per-set) scores of the game as the odds hub's last ``game`` shows them."""
+    games = [m for m in recorder.messages if m.event == "game"]
+    if not games:
+        return None
+    data = games[-1].json()["data"]
+    info, stats = data["info"], data.get("stats") or {}
+    periods = [(stats[f"score_set{i}"]["team1_value"], stats[f"score_set{i}"]["team2_value"])
+               for i in range(1, 1 + sum(1 for key in stats if key.startswith("score_set")))]
+    return (int(info["score1"]), int(info["score2"])), periods
+
+
+async def test_the_tracker_and_the_odds_hub_show_the_same_score_at_the_same_moment():
+    # docs/api.md E5: the tracker follows the world the odds feed serves, so with the world frozen
+    # (SwarmSimulator.pause) and both streams drained, a client of each sees the same score -- the
+    # world's -- for every game, period by period, in timed and set sports, round after round.
+    async with running_server(sim_live_games=60, sim_prematch_games=20, sim_time_scale=30.0) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=30) as http:
+        await wait_for(lambda: srv.hub.conn.connected)
+        world = srv.simulator.world
+        by_sport: dict[str, list[int]] = {}
+        for gid in world.game_ids(live=True):
+            by_sport.setdefault(world.live_view(gid).profile.name, []).append(gid)
+        sports = ("Football", "Basketball", "Ice Hockey", "Handball", "Tennis", "Volleyball")
+        picked = [g for name in sports for g in by_sport.get(name, [])[:2]]
+        names = {world.live_view(g).profile.name for g in picked}
+        assert {"Football", "Tennis"} <= names and len(names) >= 4, names  # timed sports and set sports
+        async with contextlib.AsyncExitStack() as stack:
+            trackers: dict[int, Recorder] = {}
+            hubs: dict[int, Recorder] = {}
+            for gid in picked:
+                trackers[gid] = Recorder(await stack.enter_async_context(
+                    SseStream(http, f"/api/live-tracker?gameId={gid}")))
+                hubs[gid] = Recorder(await stack.enter_async_context(
+                    SseStream(http, f"/api/live-game-stream?gameId={gid}")))
+            recorders = [*trackers.values(), *hubs.values()]
+            try:
+                def started(gid: int) -> bool:
+                    return bool(tracker_view(trackers[gid]) and hub_view(hubs[gid]))
+
+                def over(gid: int) -> bool:  # it ended as the streams opened (the matches run fast)
+                    return world.live_view(gid) is None or any(m.event == "error" for m in trackers[gid].messages)
+
+                await wait_for(lambda: all(started(g) or over(g) for g in picked), 15)
+                picked = [g for g in picked if started(g)]
+                assert len(picked) >= 4
+                seen: dict[int, set] = {g: set() for g in picked}
+                for _ in range(4):
+                    await asyncio.sleep(2.0)  # the world plays on (30 times real time)
+                    srv.simulator.pause()
+                    await quiet(recorders)
+                    compared = 0
+                    for gid in picked:
+                        view = world.live_view(gid)
+                        if view is None:
+                            continue  # it ended meanwhile: the tracker said end, the hub has no live game
+                        state, hub = tracker_view(trackers[gid]), hub_view(hubs[gid])
+                        tracker_score = (state.score.home, state.score.away)
+                        tracker_periods = [(p.home, p.away) for p in state.periods]
+                        assert (tracker_score, tracker_periods) == hub, (gid, view.profile.name)
+                        node = world.game(gid)
+                        assert tracker_score == (int(node["info"]["score1"]), int(node["info"]["score2"]))
+                        seen[gid].add((tracker_score, tuple(tracker_periods)))
+                        compared += 1
+                    assert compared >= len(picked) // 2
+                    srv.simulator.resume()
+                moved = sum(1 for g in picked if len(seen[g]) > 1)
+                assert moved >= 2  # the scores changed between the frozen moments: not 0:0 against 0:0
+            finally:
+                for recorder in recorders:
+                    await recorder.stop()

@@ -19,6 +19,7 @@ from backend.clock import FakeClock
 from backend.cluster.leader import Leadership
 from backend.cluster.runtime import HUB_CODEC, ClusterOddsHub, ClusterReporter, hub_calls, hub_figures
 from backend.cluster.store import MemoryStore
+from backend.health.service import HealthService
 from backend.hub.base import Unavailable
 from backend.hub.fanout import Client
 from backend.hub.registry import LimitExceeded
@@ -65,6 +66,8 @@ class Process:
         self.name = name
         self.hub = OddsHub(cluster.settings, cluster.clock, "ws://feed/", connector=cluster.feed.connect, dormant=True)
         self.edge = ClusterOddsHub(cluster.settings, cluster.store, name, cluster.clock)
+        self.health = HealthService(cluster.clock, hub=self.edge)  # wired as runtime.start_cluster wires it
+        self.hub.reporter = self.edge.reporter = self.health
         self.lead = Leadership(cluster.store, "hub", self.hub, HUB_CODEC, cluster.clock, name,
                                start_upstream=self.hub.start_upstream, stop_upstream=self.hub.stop_upstream,
                                handle_call=hub_calls(self.hub), metrics=hub_figures(self.hub))
@@ -410,11 +413,23 @@ async def test_every_edge_speaks_for_the_leaders_upstream_only_while_it_hears_fr
         swarm = edge.swarm_ws(None)
         assert swarm.clients == 1 and swarm.groups == 1 and swarm.snapshots_total == 1  # this process's fan-out
         assert swarm.by_endpoint["game"].clients == 1
+        health = next(p for p in c.processes if p.edge is edge).health
+        await c.run_until(lambda: health.snapshot().upstream["odds_feed"].connected == 1, limit=2)
+        reports = health.snapshot().hub_reports  # its own dormant hub's lease and its edge's
+        assert reports.reporting and reports.leases == 2 and reports.clients == 1 and reports.upstream_connected
+        assert health.snapshot().alerts == []
         c.store.down = True
         await c.run_until(lambda: edge.swarm_ws(None) is None, limit=10)  # not "connected" from old news
         assert not edge.odds_connected
+        await c.run_until(lambda: not health.snapshot().hub_reports.upstream_connected, limit=1)  # its edge said so
+        snap = health.snapshot()
+        assert snap.upstream == {} and snap.hub_reports.reporting  # still reporting: no figures, not connected
+        assert "upstream_disconnected" in {a.name for a in snap.alerts}
         c.store.down = False
         await c.run_until(lambda: edge.swarm_ws(None) is not None and edge.swarm_ws(None).connected, limit=15)
+        await c.run_until(lambda: health.snapshot().upstream["odds_feed"].connected == 1, limit=1)
+        leader = c.leader()
+        assert leader.health.snapshot().hub_reports.upstream_connected  # the leader's own hub says so too
 
 
 async def test_a_frame_lost_while_the_store_was_away_reaches_the_clients_when_it_is_back():

@@ -3,7 +3,10 @@ stay within their bounds, eviction and expiry are exact, and the rollup is what 
 
 from __future__ import annotations
 
-from hypothesis import settings
+import asyncio
+
+import msgspec
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -11,7 +14,8 @@ from backend.clock import FakeClock
 from backend.health.leases import LeaseMap
 from backend.health.reports import TrackerReport, UpstreamReport
 from backend.health.service import HealthService
-from backend.health.snapshot import TrackerMetrics
+from backend.health.snapshot import CountsStream, ServiceMemory, TrackerMetrics, Upstream
+from backend.hub.service import OddsHub
 from backend.settings import Settings
 from backend.tracker.groups import TrackerSpec
 from backend.tracker.service import TrackerService
@@ -165,10 +169,110 @@ async def test_a_stalled_tracker_feed_raises_upstream_stalled_for_five_minutes()
 
 def test_every_field_of_the_hubs_report_is_counted_by_health():
     clock = FakeClock()
-    counted = {"delta_messages": lambda h: sum(h.odds_messages.series(clock.time())),
-               "delta_updates": lambda h: h.odds_updates.total(clock.time())}
+    counted = {"delta_messages": (3, lambda h: sum(h.odds_messages.series(clock.time()))),
+               "delta_updates": (3, lambda h: h.odds_updates.total(clock.time())),
+               "delta_parse_errors": (3, lambda h: h.hub_reports().parse_errors_total),
+               "clients": (3, lambda h: h.hub_reports().clients),
+               "upstream_connected": (True, lambda h: h.hub_reports().upstream_connected),
+               "lease_ttl": (3.0, lambda h: h.hub_reports().lease_expires_in),
+               "role": ("edge", lambda h: next(iter(k for k, _ in h.hub_leases.live(clock.monotonic()))))}
     assert set(UpstreamReport.__struct_fields__) == set(counted)  # nothing sent that health never reads
-    for field, reading in counted.items():
+    for field, (value, reading) in counted.items():
         health = HealthService(clock)
-        health.report(UpstreamReport(**{field: 3}))
-        assert reading(health) == 3
+        health.report(UpstreamReport(**{field: value}))
+        assert reading(health) == value
+
+
+class _Hub:
+    """What health reads of the odds hub directly; what it reports goes through the lease."""
+
+    cache_stats = msgspec.defstruct("Stats", [("hits", int), ("misses", int)])(0, 0)
+
+    def swarm_ws(self, updates_60s):
+        return None
+
+    def upstream_figures(self, now):
+        return Upstream(connected=1, connect_attempts_5m=1, connect_failures_5m=0, failure_rate_5m=0.0)
+
+    def counts_runs(self, now):
+        return CountsStream(0, None, {})
+
+    def memory_figures(self):
+        return ServiceMemory()
+
+    def clients_by_group(self):
+        return {}
+
+
+def _hub_state(health):
+    snap = health.snapshot()
+    return (snap.hub_reports.reporting, snap.upstream["odds_feed"].connected, snap.hub_reports.clients,
+            sorted((a.name, a.service) for a in snap.alerts))
+
+
+NOT_REPORTING = (False, 0, 0, [("service_not_reporting", "odds_hub"), ("upstream_disconnected", "odds_feed")])
+
+
+@settings(max_examples=60, deadline=None)
+@given(reports=st.lists(st.tuples(st.integers(0, 50), st.booleans(), st.floats(0.0, 29.0)), min_size=1, max_size=8),
+       resume_after=st.floats(0.0, 100.0))
+def test_the_hubs_lease_runs_out_exactly_30_s_after_its_last_report_and_a_report_renews_it(reports, resume_after):
+    clock = FakeClock()
+    health = HealthService(clock, hub=_Hub())
+    assert _hub_state(health) == NOT_REPORTING  # nothing reported yet
+    for clients, connected, gap in reports:  # reports at most 29 s apart: the lease never runs out
+        health.report(UpstreamReport(delta_messages=5, clients=clients, upstream_connected=connected))
+        last_at = clock.monotonic()
+        expected = (True, int(connected), clients, [] if connected else [("upstream_disconnected", "odds_feed")])
+        assert _hub_state(health) == expected
+        clock.advance(gap)
+        assert _hub_state(health) == expected
+    clock.advance((last_at + 30.0 - 1e-6) - clock.monotonic())
+    assert _hub_state(health) == expected  # a microsecond before 30 s it still holds
+    clock.advance((last_at + 30.0) - clock.monotonic())
+    assert clock.monotonic() == last_at + 30.0
+    assert _hub_state(health) == NOT_REPORTING  # at 30 s exactly it has run out: no stale figures
+    snap = health.snapshot()
+    assert snap.hub_reports.lease_expires_in == 0 and snap.hub_reports.leases == 0
+    assert snap.hub_reports.messages_total == 5 * len(reports)  # what was counted stays counted
+    clock.advance(resume_after)
+    assert _hub_state(health) == NOT_REPORTING
+    health.report(UpstreamReport(clients=7, upstream_connected=True))  # it reports again: recovered
+    assert _hub_state(health) == (True, 1, 7, [])
+    assert health.snapshot().hub_reports.lease_expires_in == 30.0
+
+
+async def _advance(clock, seconds):
+    for _ in range(round(seconds / 0.1)):
+        clock.advance(0.1)
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+
+async def _never_connects(url):
+    raise OSError("no feed here")
+
+
+async def test_a_hub_that_stops_reporting_is_shown_so_and_recovers_when_its_reaper_reports_again():
+    # The real hub and its reaper: while the reaper ticks, the lease never lapses; stopped, it does.
+    clock = FakeClock()
+    hub = OddsHub(Settings(), clock, "ws://nowhere/", connector=_never_connects)
+    health = HealthService(clock, hub=hub)
+    hub.reporter = health
+    async with hub:
+        assert health.snapshot().hub_reports.reporting  # the first report as it starts
+        await _advance(clock, 40.0)
+        assert health.snapshot().hub_reports.reporting and health.reports_total >= 26
+        reaper = hub._reaper
+        reaper.cancel()
+        await asyncio.gather(reaper, return_exceptions=True)
+        await _advance(clock, 29.0)
+        assert health.snapshot().hub_reports.reporting
+        await _advance(clock, 1.0)
+        snap = health.snapshot()
+        assert not snap.hub_reports.reporting and snap.upstream["odds_feed"].connected == 0
+        assert "service_not_reporting" in {a.name for a in snap.alerts}
+        hub.start_reaper()
+        await _advance(clock, 1.0)  # its first round, half a second after it starts
+        snap = health.snapshot()
+        assert snap.hub_reports.reporting and "service_not_reporting" not in {a.name for a in snap.alerts}
