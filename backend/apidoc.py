@@ -29,7 +29,9 @@ SSE = "text/event-stream"
 
 LAST_EVENT_ID = HeaderParameter(name="Last-Event-ID", required=False, description=(
     "Resume: the id of the last message received. The stream then starts with exactly the messages "
-    "missed, or with a fresh snapshot when they are no longer kept. Anything else is a fresh start."))
+    "missed, or with a fresh snapshot when they are no longer kept. Anything else is a fresh start. "
+    "The same id may be given as the `lastEventId` query parameter instead, for a client that cannot "
+    "set headers (an EventSource opened by a page rendered at that id); the header wins when both are."))
 ERRORS = {
     400: ResponseSpec(events.Error, description="A missing or invalid parameter, before the stream opens."),
     429: ResponseSpec(events.Error, description="A limit (clients, groups, upstream subscriptions) was reached; "

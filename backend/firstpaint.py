@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 HOLD_SECONDS = 30.0  # a rendered page keeps its groups this long: the browser resumes within it
 SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot (its first list)
 HIERARCHY_WAIT = 2.0
+RENDERS_AT_ONCE = 2  # page renders (pure Python, in a thread: they share the GIL with the fan-out)
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
 
 
@@ -63,6 +64,7 @@ class FirstPaint:
         self.template_path = template_path
         self.manifest_path = manifest_path
         self._cache: dict[Path, tuple[float, Any]] = {}
+        self._renders: asyncio.Semaphore | None = None  # made in the server's loop, on first use
 
     # -- inputs, re-read when their file changes ------------------------------------------------------
     def _read(self, path: Path, parse: Any) -> Any:
@@ -132,6 +134,11 @@ class FirstPaint:
             view.hierarchy = msgspec.Raw(msgspec.json.encode({**data, **flags}))
         except Exception as exc:  # the page renders without names; the app fetches them itself
             log.info("first view without the hierarchy: %s", exc)
+            data = {}
+        if sport_id is not None and sport_id not in (data.get("sport") or {}):
+            # a sport the hierarchy does not name: the mode's page, and no group is made for it (a
+            # URL must not be a way to have the hub subscribe upstream to anything it is asked)
+            sport_id = view.sport_id = None
         streams: list[tuple[Any, str, str, str]] = []
         if sport_id is not None and mode == "live":
             streams.append((specs.parse_live({"sportId": sport_id}), "sport", f"/api/live-stream?sportId={sport_id}",
@@ -183,6 +190,7 @@ class FirstPaint:
         the floor ``bench/firstpaint.py`` measures against (only mounted with ``BENCH_PAGES``).
 
         ``Server-Timing`` says where the server's time went (``state``: reading the streams' snapshots;
+        ``queue``: waiting for one of the ``RENDERS_AT_ONCE`` render slots;
         ``render``: the views on the tree and the serialization; ``compress``)."""
         view_of = self.view_of(request.url.path if path is None else path)
         if view_of is None:
@@ -194,17 +202,27 @@ class FirstPaint:
         template = self._read(self.template_path, bytes.decode)
         manifest = self.manifest() or {}
         head = self._head(manifest) if manifest and not plain else []
-        html = await asyncio.to_thread(render_page, template, view, head, self._rewrite(manifest, plain),
-                                       not plain)
-        t2 = time.perf_counter()
-        body = html.encode()
-        headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
+        encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
+        rewrite = self._rewrite(manifest, plain)
 
-        for encoding in accepted_encodings(request.headers.get("accept-encoding")):
-            body = brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)
-            headers["content-encoding"] = encoding
-            break
+        def render_and_compress() -> tuple[bytes, float]:
+            html = render_page(template, view, head, rewrite, not plain).encode()
+            rendered = time.perf_counter()
+            if encoding == "br":
+                html = brotli.compress(html, quality=5)
+            elif encoding == "gzip":
+                html = gzip.compress(html, 6, mtime=0)
+            return html, rendered
+
+        if self._renders is None:
+            self._renders = asyncio.Semaphore(RENDERS_AT_ONCE)
+        async with self._renders:  # a burst of page loads queues here instead of slowing every stream
+            t_start = time.perf_counter()
+            body, t2 = await asyncio.to_thread(render_and_compress)
         t3 = time.perf_counter()
-        headers["server-timing"] = (f"state;dur={(t1 - t0) * 1000:.1f}, render;dur={(t2 - t1) * 1000:.1f}, "
-                                    f"compress;dur={(t3 - t2) * 1000:.1f}")
+        headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
+        if encoding is not None:
+            headers["content-encoding"] = encoding
+        headers["server-timing"] = (f"state;dur={(t1 - t0) * 1000:.1f}, queue;dur={(t_start - t1) * 1000:.1f}, "
+                                    f"render;dur={(t2 - t_start) * 1000:.1f}, compress;dur={(t3 - t2) * 1000:.1f}")
         return Response(body, media_type="text/html", headers=headers)

@@ -187,8 +187,10 @@ def abort_connection(send: Send) -> bool:
 
 def accepted_encodings(header: str | None) -> list[str]:
     """The encodings of ``Accept-Encoding`` we have (``br``, ``gzip``), the client's preference
-    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` names both."""
+    first (by q-value; ``br`` before ``gzip`` on a tie). ``q=0`` refuses one; ``*`` stands for those
+    not named."""
     found: dict[str, float] = {}
+    star: float | None = None
     for part in (header or "").split(","):
         name, _, params = part.strip().partition(";")
         name = name.strip().lower()
@@ -200,9 +202,13 @@ def accepted_encodings(header: str | None) -> list[str]:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        for known in (("br", "gzip") if name == "*" else (name,)):
-            if known in ("br", "gzip") and known not in found:
-                found[known] = q
+        if name == "*":
+            star = q if star is None else star
+        elif name in ("br", "gzip") and name not in found:
+            found[name] = q
+    for known in ("br", "gzip"):  # "*" stands for the ones not named (an explicit name wins)
+        if known not in found and star is not None:
+            found[known] = star
     ranked = sorted((enc for enc, q in found.items() if q > 0), key=lambda enc: (-found[enc], enc != "br"))
     return ranked
 

@@ -243,10 +243,13 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
             folder, rest = parts
             if folder == "assets":
                 path = _resolve_inside(static_dir / "assets", rest)
-            elif folder.startswith("pyodide-") and folder == f"pyodide-{painter.core_hash()}":
+            elif (core := painter.core_hash()) is not None and folder == f"pyodide-{core}":
                 path = _resolve_inside(static_dir / "pyodide", rest)
-        if path is None or path.name.endswith((".br", ".gz")):
-            return Response("Not found", status_code=HTTP_404_NOT_FOUND, media_type="text/plain")
+        if path is None or path.name.endswith((".br", ".gz")) or any(p.startswith(".") for p in file_path.split("/")):
+            # not cached: another build's hash (a rolling deploy, a page from before a rebuild) may
+            # be served here a moment later, and a 404 kept for a year would outlive it
+            return Response("Not found", status_code=HTTP_404_NOT_FOUND, media_type="text/plain",
+                            headers={"cache-control": "no-store"})
         return _immutable_file(request, path)
 
     @get("/boot.js", include_in_schema=False, cache_control=NO_CACHE, name="ui:boot")

@@ -2,8 +2,8 @@
 //
 // Every URL comes from /manifest.json (written by scripts/build_assets.py):
 //   loader               {url}                                (frontend/pyodide_loader.mjs, content-hashed:
-//                                                              the one copy of the load-Pyodide, loadPackage
-//                                                              and micropip logic, shared with the worker)
+//                                                              the one copy of the load-Pyodide and
+//                                                              loadPackage logic, shared with the worker)
 //   pyodide.module       /pyodide/pyodide.mjs                 (imported by the loader, so a 404 is caught)
 //   pyodide.indexURL     /pyodide/                            (core: asm.wasm, stdlib)
 //   pyodide.lockFileURL  /wheels/pyodide-lock.<hash>.json     (the page's lock: msgspec and our wheel by

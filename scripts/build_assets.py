@@ -813,7 +813,7 @@ def build(force: bool = False) -> None:
         page = ensure_page_assets()
         core_hash = folder_hash(PYODIDE_DIR)
         page_lock = ensure_page_lock(app, f"{IMMUTABLE_PREFIX}/pyodide-{core_hash}/")
-        for folder in (PYODIDE_DIR, ASSETS_DIR, WORKER_DIR):
+        for folder in (PYODIDE_DIR, ASSETS_DIR):  # what /immutable/ serves, by Accept-Encoding
             ensure_precompressed(folder)
         ensure_manifest(lock_sha, app, worker, loader, page_lock, page, core_hash)
     log(f"done in {time.monotonic() - started:.2f} s -> {STATIC_DIR}")

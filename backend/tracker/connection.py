@@ -118,6 +118,7 @@ class TrackerConnection:
         ws: Any = None
         opened: list[Any] = []  # the socket as soon as it exists: a cancel can land before within() returns it
         live_since: float | None = None
+        abandoned = False
         try:
             try:
                 ws = await within(self.clock, self.connect_timeout, self._open(opened))
@@ -129,7 +130,6 @@ class TrackerConnection:
             reader = asyncio.current_task()
             assert reader is not None
             ticker = asyncio.create_task(self._tick(ws, reader), name="tracker-ticker")
-            abandoned = False
             try:
                 async for message in ws:
                     self.stats.messages_total += 1
@@ -167,11 +167,12 @@ class TrackerConnection:
             self.session.connection_lost()
             if ws is None and opened:
                 ws = opened[0]
-            if ws is not None:
+            if ws is not None and not abandoned:  # (an abandoned socket was aborted already)
                 try:
                     await ws.close()
                 except Exception:
                     log.exception("tracker %s: closing the socket failed; continuing", self.session.game_id)
+                    _abort(ws)
             if self.lifecycle.state is ConnState.LIVE:
                 self._fire("closed")
             elif self.lifecycle.state in (ConnState.CONNECTING, ConnState.SESSION):
@@ -198,6 +199,7 @@ class TrackerConnection:
                     except Exception:  # the socket would not close: stop reading it all the same
                         log.exception("tracker %s: closing the stalled socket failed; abandoning it",
                                       self.session.game_id)
+                        _abort(ws)
                         reader.cancel()
                         return ABANDONED
                     return None
@@ -214,3 +216,13 @@ class TrackerConnection:
             self._on_events(events)
         except Exception:
             log.exception("tracker %s: event callback failed", self.session.game_id)
+
+
+def _abort(ws: Any) -> None:
+    """Drop a socket that would not close: its transport aborted, so its descriptor is not kept."""
+    transport = getattr(ws, "transport", None)
+    try:
+        if transport is not None:
+            transport.abort()
+    except Exception:  # already gone
+        log.debug("tracker: aborting a socket failed", exc_info=True)

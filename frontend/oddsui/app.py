@@ -504,7 +504,7 @@ class App:
 
     def _on_sidebar_click(self, event: Any) -> None:
         sport_id = self.dom.closest_attr(event, "[data-sport-id]", "data-sport-id")
-        if sport_id:
+        if sport_id and not self.dom.opens_elsewhere(event):
             self.dom.prevent_default(event)  # a link to the sport's page: the app shows it in place
             self.select_sport(sport_id)
 
@@ -520,7 +520,7 @@ class App:
 
     def _on_tabs_click(self, event: Any) -> None:
         mode = self.dom.closest_attr(event, "[data-mode]", "data-mode")
-        if mode:
+        if mode and not self.dom.opens_elsewhere(event):
             self.dom.prevent_default(event)  # a link to the mode's page: the app shows it in place
             self.select_mode(mode)
 

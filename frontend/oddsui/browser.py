@@ -32,7 +32,7 @@ from js import (  # type: ignore[import-not-found]
 from pyodide.ffi import create_once_callable, create_proxy, jsnull, to_js  # type: ignore[import-not-found]
 from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
-from .ports import WorkerReply
+from .ports import WorkerReply, opens_elsewhere
 
 __all__ = ["BrowserDom", "BrowserPlatform", "window"]
 
@@ -246,6 +246,9 @@ class BrowserDom:
 
     def event_shift(self, event: Any) -> bool:
         return bool(getattr(event, "shiftKey", False))
+
+    def opens_elsewhere(self, event: Any) -> bool:
+        return opens_elsewhere(event)
 
     def prevent_default(self, event: Any) -> None:
         event.preventDefault()

@@ -82,33 +82,43 @@ class AdoptingDom:
         self._next = 0
         self.adopting = True
         self.skipped_writes = 0
+        # The first mismatch, kept: the views mostly create nodes inside frame jobs, whose errors the
+        # batcher reports and swallows, so adopt_done() raises it again where the app can act on it.
+        self.error: AdoptError | None = None
+
+    def _failed(self, message: str) -> AdoptError:
+        error = AdoptError(message)
+        if self.error is None:
+            self.error = error
+        return error
 
     # -- adoption --------------------------------------------------------------------------------
     def _resolve(self, path: Sequence[Any] | None) -> Any:
         if not path:
-            raise AdoptError("a node the views create is not on the page")
+            raise self._failed("a node the views create is not on the page")
         anchor, *steps = path
         try:
             node = self.inner.by_id(str(anchor))
         except LookupError as exc:
-            raise AdoptError(f"the page has no #{anchor}") from exc
+            raise self._failed(f"the page has no #{anchor}") from exc
         for index in steps:
             node = self.inner.child_at(node, int(index))
             if node is None:
-                raise AdoptError(f"the page has no node at {list(path)}")
+                raise self._failed(f"the page has no node at {list(path)}")
         return node
 
     def _take(self, count: int | None) -> list[Any]:
         if self._next >= len(self._creations):
-            raise AdoptError(f"the views create more than the {len(self._creations)} recorded nodes")
+            raise self._failed(f"the views create more than the {len(self._creations)} recorded nodes")
         paths = self._creations[self._next]
         self._next += 1
         if count is not None and len(paths) != count:
-            raise AdoptError(f"creation {self._next}: the page has {len(paths)} nodes, the views make {count}")
+            raise self._failed(f"creation {self._next}: the page has {len(paths)} nodes, the views make {count}")
         return [self._resolve(path) for path in paths]
 
     def adopt_done(self) -> None:
-        """Everything is adopted: write through from now on. Raises ``AdoptError`` if the views
+        """Everything is adopted: write through from now on. Raises ``AdoptError`` if any node the
+        views made did not match the page (even where a frame job swallowed the error), or if they
         created fewer nodes than the page holds (it would keep nodes nobody owns)."""
         if not self.adopting:
             return
@@ -116,8 +126,10 @@ class AdoptingDom:
         # From now on a plain pass-through: the inner port's methods, without this class in between.
         for name in (*_WRITES, "element", "fragment"):
             setattr(self, name, getattr(self.inner, name))
+        if self.error is not None:
+            raise self.error
         if self._next != len(self._creations):
-            raise AdoptError(f"the views created {self._next} of the page's {len(self._creations)} recorded nodes")
+            raise self._failed(f"the views created {self._next} of the page's {len(self._creations)} recorded nodes")
 
     def element(self, tag: str, cls: str = "", text: str | None = None,
                 attrs: Mapping[str, str] | None = None) -> Any:
@@ -126,7 +138,7 @@ class AdoptingDom:
         (node,) = self._take(1)
         name = self.inner.tag_name(node)
         if name != tag.lower():
-            raise AdoptError(f"the page has <{name}> where the views make <{tag}>")
+            raise self._failed(f"the page has <{name}> where the views make <{tag}>")
         return node
 
     def fragment(self, html: str) -> list[Any]:

@@ -22,6 +22,8 @@ from html import escape, unescape
 from html.parser import HTMLParser
 from typing import Any
 
+from .ports import opens_elsewhere
+
 __all__ = ["Element", "Text", "TreeDom", "parse_document", "serialize"]
 
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
@@ -348,6 +350,9 @@ class TreeDom:
 
     def event_shift(self, event: Any) -> bool:
         return False
+
+    def opens_elsewhere(self, event: Any) -> bool:
+        return opens_elsewhere(event)
 
     def prevent_default(self, event: Any) -> None:
         return None

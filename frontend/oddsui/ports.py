@@ -15,6 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
+def opens_elsewhere(event: Any) -> bool:
+    """Whether a click asks the browser to open the link elsewhere (a new tab or window: Ctrl, Meta,
+    Shift or Alt held, or a button other than the main one). What every ``DomPort`` answers."""
+    if any(getattr(event, key, False) for key in ("ctrlKey", "metaKey", "shiftKey", "altKey")):
+        return True
+    return bool(getattr(event, "button", 0))
+
+
 class Destroyable(Protocol):
     def destroy(self) -> None: ...
 
@@ -180,6 +188,10 @@ class DomPort(Protocol):
 
     def event_shift(self, event: Any) -> bool:
         """Whether Shift was held (``event.shiftKey``)."""
+
+    def opens_elsewhere(self, event: Any) -> bool:
+        """Whether a click on a link asks the browser to open it elsewhere (a new tab or window: Ctrl,
+        Meta, Shift or Alt held, or a button other than the main one): the app then leaves it be."""
 
     def prevent_default(self, event: Any) -> None: ...
 

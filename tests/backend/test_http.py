@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.http import MAX_DIGITS, decimal_int, positive_int
+from backend.http import MAX_DIGITS, accepted_encodings, decimal_int, positive_int
 
 
 @given(st.text())
@@ -34,3 +34,21 @@ def test_what_is_not_a_positive_integer_is_none(text):
 
 def test_zero_is_a_decimal_int_but_not_a_positive_one():
     assert decimal_int("0") == 0 and positive_int("0") is None
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    (None, []),
+    ("", []),
+    ("identity", []),
+    ("gzip, deflate, br", ["br", "gzip"]),
+    ("gzip;q=1.0, br;q=0.5", ["gzip", "br"]),
+    ("br;q=0, gzip", ["gzip"]),
+    ("*", ["br", "gzip"]),
+    ("*;q=0, br", ["br"]),  # a name the client gives wins over its "*"
+    ("br, *;q=0", ["br"]),
+    ("gzip;q=0.3, *;q=0.8", ["br", "gzip"]),
+    ("GZIP;Q=0.5", ["gzip"]),
+    ("br;q=abc", []),
+])
+def test_accept_encoding_ranks_what_we_have_and_an_explicit_name_wins_over_the_star(header, expected):
+    assert accepted_encodings(header) == expected

@@ -8,11 +8,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oddsui import htmldom
 from oddsui.app import Page
-from oddsui.firstview import FirstView, StreamSnapshot
+from oddsui.firstview import AdoptError, AdoptingDom, FirstView, StreamSnapshot
 from oddsui.htmldom import TreeDom, parse_document, serialize
 from oddsui.render import page_url, parse_page_url
 from oddsui.ssr import render_page
@@ -232,6 +233,13 @@ def test_after_the_take_over_clicks_update_the_address_and_back_and_forward_show
     assert parse_page_url(platform.path) == (app.mode, app.sport_id) == ("prematch", "2")  # a reload renders this
     _click(by_id["sport-list"], tennis)  # the page already shown: no new entry
     assert len(platform.history) == 3
+    football = next(n for n in by_id["sport-list"].iter() if n.attrs.get("data-sport-id") == "1")
+    for modifiers in ({"ctrlKey": True}, {"metaKey": True}, {"shiftKey": True}, {"button": 1}):
+        event = SimpleNamespace(type="click", target=football, default_prevented=False, **modifiers)
+        for listener in list(by_id["sport-list"].listeners.get("click", [])):
+            listener(event)
+        # a new tab or window is the browser's to open: the app neither stops it nor changes page
+        assert not event.default_prevented and app.sport_id == "2" and len(platform.history) == 3
 
     # Back, Back: the pages come back, streams follow, and nothing is pushed meanwhile
     platform.back(window)
@@ -271,3 +279,13 @@ def test_page_urls_read_back_as_the_view_they_name():
     assert parse_page_url("/") == ("live", None) and parse_page_url("/live/007") == ("live", "7")
     for path in ("/live/0", "/live/x", "/live/1/2", "/nowhere", "/live/" + "9" * 16, "/live/\u0661"):
         assert parse_page_url(path) is None, path
+
+
+def test_a_mismatch_a_frame_job_swallowed_still_fails_the_adoption(dom):
+    adopting = AdoptingDom(dom, [])  # the page recorded no node the views would make
+    try:
+        adopting.element("div")  # inside a frame job: the batcher reports the error and goes on
+    except AdoptError:
+        pass
+    with pytest.raises(AdoptError, match="more than the 0 recorded"):
+        adopting.adopt_done()  # where the app learns of it, and starts without the page

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from oddsui.ports import WorkerReply
+from oddsui.ports import WorkerReply, opens_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -671,6 +671,9 @@ class FakeDom:
     def event_shift(self, event: Any) -> bool:
         return bool(getattr(event, "shiftKey", False))
 
+    def opens_elsewhere(self, event: Any) -> bool:
+        return opens_elsewhere(event)
+
     def prevent_default(self, event: Any) -> None:
         event.default_prevented = True
 
@@ -749,9 +752,12 @@ class _FragmentParser(HTMLParser):
         node._text += data
 
 
-def click(node: FakeNode, container: FakeNode) -> None:
-    """Dispatch a click on ``container``'s listeners with ``node`` as the target (delegation)."""
-    container.dispatch("click", SimpleNamespace(target=node, type="click"))
+def click(node: FakeNode, container: FakeNode, **modifiers: Any) -> SimpleNamespace:
+    """Dispatch a click on ``container``'s listeners with ``node`` as the target (delegation);
+    ``modifiers``: ``ctrlKey=True``, ``button=1`` and the like. Returns the event."""
+    event = SimpleNamespace(target=node, type="click", default_prevented=False, **modifiers)
+    container.dispatch("click", event)
+    return event
 
 
 def accessible_name(node: FakeNode) -> str:

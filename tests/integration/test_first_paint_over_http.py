@@ -104,7 +104,7 @@ async def test_the_page_says_where_the_servers_time_went(http):
     response = await http.get("/live/1")
     timings = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups()
                    for part in response.headers["server-timing"].split(","))
-    assert set(timings) == {"state", "render", "compress"}
+    assert set(timings) == {"state", "queue", "render", "compress"}
     assert all(float(ms) >= 0 for ms in timings.values()) and float(timings["render"]) > 0
 
 
@@ -139,3 +139,21 @@ async def test_the_plain_floor_is_the_same_render_without_any_script_hint_or_sta
             assert "preload" not in bare.text
             script = await client.get("/_bench/bare.mjs")
             assert script.headers["content-type"].startswith("text/javascript") and "loadPyodide" in script.text
+
+
+async def test_a_sport_the_hierarchy_does_not_name_makes_no_group(http, srv):
+    groups = set(srv.hub.groups)
+    response = await http.get("/live/987654321")
+    assert response.status_code == 200
+    view = _first_view(response.text)
+    assert view["mode"] == "live" and view["sport_id"] is None
+    assert [s["name"] for s in view["streams"]] == ["counts"]
+    assert not any("987654321" in repr(key) for key in set(srv.hub.groups) - groups)
+
+
+async def test_a_missing_immutable_file_is_a_404_no_cache_keeps(http):
+    for path in ("/immutable/pyodide-0000000000/pyodide.asm.wasm", "/immutable/pyodide-None/pyodide.mjs",
+                 "/immutable/assets/.hidden", "/immutable/assets/app.css.br"):
+        response = await http.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["cache-control"] == "no-store", path
