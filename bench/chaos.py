@@ -487,6 +487,24 @@ async def feed_views(sim_url: str, fresh: dict[str, dict[str, Any]]) -> dict[str
     return results
 
 
+FEED_CHECK_BUDGET = 40.0  # s: a games poll backed off by a fault comes again within this (5 s, then jitter)
+
+
+async def frozen_feed_check(port: int, sim_url: str, fresh: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``feed_views`` until every view equals the frozen feed, or ``FEED_CHECK_BUDGET`` runs out.
+
+    A live sport's games list is polled (every 5 s, backed off after a failure), so what changed in
+    the feed just before the freeze reaches the hub's groups with their next poll: a view can rightly
+    be behind the frozen feed until then. Each retry takes the fresh views again."""
+    deadline = time.monotonic() + FEED_CHECK_BUDGET
+    while True:
+        result = await feed_views(sim_url, fresh)
+        if not any(result.values()) or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(3.0)
+        fresh = {path: (await fresh_opening(port, path))[1] for path in fresh}
+
+
 async def quiesce(clients: list[Client], quiet: float = 2.0, budget: float = 30.0) -> bool:
     """Wait until no client got a message for ``quiet`` seconds and every one is connected."""
     deadline = time.monotonic() + budget
@@ -641,7 +659,7 @@ async def chaos(opts: Options) -> dict[str, Any]:
         sim.signal(signal.SIGUSR1)
         settled = await quiesce(clients, quiet=2.5, budget=30)
         views = await compare_views(port, clients)
-        feed = await feed_views(f"ws://127.0.0.1:{sim_port}/", views["fresh"])
+        feed = await frozen_feed_check(port, f"ws://127.0.0.1:{sim_port}/", views["fresh"])
         sim.signal(signal.SIGUSR2)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
