@@ -36,6 +36,17 @@ async def open_stream(port: int, path: str) -> asyncio.StreamWriter:
     return writer
 
 
+async def until_the_feed_is_connected(http: httpx.AsyncClient) -> None:
+    """Wait (at most ~20 s) until the server answers and its health says the Swarm feed is up."""
+    for _ in range(200):
+        try:
+            if (await http.get("/api/health")).json()["swarm_ws"]["connected"]:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+
+
 async def test_sigterm_with_thousands_of_open_streams_exits_within_seconds():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
@@ -47,13 +58,7 @@ async def test_sigterm_with_thousands_of_open_streams_exits_within_seconds():
     writers: list[asyncio.StreamWriter] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/api/health")).json()["swarm_ws"]["connected"]:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await until_the_feed_is_connected(http)
             paths = ["/api/counts-stream", "/api/live-stream?sportId=1", "/api/live-game-stream?gameId=1"]
             for batch in range(0, STREAMS, 250):
                 writers += await asyncio.gather(*(open_stream(port, paths[i % 3]) for i in range(batch, batch + 250)))
@@ -98,13 +103,7 @@ async def test_sigterm_with_clients_whose_buffers_are_full_does_not_wait_on_them
     stuck: list[socket.socket] = []
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/api/health")).json()["swarm_ws"]["connected"]:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
+            await until_the_feed_is_connected(http)
             game_ids: list[int] = []
             async with http.stream("GET", "/api/live-stream?sportId=1") as response:
                 event = ""
