@@ -46,7 +46,7 @@ keeps the one ``main()`` returns on ``window.__oddsui.page``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -61,6 +61,7 @@ from .health import HEALTH_URL, HealthModal, welcome_html
 from .messages import DecodeError, HealthPayload, decode
 from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
+from .prime import prime_steps
 from .render import (
     GamesView,
     ModeTabsView,
@@ -93,6 +94,10 @@ ERROR_TOAST_THROTTLE_MS = 15000.0
 WARMUP_DELAY_MS = 1000.0
 WORKER_PRESTART_MS = 1500.0
 WARMUP_TRIES = 3
+# Priming (oddsui.prime): the list's code paths run once on made-up games shortly after start, one
+# step per timer, so the first real list does not pay for their first run with a long task.
+PRIME_AFTER_MS = 250.0
+PRIME_STEP_MS = 30.0
 WELCOME_HEALTH_EVERY_MS = 10 * 60 * 1000.0  # the original polls health at start and every 10 min
 MODE_TITLES = {LIVE: "Live", PREMATCH: "Prematch", RESULTS: "Results"}
 MODES_ALL = (PREMATCH, LIVE, RESULTS)
@@ -151,6 +156,9 @@ class App:
         self.batcher = FrameBatcher(scope.child("frames"))
         self.flasher = Flasher(scope.child("flashes"), dom)
         self.parser = ParserService(scope.child("parser"), worker_config)
+        self._primer: Iterator[None] | None = None  # the steps of priming still to run (``_prime_step``)
+        self._prime_scope: Scope | None = None
+        self.primed = False  # every step of priming ran (False too when a real list came first)
         self.fetches = self.parser.channel(scope, "fetches")  # the hierarchy's bodies, parsed in order
         self.toaster: Toaster | None = None
         self._utc_offset_override: int | None = None  # while adopting a page rendered in another zone
@@ -324,6 +332,38 @@ class App:
         # The parse worker boots its own Pyodide (about 3 s of CPU): start it while the page is idle,
         # so the first big list does not wait for it, nor compete with it for the CPU.
         self.scope.timeout(self.parser.prestart, WORKER_PRESTART_MS, label="parse worker prestart")
+        self._prime_scope = self.scope.child("prime")
+        self._primer = prime_steps(self.dom, self._prime_scope, self._utc_offset, self.platform.now_ms)
+        self.scope.timeout(self._prime_step, PRIME_AFTER_MS, label="prime")
+
+    def _prime_step(self) -> None:
+        """Run one step of priming, and schedule the next; stop once a real list has been built
+        (its paths have run) or the app is closing. A failure is reported and ends priming."""
+        primer = self._primer
+        if primer is None or self.scope.closed:
+            return
+        if self.games_view.rows_built:
+            self._stop_priming()
+            return
+        try:
+            next(primer)
+        except StopIteration:
+            self.primed = True
+            self._stop_priming()
+            return
+        except Exception as exc:
+            self._stop_priming()
+            self.platform.report_error(exc, "priming the game list")
+            return
+        self.scope.timeout(self._prime_step, PRIME_STEP_MS, label="prime")
+
+    def _stop_priming(self) -> None:
+        primer, self._primer = self._primer, None
+        if primer is not None:
+            primer.close()
+        if self._prime_scope is not None:
+            self._prime_scope.close()
+            self._prime_scope = None
 
     def close(self) -> None:
         self.scope.close()
@@ -332,6 +372,7 @@ class App:
         """What the app holds right now (used by the e2e tests through Pyodide)."""
         return {
             "live_count": self.scope.live_count(),
+            "primed": self.primed,
             "summary": self.scope.summary(),
             "mode": self.mode,
             "sport_id": self.sport_id,

@@ -59,12 +59,12 @@ __all__ = [
 
 # New rows created per render pass; the rest follow in the next frames (docs/design.md R10: no frame does more
 # than its share). Existing rows are always updated in the same pass.
-MAX_NEW_ROWS_PER_PASS = 10
+MAX_NEW_ROWS_PER_PASS = 5
 # New region and competition heads per render pass (a 3,000-game list has a few hundred).
 MAX_NEW_GROUPS_PER_PASS = 12
 # Past this many ms of a window pass, no more rows are built in it (the rest come next frame); with
 # the browser's own style and layout after it, a frame stays well under the 50 ms of a long task.
-ROW_BUDGET_MS = 8.0
+ROW_BUDGET_MS = 6.0
 
 
 class NodeCache:
@@ -620,12 +620,21 @@ class GamesView:
                 fresh = fresh[:budget]
                 complete = False
             if fresh:
-                created.extend(self._create_rows(store, sport_name, fresh, comp))
+                made = self._create_rows(store, sport_name, fresh, comp, started if budget is not None else None)
+                created.extend(made)
+                if len(made) < len(fresh):  # the time ran out mid-way: the rest of the window next frame
+                    cut = next(i for i, k in enumerate(keys) if k not in self.rows)
+                    keys = keys[:cut]
+                    last = first + cut
+                    complete = False
+                    budget = 0
+                fresh = fresh[:len(made)]
                 if budget is not None:
-                    budget -= len(fresh)
+                    budget = max(0, budget - len(made))
+            built_now = set(fresh)
             for index, key in enumerate(keys, start=first):
                 position = (index, len(comp.keys))
-                if key in fresh:
+                if key in built_now:
                     continue
                 if refresh is None or key in refresh or self._positions.get(key) != position:
                     self._positions[key] = position
@@ -666,11 +675,18 @@ class GamesView:
         if self.rows and self._row_measured is None:
             self._row_measured = next(iter(self.rows.values()))
 
-    def _create_rows(self, store: Store, sport_name: str | None, keys: list[str], comp: _Group) -> list[RowView]:
+    def _create_rows(self, store: Store, sport_name: str | None, keys: list[str], comp: _Group,
+                     started: float | None = None) -> list[RowView]:
+        """Build rows for ``keys`` (in that order) from one HTML parse. With ``started`` (the pass's
+        start) and a clock, stop after the first row once the pass has spent ``ROW_BUDGET_MS``: the
+        rows not built are left out of the result (the caller builds them next frame)."""
         models = []
         parts = []
         index_of = {k: i for i, k in enumerate(comp.keys)}
         for key in keys:
+            if parts and started is not None and self._spent(started) > ROW_BUDGET_MS:
+                keys = keys[:len(parts)]
+                break
             position = (index_of.get(key, 0), len(comp.keys))
             model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset,
                                       selected=key == self.selected, position=position)

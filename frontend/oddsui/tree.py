@@ -14,6 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .messages import Game
 
@@ -63,7 +64,19 @@ def _competition_id(game: Game) -> str | None:
 def group_games(games: Iterable[tuple[str, Game]]) -> list[RegionGroup]:
     regions: dict[str, RegionGroup] = {}
     competitions: dict[tuple[str, str], CompetitionGroup] = {}
+    # The group of each (region, competition) value pair seen: a 3,000-game list has a few hundred
+    # pairs, so most games cost one lookup, not two name normalisations (a dict-valued name is not
+    # hashable: those games take the long way).
+    seen: dict[tuple[Any, Any], CompetitionGroup] = {}
     for key, game in games:
+        raw: tuple[Any, Any] | None = (game.region, game.competition)
+        try:
+            known = seen.get(raw)
+        except TypeError:
+            raw = known = None
+        if known is not None:
+            known.game_keys.append(key)
+            continue
         region_name = _name(game.region) or OTHER
         competition_name = _name(game.competition) or OTHER
         region = regions.get(region_name)
@@ -77,6 +90,8 @@ def group_games(games: Iterable[tuple[str, Game]]) -> list[RegionGroup]:
                 competition_id=_competition_id(game),
             )
             region.competitions.append(competition)
+        if raw is not None:
+            seen[raw] = competition
         competition.game_keys.append(key)
     return list(regions.values())
 

@@ -54,3 +54,49 @@ def test_a_plan_turns_old_into_new(old, new):
     # Nothing that keeps its relative order is touched more than needed: inserts <= len(new)
     assert len(inserts) <= len(new)
     assert all(key not in new for op, key, _ in ops if op == "remove")
+
+
+def _reference_groups(rows):
+    """Grouping spelt out game by game: what ``group_games`` must equal, however it gets there."""
+    def name(value):
+        if isinstance(value, dict):
+            value = value.get("name")
+        return value.strip() if isinstance(value, str) and value.strip() else OTHER
+
+    order, comps = [], {}
+    for row in rows:
+        region, comp = name(row.get("region")), name(row.get("competition"))
+        if region not in comps:
+            order.append(region)
+            comps[region] = {}
+        if comp not in comps[region]:
+            cid = row.get("competition_id")
+            if cid is None and isinstance(row.get("competition"), dict):
+                cid = row["competition"].get("id")
+            comps[region][comp] = (None if cid is None else str(cid), [])
+        comps[region][comp][1].append(str(row["id"]))
+    return [(r, [(c, cid, keys) for c, (cid, keys) in comps[r].items()]) for r in order]
+
+
+NAMES = st.sampled_from([None, "", "  ", "Spain", " Spain ", "England", {"name": "Spain"}, {"name": " Cup"},
+                         {"id": 4, "name": "Cup"}, {"name": None}, 7])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(NAMES, NAMES, st.sampled_from([None, 1, 2])), max_size=40))
+def test_grouping_equals_the_game_by_game_reference(rows):
+    """The grouping reuses the group of a (region, competition) pair already seen: same result as
+    normalising every game's names, for names that are strings, padded, empty, objects or junk."""
+    data = []
+    for index, (region, comp, cid) in enumerate(rows):
+        row = {"id": index}
+        if region is not None:
+            row["region"] = region
+        if comp is not None:
+            row["competition"] = comp
+        if cid is not None:
+            row["competition_id"] = cid
+        data.append(row)
+    grouped = group_games(games(data))
+    assert [(r.name, [(c.name, c.competition_id, c.game_keys) for c in r.competitions]) for r in grouped] \
+        == _reference_groups(data)
