@@ -83,6 +83,7 @@ __all__ = ["RESULTS", "App", "Page", "main", "start_page", "worker_config_of"]
 RESULTS = "results"
 HIERARCHY_URL = "/api/hierarchy"
 REFRESH_URL = "/api/hierarchy?refresh=true"
+SCRAPE_URL = "/api/fetch-all-sports"
 WARMUP_URL = "/api/warmup"
 COUNTS_URL = "/api/counts-stream"
 SPORT_STREAM_URL = {LIVE: "/api/live-stream", PREMATCH: "/api/prematch-stream"}
@@ -111,7 +112,8 @@ CONN_TEXT = {
 PAGE_NODES = (
     "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
     "content-sub", "content-updated", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch",
-    "tab-results", "count-live", "count-prematch", "menu-btn", "refresh-btn", "health-btn", "drawer-overlay",
+    "tab-results", "count-live", "count-prematch", "menu-btn", "refresh-btn", "scrape-btn", "health-btn",
+    "drawer-overlay",
     "sidebar", "content", "mode-panel", "results-dates", "welcome", "results", "loading", "loading-text",
     "details", "details-title", "details-follow", "details-close", "details-body", "details-head",
     "details-tracker", "details-live", "details-prematch", "details-tabs", "details-markets", "details-loading",
@@ -149,6 +151,7 @@ class App:
         self.warmups = 0
         self._warmup_timer: Handle | None = None
         self._refreshing = False
+        self._scraping = False
         self._reported_decode: set[str] = set()
         self._refresh_rows: set[str] = set()
         self._hierarchy_backoff = Backoff(base_ms=2000.0, cap_ms=30000.0, floor_ms=1000.0)
@@ -288,7 +291,7 @@ class App:
         listen(nodes["sport-search"], "input", self._on_search, label="search")
         listen(nodes["games"], "click", self._on_games_click, label="games")
         listen(nodes["content"], "scroll", self._on_scroll, label="games window")
-        for name in ("refresh-btn", "health-btn", "menu-btn"):
+        for name in ("refresh-btn", "scrape-btn", "health-btn", "menu-btn"):
             listen(nodes[name], "click", self._on_action_click, label=name)
         listen(nodes["bottom-nav"], "click", self._on_action_click, label="bottom nav")
         listen(nodes["drawer-overlay"], "click", lambda _e: self.set_drawer(False), label="drawer overlay")
@@ -615,6 +618,8 @@ class App:
         action = self.dom.closest_attr(event, "[data-action]", "data-action")
         if action == "refresh":
             self.refresh_data()
+        elif action == "scrape":
+            self.bulk_scrape()
         elif action == "health":
             self.open_health(return_focus=self.nodes["health-btn"])
         elif action == "drawer":
@@ -897,6 +902,37 @@ class App:
         self._refreshing = False
         if not self.scope.closed:
             self._toast(f"Refresh failed: {exc}", "error")
+
+    def bulk_scrape(self) -> None:
+        """Bulk Scrape: ask the backend to fetch every sport (``/api/fetch-all-sports``), then say
+        how it went in a toast, as the original does (docs/api.md B)."""
+        if self._scraping or self.scope.closed:
+            return
+        self._scraping = True
+        self.scope.task(self._scrape(), label="bulk scrape")
+
+    async def _scrape(self) -> None:
+        try:
+            status, body = await self.platform.fetch_payload(SCRAPE_URL)
+        except Exception as exc:
+            self._scrape_done(None, exc)
+            return
+        if status != 200:
+            self._scrape_done(None, RuntimeError(f"HTTP {status}"))
+            return
+        self.fetches.receive("scrape", body, lambda result: self._scrape_done(result, None),
+                             lambda exc: self._scrape_done(None, exc))
+
+    def _scrape_done(self, result: Any, exc: BaseException | None) -> None:
+        self._scraping = False
+        if self.scope.closed:
+            return
+        if result is None:
+            self._toast(f"Bulk scrape failed: {exc}", "error")
+            return
+        errors = result.errors if isinstance(result.errors, list) else []
+        count = result.count if isinstance(result.count, int) and not isinstance(result.count, bool) else 0
+        self._toast(f"Scraped {count} sports. {len(errors)} errors.", "info" if errors else "ok")
 
     async def _load_welcome_health(self) -> None:
         try:

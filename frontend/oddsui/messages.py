@@ -311,6 +311,13 @@ class Warmup(msgspec.Struct, gc=False):
     status: Any = None
 
 
+class ScrapeResult(msgspec.Struct, gc=False):
+    """``/api/fetch-all-sports`` (Bulk Scrape): how many sports were fetched, and the errors."""
+
+    count: Any = 0
+    errors: Any = None
+
+
 class HierarchySport(msgspec.Struct, gc=False):
     id: Any = None
     name: Any = None
@@ -352,6 +359,7 @@ _TYPES: dict[str, Any] = {
     "game_stats": GameStats,
     "health": HealthPayload,
     "warmup": Warmup,
+    "scrape": ScrapeResult,
 }
 _DECODERS: dict[str, msgspec.json.Decoder] = {kind: msgspec.json.Decoder(t) for kind, t in _TYPES.items()}
 # For what the parse worker sends back: the same payload as msgpack (worker/parse.py says why).
@@ -362,7 +370,7 @@ _PACKED_DECODERS: dict[str, msgspec.msgpack.Decoder] = {
 
 def decode(text: str, kind: str) -> Any:
     """Decode ``text`` as the payload ``kind`` (a key of ``_TYPES``: counts, games, odds, error,
-    hierarchy, game, gameref, tracker, the results, game_stats, health, warmup)."""
+    hierarchy, game, gameref, tracker, the results, game_stats, health, warmup, scrape)."""
     try:
         return _DECODERS[kind].decode(text)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:

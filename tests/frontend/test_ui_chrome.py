@@ -88,6 +88,30 @@ def test_refresh_data_reloads_the_hierarchy_and_says_so():
     assert "Refresh failed: Hierarchy refresh returned 0 sports" in w.dom.by_id("toasts").text
 
 
+def test_bulk_scrape_asks_the_backend_and_says_what_it_answered():
+    w = World()
+    w.frame()
+    toasts = w.dom.by_id("toasts")
+    w.platform.responses["/api/fetch-all-sports"] = (200, '{"count":0,"errors":["Not supported"]}')
+    click(w.dom.by_id("scrape-btn"), w.dom.by_id("scrape-btn"))
+    w.run_frames()
+    assert w.platform.fetches.count("/api/fetch-all-sports") == 1
+    assert toasts.find(cls="toast-info").find(cls="toast-text").text == "Scraped 0 sports. 1 errors."
+    w.platform.responses["/api/fetch-all-sports"] = (200, '{"count":12,"errors":[]}')
+    click(w.dom.by_id("scrape-btn"), w.dom.by_id("scrape-btn"))
+    w.run_frames()
+    assert toasts.find(cls="toast-ok").find(cls="toast-text").text == "Scraped 12 sports. 0 errors."
+    w.platform.responses["/api/fetch-all-sports"] = (503, '{"error":"busy"}')
+    click(w.dom.by_id("scrape-btn"), w.dom.by_id("scrape-btn"))
+    w.run_frames()
+    assert "Bulk scrape failed: HTTP 503" in toasts.text
+    w.platform.responses["/api/fetch-all-sports"] = (200, '[1, 2]')  # not the shape: said, not thrown
+    click(w.dom.by_id("scrape-btn"), w.dom.by_id("scrape-btn"))
+    w.run_frames()
+    assert "Bulk scrape failed" in toasts.find_all(cls="toast-error")[-1].text
+    assert w.platform.fetches.count("/api/fetch-all-sports") == 4
+
+
 def test_a_sport_stream_error_warms_the_backend_up_at_most_three_times():
     w = World()
     w.click_sport(1)

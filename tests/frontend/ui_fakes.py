@@ -513,7 +513,7 @@ class FakeDom:
     PAGE_IDS = (
         "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
         "content-sub", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch", "count-live",
-        "count-prematch", "tab-results", "menu-btn", "refresh-btn", "health-btn", "drawer-overlay", "sidebar",
+        "count-prematch", "tab-results", "menu-btn", "refresh-btn", "scrape-btn", "health-btn", "drawer-overlay", "sidebar",
         "content", "mode-panel", "content-updated", "results-dates", "welcome", "results", "loading",
         "loading-text", "details", "details-title", "details-follow", "details-close", "details-body",
         "details-head", "details-tracker", "details-live", "details-prematch", "details-tabs", "details-markets",
@@ -524,7 +524,7 @@ class FakeDom:
 
     # How index.html nests the page's nodes (delegated listeners see events from inside their container).
     PAGE_PARENTS = {
-        **{name: "topbar" for name in ("menu-btn", "mode-tabs", "refresh-btn", "health-btn", "conn-status")},
+        **{name: "topbar" for name in ("menu-btn", "mode-tabs", "refresh-btn", "scrape-btn", "health-btn", "conn-status")},
         "conn-text": "conn-status", "tab-live": "mode-tabs", "tab-prematch": "mode-tabs", "tab-results": "mode-tabs",
         "count-live": "tab-live", "count-prematch": "tab-prematch",
         **{name: "layout" for name in ("drawer-overlay", "sidebar", "content", "details")},
@@ -558,6 +558,7 @@ class FakeDom:
         for node_id in ("refresh-btn", "nav-refresh"):
             self.nodes_by_id[node_id].attrs["data-action"] = "refresh"
         self.nodes_by_id["health-btn"].attrs["data-action"] = "health"
+        self.nodes_by_id["scrape-btn"].attrs["data-action"] = "scrape"
         self.nodes_by_id["nav-sports"].attrs["data-action"] = "drawer"
         self.nodes_by_id["menu-btn"].attrs["data-action"] = "drawer"
         self.nodes_by_id["nav-live"].attrs["data-action"] = "live"
