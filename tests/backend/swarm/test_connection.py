@@ -18,33 +18,7 @@ from backend.clock import FakeClock
 from backend.lifecycle import ConnState
 from backend.swarm.connection import SwarmConnection
 from backend.swarm.messages import CODE_SESSION_LOST
-
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    """Wait (for real I/O only) until ``predicate()`` holds."""
-
-    async def poll():
-        while not predicate():
-            await asyncio.sleep(0.002)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-def recording_backoff(conn: SwarmConnection) -> list[float]:
-    delays: list[float] = []
-    next_delay = conn.backoff.next_delay
-
-    def record() -> float:
-        delays.append(next_delay())
-        return delays[-1]
-
-    conn.backoff.next_delay = record  # type: ignore[method-assign]
-    return delays
-
-
-async def stop(task: asyncio.Task) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+from tests.support.waits import recorded_delays, stop, until
 
 
 def session_reply(request: dict, sid: str = "s1") -> str:
@@ -63,7 +37,7 @@ async def test_a_peer_that_never_answers_the_session_request_times_out_and_backs
         clock = FakeClock()
         conn = SwarmConnection(f"ws://127.0.0.1:{port}/", clock=clock, connect_timeout=30.0,
                                backoff_base=1.0, backoff_cap=8.0, rng=random.Random(1))
-        delays = recording_backoff(conn)
+        delays = recorded_delays(conn)
         task = asyncio.create_task(conn.run())
         try:
             for attempt in range(3):
@@ -99,7 +73,7 @@ async def test_a_connection_that_opens_and_closes_at_once_still_backs_off_and_gr
         clock = FakeClock()
         conn = SwarmConnection(f"ws://127.0.0.1:{port}/", clock=clock, backoff_base=1.0, backoff_cap=64.0,
                                stable_after=10.0, rng=random.Random(2))
-        delays = recording_backoff(conn)
+        delays = recorded_delays(conn)
         task = asyncio.create_task(conn.run())
         try:
             for n in range(5):

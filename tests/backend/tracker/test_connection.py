@@ -19,34 +19,7 @@ from backend.lifecycle import ConnState
 from backend.tracker.connection import TrackerConnection, TrackerStats
 from backend.tracker.session import Snapshot, TrackerSession
 from tests.support.fake_feed import FakeTrackerFeed
-
-
-async def until(predicate, limit: float = 5.0) -> None:
-    """Wait for real I/O (never for a timer: those are on the fake clock) until ``predicate()`` holds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not predicate():
-        if loop.time() > end:
-            raise TimeoutError("the sockets did not get there")
-        await asyncio.sleep(0.002)
-
-
-def recorded_delays(conn: TrackerConnection) -> list[float]:
-    """The backoff delays ``conn`` asks for, in order (the schedule itself unchanged)."""
-    delays: list[float] = []
-    choose = conn.backoff.next_delay
-
-    def record() -> float:
-        delays.append(choose())
-        return delays[-1]
-
-    conn.backoff.next_delay = record  # type: ignore[method-assign]
-    return delays
-
-
-async def stop(task: asyncio.Task) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+from tests.support.waits import recorded_delays, stop, until
 
 
 async def test_a_socket_that_opens_as_the_connection_is_cancelled_is_still_closed():
