@@ -55,7 +55,8 @@ RATIOS = [
 ]
 BYTE_LIMITS = {"cold": 13.4e6 / 2, "warm": 100e3}  # total bytes of a visit to the real page
 BOOT_PHASES = (("boot:start", "boot:files", "files"), ("boot:files", "boot:pyodide", "pyodide"),
-               ("boot:pyodide", "boot:packages", "packages"), ("boot:packages", "boot:ready", "ready"))
+               ("boot:pyodide", "boot:packages", "packages"), ("boot:packages", "boot:ready", "ready"),
+               ("boot:packages", "boot:imported", "import"), ("boot:imported", "boot:ready", "start_app"))
 
 WATCH = """(() => {
   const selectors = {
@@ -322,7 +323,7 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
     lines.append(f"{'':24}{'cold':>9}{'warm':>9}")
     rows = [("page", "sidebar"), ("page", "odds"), ("page", "interactive"), ("page", "fcp"),
             ("page", "boot_start"), ("page", "boot_files"), ("page", "boot_pyodide"), ("page", "boot_packages"),
-            ("page", "boot_ready"), ("page", "ready_to_interactive"),
+            ("page", "boot_ready"), ("page", "boot_import"), ("page", "boot_start_app"), ("page", "ready_to_interactive"),
             ("page", "server_state"), ("page", "server_render"), ("page", "server_compress"),
             ("floor", "sidebar"), ("floor", "odds"), ("floor", "fcp"), ("floor", "server_render"),
             ("bare", "bare"), ("bare", "bare_boot")]
