@@ -120,6 +120,41 @@ def test_a_long_list_renders_only_the_rows_around_the_viewport_and_follows_the_s
     assert layout.rendered()[-1] == 2999 and "height" not in bottom.style
 
 
+def test_a_pass_out_of_time_builds_what_it_can_and_the_next_passes_finish_the_same_window():
+    """Each row built costs 2.5 ms of the pass's clock: a pass stops before the row that would take
+    it past ``ROW_BUDGET_MS`` (never before its first), and the passes that follow build the rest,
+    ending with the window an unhurried render builds."""
+    from oddsui.render import ROW_BUDGET_MS
+
+    def window_of(slow: bool) -> tuple[list[int], list[int]]:
+        layout = Layout(3000)
+        clock = [0.0]
+        if slow:
+            def now() -> float:
+                clock[0] += 2.5
+                return clock[0]
+            layout.view.now = now
+        built_per_pass = []
+        layout.view.render(layout.store, "Football", None)
+        layout.place()
+        for _ in range(50):
+            before = layout.view.rows_built
+            done = layout.view.render_window(layout.store)
+            built_per_pass.append(layout.view.rows_built - before)
+            layout.place()
+            if done:
+                break
+        layout.scroll_to(60 * 1500)
+        layout.settle()
+        return layout.rendered(), built_per_pass
+
+    slow, slow_passes = window_of(True)
+    fast, fast_passes = window_of(False)
+    assert slow == fast and len(slow) > 10
+    assert max(slow_passes) <= ROW_BUDGET_MS // 2.5 + 1 < max(fast_passes)
+    assert all(n >= 1 for n in slow_passes[:-1])  # every pass builds at least one row
+
+
 def test_rows_that_leave_the_window_take_their_flashes_along():
     layout = Layout(500)
     layout.render()
