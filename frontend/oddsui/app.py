@@ -834,16 +834,22 @@ class App:
     # Fetched bodies go through the parser like stream messages (docs/design.md R10): over 100 KB
     # (a real feed's hierarchy can be) they are parsed in the worker, and applied in arrival order.
 
-    async def _load_hierarchy(self) -> None:
+    async def _fetch_decoded(self, url: str, kind: str, on_ok: Callable[[Any], None],
+                             on_fail: Callable[[BaseException], None]) -> None:
+        """GET ``url`` and decode its body as ``kind`` through the parser: ``on_ok(payload)``, or
+        ``on_fail`` for the network, a status other than 200 (``HTTP <status>``) or a bad body."""
         try:
-            status, body = await self.platform.fetch_payload(HIERARCHY_URL)
+            status, body = await self.platform.fetch_payload(url)
         except Exception as exc:  # the network
-            self._hierarchy_failed(exc)
+            on_fail(exc)
             return
         if status != 200:
-            self._hierarchy_failed(RuntimeError(f"HTTP {status}"))
+            on_fail(RuntimeError(f"HTTP {status}"))
             return
-        self.fetches.receive("hierarchy", body, self._hierarchy_loaded, self._hierarchy_failed)
+        self.fetches.receive(kind, body, on_ok, on_fail)
+
+    async def _load_hierarchy(self) -> None:
+        await self._fetch_decoded(HIERARCHY_URL, "hierarchy", self._hierarchy_loaded, self._hierarchy_failed)
 
     def _hierarchy_loaded(self, body: Any) -> None:
         try:
@@ -909,19 +915,8 @@ class App:
         if self._scraping or self.scope.closed:
             return
         self._scraping = True
-        self.scope.task(self._scrape(), label="bulk scrape")
-
-    async def _scrape(self) -> None:
-        try:
-            status, body = await self.platform.fetch_payload(SCRAPE_URL)
-        except Exception as exc:
-            self._scrape_done(None, exc)
-            return
-        if status != 200:
-            self._scrape_done(None, RuntimeError(f"HTTP {status}"))
-            return
-        self.fetches.receive("scrape", body, lambda result: self._scrape_done(result, None),
-                             lambda exc: self._scrape_done(None, exc))
+        self.scope.task(self._fetch_decoded(SCRAPE_URL, "scrape", lambda result: self._scrape_done(result, None),
+                                            lambda exc: self._scrape_done(None, exc)), label="bulk scrape")
 
     def _scrape_done(self, result: Any, exc: BaseException | None) -> None:
         self._scraping = False
