@@ -609,8 +609,6 @@ class GamesView:
             first, last = windows.get(comp_key, (0, 0))
             keys = comp.keys[first:last]
             fresh = [k for k in keys if k not in self.rows]
-            if fresh and budget is not None and created and self._spent(started) > ROW_BUDGET_MS:
-                budget = 0  # this frame has done its share: the other rows come in the next ones
             if budget is not None and len(fresh) > budget:
                 # Build what the budget allows, from the top of the window; the rest next frame.
                 allowed = set(fresh[:budget])
@@ -620,7 +618,8 @@ class GamesView:
                 fresh = fresh[:budget]
                 complete = False
             if fresh:
-                made = self._create_rows(store, sport_name, fresh, comp, started if budget is not None else None)
+                made = self._create_rows(store, sport_name, fresh, comp, started if budget is not None else None,
+                                         built_before=len(created))
                 created.extend(made)
                 if len(made) < len(fresh):  # the time ran out mid-way: the rest of the window next frame
                     cut = next(i for i, k in enumerate(keys) if k not in self.rows)
@@ -676,15 +675,16 @@ class GamesView:
             self._row_measured = next(iter(self.rows.values()))
 
     def _create_rows(self, store: Store, sport_name: str | None, keys: list[str], comp: _Group,
-                     started: float | None = None) -> list[RowView]:
+                     started: float | None = None, built_before: int = 0) -> list[RowView]:
         """Build rows for ``keys`` (in that order) from one HTML parse. With ``started`` (the pass's
-        start) and a clock, stop after the first row once the pass has spent ``ROW_BUDGET_MS``: the
-        rows not built are left out of the result (the caller builds them next frame)."""
+        start) and a clock, stop before any row but the pass's first (``built_before``: rows the pass
+        built already) once the pass has spent ``ROW_BUDGET_MS``: the rows not built are left out of
+        the result (the caller builds them next frame)."""
         models = []
         parts = []
         index_of = {k: i for i, k in enumerate(comp.keys)}
         for key in keys:
-            if parts and started is not None and self._spent(started) > ROW_BUDGET_MS:
+            if (parts or built_before) and started is not None and self._spent(started) > ROW_BUDGET_MS:
                 keys = keys[:len(parts)]
                 break
             position = (index_of.get(key, 0), len(comp.keys))
