@@ -34,3 +34,17 @@ async def stop(task: asyncio.Task[Any]) -> None:
     """Cancel ``task`` and wait until it has finished."""
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def ride_backoffs(conn: Any, clock: Any, times: int) -> list[float]:
+    """Run ``conn`` until it has asked for ``times`` backoff delays, each waited out on the fake
+    ``clock`` as soon as it is asked for; then stop it. Returns the delays, in order."""
+    delays = recorded_delays(conn)
+    task = asyncio.create_task(conn.run())
+    try:
+        for n in range(times):
+            await until(lambda n=n: len(delays) > n)
+            clock.advance(delays[-1])
+    finally:
+        await stop(task)
+    return delays

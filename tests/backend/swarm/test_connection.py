@@ -18,7 +18,7 @@ from backend.clock import FakeClock
 from backend.lifecycle import ConnState
 from backend.swarm.connection import SwarmConnection
 from backend.swarm.messages import CODE_SESSION_LOST
-from tests.support.waits import recorded_delays, stop, until
+from tests.support.waits import recorded_delays, ride_backoffs, stop, until
 
 
 def session_reply(request: dict, sid: str = "s1") -> str:
@@ -73,14 +73,7 @@ async def test_a_connection_that_opens_and_closes_at_once_still_backs_off_and_gr
         clock = FakeClock()
         conn = SwarmConnection(f"ws://127.0.0.1:{port}/", clock=clock, backoff_base=1.0, backoff_cap=64.0,
                                stable_after=10.0, rng=random.Random(2))
-        delays = recorded_delays(conn)
-        task = asyncio.create_task(conn.run())
-        try:
-            for n in range(5):
-                await until(lambda n=n: len(delays) > n)
-                clock.advance(delays[-1])
-        finally:
-            await stop(task)
+        delays = await ride_backoffs(conn, clock, 5)
     assert sessions >= 5
     assert conn.backoff.failures >= 5  # never reset: no session stayed up for 10 s
     assert conn.stats.connections_opened_total >= 5

@@ -19,7 +19,7 @@ from backend.lifecycle import ConnState
 from backend.tracker.connection import TrackerConnection, TrackerStats
 from backend.tracker.session import Snapshot, TrackerSession
 from tests.support.fake_feed import FakeTrackerFeed
-from tests.support.waits import recorded_delays, stop, until
+from tests.support.waits import recorded_delays, ride_backoffs, stop, until
 
 
 async def test_a_socket_that_opens_as_the_connection_is_cancelled_is_still_closed():
@@ -59,14 +59,7 @@ async def test_a_feed_that_sends_the_state_and_hangs_up_at_once_still_backs_off_
         conn = TrackerConnection(f"ws://127.0.0.1:{port}/tracker", TrackerSession("1"), events.extend,
                                  clock=clock, stats=TrackerStats(), backoff_base=1.0, backoff_cap=64.0,
                                  stable_after=10.0, rng=random.Random(2))
-        delays = recorded_delays(conn)
-        task = asyncio.create_task(conn.run())
-        try:
-            for n in range(5):
-                await until(lambda n=n: len(delays) > n)
-                clock.advance(delays[-1])
-        finally:
-            await stop(task)
+        delays = await ride_backoffs(conn, clock, 5)
     assert subscriptions >= 5
     assert conn.stats.connections_opened_total >= 5  # each one delivered the state: a live connection
     assert conn.stats.connect_failures_total == 0
