@@ -129,9 +129,26 @@ def test_pagehide_closes_every_stream(ui):
     ui.assert_no_errors()
 
 
+def test_the_app_runs_from_the_bytecode_its_wheel_carries_and_imports_the_later_views_after_start(ui):
+    """Pyodide never writes bytecode, so the wheel carries it (scripts/build_assets.py): every module of
+    the app that is loaded has its pyc for this interpreter installed beside it. The details panel and
+    results mode are not part of the boot; they are imported a second after it."""
+    ui.boot()
+    booted = ui.python("sorted(m for m in __import__('sys').modules if m.startswith('oddsui'))")
+    assert "oddsui.app" in booted and "oddsui.details_panel" not in booted and "oddsui.results" not in booted
+    ui.page.wait_for_timeout(1500)
+    loaded = ui.python(
+        "[(m.__name__, __import__('os').path.isfile(m.__cached__)) for m in list(__import__('sys').modules.values())"
+        " if m.__name__.startswith('oddsui.')]")
+    names = {name for name, _ in loaded}
+    assert {"oddsui.app", "oddsui.details_panel", "oddsui.results", "oddsui.render"} <= names
+    assert [name for name, has_pyc in loaded if not has_pyc] == []
+    ui.assert_no_errors()
+
+
 def test_a_missing_asset_fails_loudly_on_the_page(ui):
     """boot.js must show a visible error (and log it) instead of a silent blank page."""
-    ui.page.route("**/wheels/*.whl", lambda route: route.fulfill(status=404, body="gone"))
+    ui.page.route("**/wheels/**/*.whl", lambda route: route.fulfill(status=404, body="gone"))
     ui.page.goto(f"{ui.base_url}/")
     ui.page.wait_for_function("() => document.documentElement.dataset.boot === 'error'", timeout=90_000)
     assert ui.page.is_visible("#boot-error")

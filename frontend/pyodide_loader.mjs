@@ -62,16 +62,22 @@ export async function loadPackages(pyodide, names) {
   }
 }
 
+// What is installed, read from the names of the .dist-info folders in site-packages (a wheel's folder
+// is "<name>-<version>.dist-info", and the build checks that it agrees with the wheel's METADATA).
+// importlib.metadata would say the same, but importing it and its email parser took 155-218 ms here,
+// as long as installing both packages.
 const INSTALLED_VERSIONS = `
 def _oddsui_installed_versions(names):
-    from importlib.metadata import version, PackageNotFoundError
-    found = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+    import os, re, site
+    def canonical(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+    installed = {}
+    for folder in site.getsitepackages():
+        for entry in (os.listdir(folder) if os.path.isdir(folder) else ()):
+            if entry.endswith(".dist-info"):
+                name, _, version = entry[:-len(".dist-info")].partition("-")
+                installed[canonical(name)] = version
+    return {name: installed.get(canonical(name)) for name in names}
 _oddsui_installed_versions
 `;
 

@@ -45,14 +45,14 @@ keeps the one ``main()`` returns on ``window.__oddsui.page``).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .backoff import Backoff
 from .competitions import CompetitionStreams
-from .details_panel import DetailsPanel
 from .display import start_text
 from .firstview import AdoptError, AdoptingDom, FirstView
 from .flash import Flasher
@@ -73,11 +73,13 @@ from .render import (
     parse_page_url,
     sidebar_items,
 )
-from .results import ResultsMode
 from .scope import Handle, Scope
 from .store import LIVE, PREMATCH, Store
 from .streams import EventStream, StreamState
 
+if TYPE_CHECKING:  # imported when first used (LATER_VIEWS): the first view does not need them
+    from .details_panel import DetailsPanel
+    from .results import ResultsMode
 __all__ = ["RESULTS", "App", "Page", "main", "start_page", "worker_config_of"]
 
 RESULTS = "results"
@@ -94,6 +96,11 @@ SPORT_BACKOFF_MS = 2000.0
 ERROR_TOAST_THROTTLE_MS = 15000.0
 WARMUP_DELAY_MS = 1000.0
 WORKER_PRESTART_MS = 1500.0
+# The views the first screen never shows (the details panel, with its markets and tracker, and results
+# mode) are imported when first used, or this long after start, whichever comes first: the boot does
+# not wait for them (about a fifth of the app's import), and a first click on a game does not either.
+LATER_VIEWS = ("oddsui.details_panel", "oddsui.results")
+LATER_VIEWS_IMPORT_MS = 1000.0
 WARMUP_TRIES = 3
 # Priming (oddsui.prime): the list's code paths run once on made-up games shortly after start, one
 # step per timer, so the first real list does not pay for their first run with a long task.
@@ -120,6 +127,11 @@ PAGE_NODES = (
     "bottom-nav", "nav-sports", "nav-live", "nav-refresh", "health-modal", "health-backdrop", "health-dialog",
     "health-title", "health-updated", "health-close", "health-body", "sr-announce", "topbar", "layout",
 )
+
+
+def import_later_views() -> None:
+    for name in LATER_VIEWS:
+        importlib.import_module(name)
 
 
 class App:
@@ -335,6 +347,7 @@ class App:
         # The parse worker boots its own Pyodide (about 3 s of CPU): start it while the page is idle,
         # so the first big list does not wait for it, nor compete with it for the CPU.
         self.scope.timeout(self.parser.prestart, WORKER_PRESTART_MS, label="parse worker prestart")
+        self.scope.timeout(import_later_views, LATER_VIEWS_IMPORT_MS, label="later views import")
         self._prime_scope = self.scope.child("prime")
         self._primer = prime_steps(self.dom, self._prime_scope, self._utc_offset, self.platform.now_ms)
         self.scope.timeout(self._prime_step, PRIME_AFTER_MS, label="prime")
@@ -479,6 +492,8 @@ class App:
                 return self.details
             self.details.return_focus = None  # focus moves to the new panel, not back
             self.details.close()
+        from .details_panel import DetailsPanel
+
         panel = DetailsPanel(
             self.scope, self.dom, self.nodes, game_key=game_key, game=self.store.games[game_key],
             sport_name=self._sport_name(), parser=self.parser, batcher=self.batcher,
@@ -815,6 +830,8 @@ class App:
     def _open_results(self) -> None:
         if self.results is not None:
             return
+        from .results import ResultsMode
+
         self.results = ResultsMode(
             self.scope, self.dom, self.nodes, parser=self.parser, schedule=self._schedule,
             utc_offset=self.platform.utc_offset_minutes,

@@ -115,6 +115,57 @@ def test_a_tampered_wheel_fails_verification(build_assets, wheel_version, built_
         build_assets.verify_wheel(buffer.getvalue())
 
 
+@pytest.fixture(scope="module")
+def compiled_wheel(build_assets, built_wheel):
+    if shutil.which("node") is None or not build_assets.pyodide_core_present():
+        pytest.skip("needs node and the Pyodide core (scripts/setup)")
+    return build_assets.add_bytecode(built_wheel.read_bytes())
+
+
+def test_the_wheel_carries_pyodides_bytecode_of_every_module_and_stays_deterministic(
+        build_assets, wheel_version, built_wheel, compiled_wheel):
+    data, magic = compiled_wheel
+    build_assets.verify_wheel(data)  # RECORD lists and hashes the pycs too
+    build_assets.verify_contents(data, wheel_version.version(), wheel_version.package_sources())
+    build_assets.verify_bytecode(data, magic)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        pycs = {name: zf.read(name) for name in names if name.endswith(".pyc")}
+    sources = [name for name in names if name.endswith(".py")]
+    assert len(pycs) == len(sources) > 20
+    assert "oddsui/__pycache__/app.cpython-314.pyc" in pycs  # Pyodide 314 is CPython 3.14
+    assert all(content[:4].hex() == magic and content[4:8] == b"\x01\x00\x00\x00" for content in pycs.values())
+    assert magic != importlib.util.MAGIC_NUMBER.hex()  # not this interpreter's bytecode: Pyodide's
+    dist_info = [i for i, name in enumerate(names) if ".dist-info/" in name]
+    assert dist_info == list(range(len(names) - len(dist_info), len(names)))  # the dist-info stays last
+    assert build_assets.add_bytecode(built_wheel.read_bytes()) == compiled_wheel  # the same bytes again
+
+
+def test_a_wheel_whose_bytecode_is_missing_or_checked_fails_verification(build_assets, built_wheel, compiled_wheel):
+    data, magic = compiled_wheel
+    with pytest.raises(build_assets.BuildError, match="no interpreter"):
+        build_assets.verify_bytecode(built_wheel.read_bytes())  # hatchling's wheel: sources only
+
+    def rewritten(change):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(buffer, "w") as dst:
+            for item in src.infolist():
+                content = change(item.filename, src.read(item.filename))
+                if content is not None:
+                    dst.writestr(item, content)
+        return buffer.getvalue()
+
+    without_app = rewritten(lambda name, content: None if name.endswith("/app.cpython-314.pyc") else content)
+    with pytest.raises(build_assets.BuildError, match="app.cpython-314.pyc"):
+        build_assets.verify_bytecode(without_app)
+    checked = rewritten(lambda name, content: content[:4] + b"\x03\x00\x00\x00" + content[8:]
+                        if name.endswith(".pyc") else content)
+    with pytest.raises(build_assets.BuildError, match="unchecked"):
+        build_assets.verify_bytecode(checked)
+    with pytest.raises(build_assets.BuildError, match="magic"):
+        build_assets.verify_bytecode(data, "00000000")
+
+
 def test_a_wheel_that_is_not_its_sources_fails_verification(build_assets, wheel_version, built_wheel):
     files = wheel_version.package_sources()
     version = wheel_version.version()
@@ -169,7 +220,8 @@ def test_manifest_names_every_url_boot_needs(build_assets):
     assert manifest["pyodide"]["lockFileURL"] == "/wheels/pyodide-lock.444444444444.json"
     assert manifest["packages"] == ["msgspec", "oddsui"]  # one loadPackage from the page's lock
     assert [w["name"] for w in manifest["wheels"]] == ["msgspec", "oddsui"]
-    assert manifest["wheels"][-1]["url"] == "/wheels/oddsui-0.1.0+abc-py3-none-any.whl"
+    # in a folder named by the wheel's own hash (its bytecode is not in its name's hash)
+    assert manifest["wheels"][-1]["url"] == "/wheels/000000000000/oddsui-0.1.0+abc-py3-none-any.whl"
     assert manifest["app"] == {"name": "oddsui", "version": "0.1.0+abc", "module": "oddsui.app", "function": "main"}
 
 
@@ -187,7 +239,8 @@ def static_client(tmp_path):
     (static / "pyodide" / "pyodide.asm.wasm").write_bytes(b"\0asm")
     (static / "pyodide" / "pyodide.mjs").write_text("export {}")
     (static / "pyodide" / "pyodide-lock.local.json").write_text("{}")
-    (static / "wheels" / "oddsui-0.1.0+x-py3-none-any.whl").write_bytes(b"PK")
+    (static / "wheels" / "0123456789ab").mkdir(parents=True)
+    (static / "wheels" / "0123456789ab" / "oddsui-0.1.0+x-py3-none-any.whl").write_bytes(b"PK")
     (static / "manifest.json").write_text('{"app": {}}')
     app = Litestar(route_handlers=web_routes(static))
     with TestClient(app) as client:
@@ -212,7 +265,7 @@ def test_built_assets_have_correct_mime_types_and_cache_policy(static_client):
     assert client.get("/pyodide/pyodide.mjs").headers["content-type"].startswith("text/javascript")
     lock = client.get("/pyodide/pyodide-lock.local.json?v=abc")
     assert lock.status_code == 200 and lock.headers["content-type"].startswith("application/json")
-    wheel = client.get("/wheels/oddsui-0.1.0+x-py3-none-any.whl")
+    wheel = client.get("/wheels/0123456789ab/oddsui-0.1.0+x-py3-none-any.whl")
     assert wheel.status_code == 200 and "immutable" in wheel.headers["cache-control"]
     manifest = client.get("/manifest.json")
     assert manifest.json() == {"app": {}} and "no-store" in manifest.headers["cache-control"]
@@ -299,7 +352,7 @@ def test_the_page_lock_lists_what_the_page_installs_by_absolute_url(build_assets
     msgspec, oddsui = lock["packages"]["msgspec"], lock["packages"]["oddsui"]
     assert msgspec["file_name"].startswith("/immutable/pyodide-abc/msgspec-")
     assert msgspec["sha256"] == hashlib.sha256(b"wheel msgspec").hexdigest()
-    assert oddsui == {**oddsui, "file_name": "/wheels/oddsui-0.1.0+abc-py3-none-any.whl", "sha256": "0" * 64,
+    assert oddsui == {**oddsui, "file_name": "/wheels/000000000000/oddsui-0.1.0+abc-py3-none-any.whl", "sha256": "0" * 64,
                       "version": "0.1.0+abc", "imports": ["oddsui"], "depends": []}
 
 
