@@ -14,7 +14,7 @@ URL map (everything outside ``/api/``)::
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
     GET /pyodide/...      <static_dir>/pyodide/      (Pyodide core, the msgspec wheel, the worker's lock)
-    GET /wheels/...       <static_dir>/wheels/       (our front-end wheel and the page's lock, content-hashed names)
+    GET /wheels/...       <static_dir>/wheels/       (the page's lock, content-hashed; our wheel, in a folder named by its hash)
     GET /worker/...       <static_dir>/worker/       (the parse worker: worker.<hash>.mjs, parse.<hash>.py)
     GET /apidocs/...      <static_dir>/apidocs/      (RapiDoc, the UI of /schema: see backend/apidoc.py)
     GET /_bench/plain[/<page>], /_bench/pyodide, /_bench/bare.mjs

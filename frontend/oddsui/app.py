@@ -63,6 +63,7 @@ from .parsing import Decoded, ParserService
 from .ports import DomPort, Platform
 from .prime import prime_steps
 from .render import (
+    MAX_NEW_ROWS_PER_PASS,
     GamesView,
     ModeTabsView,
     NodeCache,
@@ -179,6 +180,8 @@ class App:
         self._utc_offset_override: int | None = None  # while adopting a page rendered in another zone
         # The slowest run of each step so far, in ms (debug_state; the e2e report prints them).
         self.timings: dict[str, float] = {}
+        # new rows per games or window pass (None while the first view renders: see render_first_view)
+        self._rows_per_pass: int | None = MAX_NEW_ROWS_PER_PASS
 
     def _utc_offset(self, epoch_s: float) -> int:
         if self._utc_offset_override is not None:
@@ -194,7 +197,8 @@ class App:
         the page's own. Both must make the same calls in the same order, so nothing in it depends on
         the clock or the layout: no time budget, no viewport (every row of an expanded competition is
         built; the browser's first window pass afterwards drops the rows off screen), the wall time
-        and UTC offset the server used.
+        and UTC offset the server used. And no limit on the rows of a pass: a window pass builds
+        every row it lacks at once.
         """
         self.mode = view.mode if view.mode in MODES_ALL else LIVE
         self.sport_id = view.sport_id
@@ -220,6 +224,7 @@ class App:
             self.updated_ms = view.wall_ms
         view_now, view_scroller = self.games_view.now, self.games_view.scroller
         self.games_view.now, self.games_view.scroller = None, None
+        self._rows_per_pass = None  # every row in one pass: no frame to spread them over
         try:
             listed = self.mode != RESULTS and self.sport_id is not None
             if listed:
@@ -244,6 +249,7 @@ class App:
                     break
         finally:
             self.games_view.now, self.games_view.scroller = view_now, view_scroller
+            self._rows_per_pass = MAX_NEW_ROWS_PER_PASS
 
     def _stream_handlers(self, name: str) -> dict[str, Decoded]:
         """The handlers of a first view's stream: ``counts`` or ``sport`` (of the current mode)."""
@@ -991,7 +997,7 @@ class App:
     def _render_games(self) -> None:
         started = self.platform.now_ms()
         refresh, self._refresh_rows = self._refresh_rows, set()
-        if not self.games_view.render(self.store, self._sport_name(), refresh):
+        if not self.games_view.render(self.store, self._sport_name(), refresh, self._rows_per_pass):
             self._schedule("window", self._render_window)  # more rows to build: next frame
         self._render_header()
         self._timed("render_games", started)
@@ -1000,7 +1006,7 @@ class App:
         if self.mode == RESULTS:
             return
         started = self.platform.now_ms()
-        if not self.games_view.render_window(self.store, set()):
+        if not self.games_view.render_window(self.store, set(), self._rows_per_pass):
             self._schedule("window", self._render_window)
         self._timed("render_window", started)
 

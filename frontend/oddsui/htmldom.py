@@ -252,6 +252,8 @@ def _style_items(value: str) -> dict[str, str]:
 class TreeDom:
     """``DomPort`` over an ``Element`` tree (the page parsed from index.html)."""
 
+    adopting = False
+
     def __init__(self, root: Element) -> None:
         self.root = root
         self._ids = {node.attrs["id"]: node for node in root.iter() if "id" in node.attrs}

@@ -146,6 +146,10 @@ class Platform(Protocol):
 class DomPort(Protocol):
     """The DOM operations the views use. Nodes are opaque handles."""
 
+    # True while the port hands out the page's own nodes (firstview.AdoptingDom): ``fragment`` does
+    # not read the markup it is given then, so a view may skip building it.
+    adopting: bool
+
     def by_id(self, element_id: str) -> Any: ...
 
     def element(

@@ -384,10 +384,11 @@ class GamesView:
     # ---------------------------------------------------------------- structure
 
     def _group_html(self, kind: str, key: str, name: str, extra: dict[str, str] | None, count: int,
-                    written: dict[tuple[str, str], Any]) -> str:
+                    written: dict[tuple[str, str], Any], markup: bool = True) -> str:
         """A region or competition: a heading with the toggle button, and its body (a competition's
         is a list, with the two spacers of its window, sized for all its rows). ``written`` gets
-        what the markup says, so later writes of the same values are skipped."""
+        what the markup says, so later writes of the same values are skipped. Without ``markup``
+        (adopting the page's own group) only ``written`` is filled."""
         self._ids += 1
         body_id = f"{kind}-body-{self._ids}"
         attrs: dict[str, Any] = {"class": kind, "data-group-key": key}
@@ -403,12 +404,15 @@ class GamesView:
                         ("name", "text"): name, ("count", "text"): str(count)})
         if competition:
             below = count * self.row_height
+            written.update({("top", "style:height"): "", ("bottom", "style:height"): f"{below:g}px" if below else "",
+                            ("stream", "hidden"): True, ("root", "class:streaming"): False})
+        if not markup:
+            return ""
+        if competition:
             body_attrs.update({"role": "list", "aria-label": name})
             spacer_nodes = [tag("div", {"class": "v-spacer", "data-s": "top", "aria-hidden": "true"}),
                             tag("div", {"class": "v-spacer", "data-s": "bottom", "aria-hidden": "true",
                                         "style": f"height:{below:g}px" if below else None})]
-            written.update({("top", "style:height"): "", ("bottom", "style:height"): f"{below:g}px" if below else "",
-                            ("stream", "hidden"): True, ("root", "class:streaming"): False})
         return tag("div", attrs,
                    tag("h2" if kind == "region" else "h3", {"class": "group-title"},
                        tag("button", {"type": "button", "class": f"{kind}-head", "data-s": "head",
@@ -426,7 +430,8 @@ class GamesView:
         if not specs:
             return []
         written = [{} for _ in specs]
-        html = "".join(self._group_html(kind, key, name, extra, count, w)
+        markup = not self.dom.adopting  # adopting the page's groups: their markup would not be read
+        html = "".join(self._group_html(kind, key, name, extra, count, w, markup)
                        for (key, name, extra, count), w in zip(specs, written))
         nodes = self.dom.fragment(html)
         if len(nodes) != len(specs):
@@ -682,16 +687,18 @@ class GamesView:
         the result (the caller builds them next frame)."""
         models = []
         parts = []
+        markup = not self.dom.adopting  # adopting the page's rows: their markup would not be read
         index_of = {k: i for i, k in enumerate(comp.keys)}
         for key in keys:
-            if (parts or built_before) and started is not None and self._spent(started) > ROW_BUDGET_MS:
-                keys = keys[:len(parts)]
+            if (models or built_before) and started is not None and self._spent(started) > ROW_BUDGET_MS:
+                keys = keys[:len(models)]
                 break
             position = (index_of.get(key, 0), len(comp.keys))
             model, prices = row_model(store.games[key], store.odds_for(key), sport_name, self.utc_offset,
                                       selected=key == self.selected, position=position)
             models.append((model, prices, position))
-            parts.append(row_html(key, model))
+            if markup:
+                parts.append(row_html(key, model))
         nodes = self.dom.fragment("".join(parts))
         if len(nodes) != len(keys):
             raise RuntimeError(f"row HTML produced {len(nodes)} nodes for {len(keys)} rows")

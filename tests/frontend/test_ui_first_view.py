@@ -122,6 +122,40 @@ def test_adopting_the_page_writes_nothing_and_the_stream_resumes_from_its_id(gam
     assert button.attrs["data-price"] == "777.500"
 
 
+def test_adopting_builds_no_row_markup_and_a_row_after_the_take_over_gets_its_own(monkeypatch):
+    from oddsui import render
+
+    games = [{"region": REGIONS[i % 3], "competition": COMPS[i % 3], "team1_name": f"Home {i}",
+              "team2_name": f"Away {i}", "markets_count": 10 + i, "start_ts": 1_767_000_000 + i,
+              "price": 1.5 + i, "blocked": False} for i in range(12)]
+    events = events_for("1", games)
+    html = render_page(INDEX, first_view(events, 1_767_000_000_000.0))
+    _, root = parse_document(html)
+    before = serialize(root)
+    state = next(n for n in root.iter() if n.attrs.get("id") == "first-view").text
+    built: list[str] = []
+    real = render.row_html
+    monkeypatch.setattr(render, "row_html", lambda key, model: built.append(key) or real(key, model))
+    heads: list[str] = []
+    real_tag = render.tag
+    monkeypatch.setattr(render, "tag", lambda name, *a, **k: heads.append(name) or real_tag(name, *a, **k))
+    platform = FakePlatform()
+    page = Page(platform, LaidOutDom(root), FakeEventTarget(), first_view=FirstView.from_json(state))
+    page.start()
+    assert page.adopted is True and serialize(root) == before
+    assert page.app.games_view.rows_built == 12 and built == []  # 12 rows adopted, no markup made for them
+    assert len(page.app.games_view.competitions) == 3 and heads == []  # nor for their groups' heads
+    (source,) = [s for s in platform.event_sources if "live-stream" in s.url]
+    data = json.loads(events[2][1])
+    data["data"].append({**data["data"][0], "id": 2000, "team1_name": "New home", "team2_name": "New away"})
+    source.emit("games", json.dumps(data))
+    for _ in range(50):
+        platform.advance(16)
+        platform.run_frame()
+    assert built == ["2000"]
+    assert any(n.attrs.get("data-game-id") == "2000" for n in root.iter())
+
+
 def _ancestors(node):
     while node is not None:
         yield node

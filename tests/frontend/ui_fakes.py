@@ -510,6 +510,8 @@ class FakeNode(FakeEventTarget):
 class FakeDom:
     """DomPort over FakeNodes; ``ops`` counts every write."""
 
+    adopting = False
+
     PAGE_IDS = (
         "sport-list", "sport-empty", "sport-search", "games", "games-empty", "toasts", "content-title",
         "content-sub", "conn-status", "conn-text", "mode-tabs", "tab-live", "tab-prematch", "count-live",
