@@ -24,8 +24,8 @@
 //
 // The page is server-rendered (docs/ui.md 9): it embeds manifest.json (#manifest, so no request comes
 // first) and the state it shows (#first-view), which the app adopts. Pyodide's two big files are
-// read here for the progress while Pyodide itself starts; the page preloads them, and their URLs are
-// immutable, so the two reads of each are one download.
+// fetched here, reading their bodies for the progress; the page preloads them, and their URLs are
+// immutable, so Pyodide's own fetch of each is served from the HTTP cache.
 // Boot phases are performance marks (boot:start, boot:files, boot:pyodide, boot:packages,
 // boot:imported, boot:ready): bench/firstpaint.py reads them.
 
@@ -155,13 +155,10 @@ async function boot() {
     throw new BootError(`cannot import ${manifest.loader.url}: ${err}`);
   }
 
-  // Pyodide starts at once and fetches the same two files; the progress is read from a second read of
-  // each, which the browser serves from the one response (the preload), so nothing is fetched twice.
-  const files = fetchWithProgress((manifest.page || {}).sizes).then(() => {
-    performance.mark("boot:files");
-    setBootState("loading", "Prices not live yet \u00b7 starting Python");
-  });
-  const [pyodide] = await Promise.all([loader.startPyodide(manifest.pyodide), files]);
+  await fetchWithProgress((manifest.page || {}).sizes);
+  performance.mark("boot:files");
+  setBootState("loading", "Prices not live yet \u00b7 starting Python");
+  const pyodide = await loader.startPyodide(manifest.pyodide);
   performance.mark("boot:pyodide");
 
   setBootState("loading", "Prices not live yet \u00b7 installing the app");
