@@ -10,6 +10,7 @@ URL map (everything outside ``/api/``)::
     GET /immutable/...    content-hashed files, cached for a year, precompressed (brotli, gzip):
                           /immutable/assets/app.<hash>.css, boot.<hash>.js (frontend/css/app.css, boot.js)
                           /immutable/pyodide-<hash>/...  <static_dir>/pyodide/ under its folder's hash
+                          /immutable/stdlib/python_stdlib.<hash>.zip  the standard library, compiled
     GET /boot.js          frontend/boot.js          (with pyodide_loader.mjs and worker/worker.mjs, all our JavaScript)
     GET /css/...          frontend/css/
     GET /manifest.json    <static_dir>/manifest.json (written by scripts/build_assets.py)
@@ -241,8 +242,8 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
         parts = file_path.lstrip("/").split("/", 1)
         if len(parts) == 2 and nameable(file_path):
             folder, rest = parts
-            if folder == "assets":
-                path = _resolve_inside(static_dir / "assets", rest)
+            if folder in ("assets", "stdlib"):
+                path = _resolve_inside(static_dir / folder, rest)
             elif (core := painter.core_hash()) is not None and folder == f"pyodide-{core}":
                 path = _resolve_inside(static_dir / "pyodide", rest)
         if path is None or path.name.endswith((".br", ".gz")) or any(p.startswith(".") for p in file_path.split("/")):

@@ -130,8 +130,9 @@ def test_pagehide_closes_every_stream(ui):
 
 
 def test_the_app_runs_from_the_bytecode_its_wheel_carries_and_imports_the_later_views_after_start(ui):
-    """Pyodide never writes bytecode, so the wheel carries it (scripts/build_assets.py): every module of
-    the app that is loaded has its pyc for this interpreter installed beside it. The details panel and
+    """Pyodide never writes bytecode, so the wheel and the standard library carry it
+    (scripts/build_assets.py): every module of the app that is loaded has its pyc for this interpreter
+    installed beside it, and the standard library's modules load from pycs. The details panel and
     results mode are not part of the boot; they are imported a second after it."""
     ui.boot()
     booted = ui.python("sorted(m for m in __import__('sys').modules if m.startswith('oddsui'))")
@@ -143,6 +144,9 @@ def test_the_app_runs_from_the_bytecode_its_wheel_carries_and_imports_the_later_
     names = {name for name, _ in loaded}
     assert {"oddsui.app", "oddsui.details_panel", "oddsui.results", "oddsui.render"} <= names
     assert [name for name, has_pyc in loaded if not has_pyc] == []
+    # and the standard library is ours, its imported modules compiled (scripts/build_assets.py)
+    files = ui.python("[__import__(m).__file__ for m in ('json', 'dataclasses', 'asyncio', 'urllib.parse')]")
+    assert all(name.endswith(".pyc") and "/lib/python314.zip/" in name for name in files), files
     ui.assert_no_errors()
 
 

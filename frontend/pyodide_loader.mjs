@@ -5,8 +5,10 @@
 // manifest.json ("loader", and "worker.loader" for the worker), so both import exactly this build of it
 // with a dynamic import() and can report a failure to load it.
 //
-//   startPyodide({module, indexURL, lockFileURL})  import pyodide.mjs and boot it from our own origin,
-//                                                  with our local lock (real wheel hashes)
+//   startPyodide({module, indexURL, lockFileURL[, stdLibURL]})
+//                                                  import pyodide.mjs and boot it from our own origin,
+//                                                  with our local lock (real wheel hashes) and, if
+//                                                  named, our compiled standard library
 //   loadPackages(pyodide, names)                   pyodide.loadPackage from that lock, integrity checked
 //   checkVersions(pyodide, [{name, version}])     the installed versions are the manifest's
 //
@@ -36,6 +38,8 @@ export async function startPyodide(config) {
   return loadPyodide({
     indexURL: absolute(config.indexURL),
     lockFileURL: absolute(config.lockFileURL),
+    // our standard library, with the modules a visit imports compiled (scripts/build_assets.py)
+    ...(config.stdLibURL ? { stdLibURL: absolute(config.stdLibURL) } : {}),
     fullStdLib: false,
   });
 }

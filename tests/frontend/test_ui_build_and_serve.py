@@ -166,6 +166,50 @@ def test_a_wheel_whose_bytecode_is_missing_or_checked_fails_verification(build_a
         build_assets.verify_bytecode(data, "00000000")
 
 
+def test_the_compiled_standard_library_replaces_exactly_the_imported_modules_by_their_pycs(build_assets):
+    stock = io.BytesIO()
+    with zipfile.ZipFile(stock, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in (("json/__init__.py", "x = 1\n"), ("json/decoder.py", "y = 2\n"), ("csv.py", "z = 3\n"),
+                           ("LICENSE.txt", "text")):
+            zf.writestr(name, text)
+    data = build_assets.compiled_stdlib_bytes(stock.getvalue(), {"json/__init__.py": b"PYC1", "csv.py": b"PYC2"})
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        contents = {info.filename: zf.read(info) for info in infos}
+    # in the stock order; each compiled module only as its pyc (zipimport takes X.pyc for X.py)
+    assert [info.filename for info in infos] == ["json/__init__.pyc", "json/decoder.py", "csv.pyc", "LICENSE.txt"]
+    assert contents == {"json/__init__.pyc": b"PYC1", "json/decoder.py": b"y = 2\n", "csv.pyc": b"PYC2",
+                        "LICENSE.txt": b"text"}
+    assert {info.compress_type for info in infos} == {zipfile.ZIP_STORED}  # Brotli packs the whole file
+    assert build_assets.compiled_stdlib_bytes(stock.getvalue(), {"csv.py": b"PYC2"}) != data
+
+
+def test_the_built_standard_library_holds_pyodides_bytecode_of_what_a_visit_imports():
+    manifest = json.loads((ROOT / "build" / "static" / "manifest.json").read_text()) \
+        if (ROOT / "build" / "static" / "manifest.json").is_file() else {}
+    url = manifest.get("pyodide", {}).get("stdLibURL")
+    if not url:
+        pytest.skip("no build with a compiled standard library (scripts/setup)")
+    path = ROOT / "build" / "static" / "stdlib" / url.rsplit("/", 1)[1]
+    assert url == f"/immutable/stdlib/{path.name}" and path.is_file()
+    assert hashlib.sha256(path.read_bytes()).hexdigest()[:12] in path.name  # content-hashed: immutable
+    assert manifest["worker"]["pyodide"]["stdLibURL"] == url  # the parse worker boots from it too
+    assert url in manifest["page"]["preload"] and manifest["page"]["sizes"][url] == path.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        pycs = {name: zf.read(name) for name in names if name.endswith(".pyc")}
+    # what Pyodide's boot, msgspec and the app import, compiled; their sources gone; the rest kept
+    for module in ("json/__init__", "dataclasses", "asyncio/base_events", "urllib/parse", "tarfile", "typing"):
+        assert f"{module}.pyc" in pycs and f"{module}.py" not in names, module
+    assert "pdb.py" in names and "pdb.pyc" not in names  # nothing a visit imports stays a source
+    with zipfile.ZipFile(ROOT / "build" / "static" / "pyodide" / "python_stdlib.zip") as stock:
+        stock_names = set(stock.namelist())
+    assert {name[:-1] if name.endswith(".pyc") else name for name in names} == stock_names
+    magic = {content[:4] for content in pycs.values()}
+    assert len(magic) == 1 and magic != {importlib.util.MAGIC_NUMBER}  # Pyodide's interpreter, not this one
+    assert {content[4:8] for content in pycs.values()} == {b"\x01\x00\x00\x00"}  # unchecked hash-based
+
+
 def test_a_wheel_that_is_not_its_sources_fails_verification(build_assets, wheel_version, built_wheel):
     files = wheel_version.package_sources()
     version = wheel_version.version()
@@ -241,6 +285,9 @@ def static_client(tmp_path):
     (static / "pyodide" / "pyodide-lock.local.json").write_text("{}")
     (static / "wheels" / "0123456789ab").mkdir(parents=True)
     (static / "wheels" / "0123456789ab" / "oddsui-0.1.0+x-py3-none-any.whl").write_bytes(b"PK")
+    (static / "stdlib").mkdir()
+    (static / "stdlib" / "python_stdlib.0123456789ab.zip").write_bytes(b"PK" * 100)
+    (static / "stdlib" / "python_stdlib.0123456789ab.zip.br").write_bytes(b"br")
     (static / "manifest.json").write_text('{"app": {}}')
     app = Litestar(route_handlers=web_routes(static))
     with TestClient(app) as client:
@@ -267,6 +314,9 @@ def test_built_assets_have_correct_mime_types_and_cache_policy(static_client):
     assert lock.status_code == 200 and lock.headers["content-type"].startswith("application/json")
     wheel = client.get("/wheels/0123456789ab/oddsui-0.1.0+x-py3-none-any.whl")
     assert wheel.status_code == 200 and "immutable" in wheel.headers["cache-control"]
+    stdlib = client.get("/immutable/stdlib/python_stdlib.0123456789ab.zip", headers={"accept-encoding": "br"})
+    assert stdlib.status_code == 200 and stdlib.headers["content-encoding"] == "br"
+    assert "immutable" in stdlib.headers["cache-control"] and stdlib.headers["content-type"] == "application/zip"
     manifest = client.get("/manifest.json")
     assert manifest.json() == {"app": {}} and "no-store" in manifest.headers["cache-control"]
 
