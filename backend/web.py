@@ -178,6 +178,7 @@ try {
   const { loadPyodide } = await import(absolute(config.module));
   const pyodide = await loadPyodide({
     indexURL: absolute(config.indexURL), lockFileURL: absolute(config.lockFileURL), fullStdLib: false,
+    ...(config.stdLibURL ? { stdLibURL: absolute(config.stdLibURL) } : {}),
   });
   if (pyodide.runPython("1 + 1") !== 2) throw new Error("Pyodide cannot add");
   performance.mark("bare:ready");
@@ -199,12 +200,14 @@ def bench_routes(painter: Any) -> list[BaseRouteHandler]:
         return await painter.respond(request, path=str(request.path_params.get("rest", "/")), plain=True)
 
     @get("/_bench/pyodide", include_in_schema=False, name="bench:pyodide")
-    async def bare_page() -> Response[str]:
+    async def bare_page(stdlib: str | None = None) -> Response[str]:
+        """Pyodide as its npm package ships it; ``?stdlib=compiled``: with the page's compiled standard library."""
         manifest = painter.manifest()
         if manifest is None:
             return Response({"error": BUILD_HINT}, status_code=HTTP_503_SERVICE_UNAVAILABLE)  # type: ignore[arg-type]
         core = manifest["pyodide"]
-        config = json.dumps({key: core[key] for key in ("module", "indexURL", "lockFileURL")}).replace("<", "\\u003c")
+        keys = ("module", "indexURL", "lockFileURL") + (("stdLibURL",) if stdlib == "compiled" else ())
+        config = json.dumps({key: core[key] for key in keys if key in core}).replace("<", "\\u003c")
         return Response(BARE_PAGE.replace("{config}", config), media_type="text/html",
                         headers={"cache-control": "no-store"})
 
