@@ -43,6 +43,7 @@ SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot 
 HIERARCHY_WAIT = 2.0
 RENDERS_AT_ONCE = 2  # page renders (pure Python, in a thread: they share the GIL with the fan-out)
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
+BOOTED_COOKIE = "booted"  # which build's files this browser booted from, set by boot.js (see _head)
 
 
 def _frames_to_events(frames: list[bytes]) -> list[tuple[str, msgspec.Raw]]:
@@ -154,12 +155,16 @@ class FirstPaint:
         return view
 
     # -- the page ----------------------------------------------------------------------------------------
-    def _head(self, manifest: dict[str, Any]) -> list[Element]:
+    def _head(self, manifest: dict[str, Any], booted: str = "") -> list[Element]:
+        """The hints and the manifest. ``booted``: the browser's ``booted`` cookie; when it names this
+        build's files (``page.booted``, set by boot.js after a boot) they are in its HTTP cache and
+        get no hint: reading them there while the page paints would only compete with the paint."""
         page = manifest.get("page", {})
         out = []
-        for url in page.get("modulepreload", ()):
+        hinted = not (booted and booted == page.get("booted"))
+        for url in page.get("modulepreload", ()) if hinted else ():
             out.append(Element("link", {"rel": "modulepreload", "href": url}))
-        for url in page.get("preload", ()):
+        for url in page.get("preload", ()) if hinted else ():
             out.append(Element("link", {"rel": "preload", "href": url, "as": "fetch", "crossorigin": ""}))
         data = Element("script", {"type": "application/json", "id": "manifest"})
         data.append(Text(json.dumps(manifest, separators=(",", ":")).replace("<", "\\u003c")))
@@ -201,7 +206,7 @@ class FirstPaint:
         t1 = time.perf_counter()
         template = self._read(self.template_path, bytes.decode)
         manifest = self.manifest() or {}
-        head = self._head(manifest) if manifest and not plain else []
+        head = self._head(manifest, request.cookies.get(BOOTED_COOKIE, "")) if manifest and not plain else []
         encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
         rewrite = self._rewrite(manifest, plain)
 

@@ -100,9 +100,12 @@ def test_after_the_take_over_the_address_follows_clicks_and_a_reload_shows_that_
     page.go_forward()
     page.wait_for_url(f"{ui.base_url}/prematch/1")
     ui.wait_python("page.app.mode == 'prematch'", what="prematch mode after Forward")
+    assert page.locator("link[rel=preload], link[rel=modulepreload]").count() > 0  # a first visit's page
     page.reload()  # the server renders the page the address names
     assert page.locator("#tab-prematch[aria-selected='true']").count() == 1
     assert page.locator("#sport-list a.sport-item[href='/prematch/1'][aria-selected='true']").count() == 1
+    # this browser booted from this build's files (its "booted" cookie): they are in its cache, no hints
+    assert page.locator("link[rel=preload], link[rel=modulepreload]").count() == 0
     page.wait_for_selector("html[data-boot=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("window.__oddsui.adopted") is True
     ui.assert_no_errors()

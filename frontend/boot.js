@@ -184,6 +184,11 @@ async function boot() {
   document.documentElement.dataset.bootMs = String(bootMs);
   window.__oddsui = { pyodide, page, bootMs, manifest, adopted: page.adopted };
   setBootState("ready", "");
+  // This build's files are in the HTTP cache now: the server's next page for this browser leaves
+  // their preload hints out (backend/firstpaint.py).
+  if (manifest.page && manifest.page.booted) {
+    document.cookie = `booted=${manifest.page.booted}; path=/; max-age=31536000; samesite=lax`;
+  }
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }
 

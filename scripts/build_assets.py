@@ -992,11 +992,16 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: 
         sizes = {f"{base}{name}": size for name, size in raw_sizes(PYODIDE_DIR, big).items()}
         if stdlib_url is not None:
             sizes[stdlib_url] = (STDLIB_DIR / stdlib.file_name).stat().st_size
+        modulepreload = [loader_url, f"{base}pyodide.mjs", f"{base}pyodide.asm.mjs"]
         manifest["page"] = {
             **page,
-            "modulepreload": [loader_url, f"{base}pyodide.mjs", f"{base}pyodide.asm.mjs"],
+            "modulepreload": modulepreload,
             "preload": list(sizes),
             "sizes": sizes,
+            # boot.js sets the cookie "booted" to this once the boot is done; a page rendered for a
+            # browser that says so leaves the hints out (backend/firstpaint.py): those files are in
+            # its cache, and reading them there while the page paints only competes with the paint
+            "booted": hashlib.sha256(json.dumps([modulepreload, list(sizes)]).encode()).hexdigest()[:12],
         }
     if worker is not None:
         # What the page hands the parse worker in its init message (worker/worker.mjs documents it).

@@ -43,6 +43,23 @@ async def test_a_sport_url_is_rendered_with_its_games_and_odds_uncached(http):
         assert rel in html
 
 
+async def test_a_browser_that_booted_from_this_build_gets_no_preload_hints(http):
+    manifest = json.loads((await http.get("/manifest.json")).text)
+    key = manifest["page"]["booted"]
+    hinted = (await http.get("/live/1")).text
+    assert 'rel="preload"' in hinted and 'rel="modulepreload"' in hinted
+    for other in ("", "000000000000", key + "x"):  # another build's files, or none: hinted
+        http.cookies.set("booted", other)
+        assert 'rel="preload"' in (await http.get("/live/1")).text, other
+    http.cookies.set("booted", key)
+    try:
+        cached = (await http.get("/live/1")).text
+    finally:
+        http.cookies.clear()
+    assert 'rel="preload"' not in cached and 'rel="modulepreload"' not in cached
+    assert 'id="manifest"' in cached and 'id="first-view"' in cached  # everything else as before
+
+
 async def test_the_page_is_compressed_as_the_client_accepts(http):
     plain = (await http.get("/prematch/1", headers={"accept-encoding": "identity"})).text
     for accept, encoding in (("br", "br"), ("gzip, br;q=0.5", "gzip"), ("gzip;q=0, br", "br"), ("gzip", "gzip")):
