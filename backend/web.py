@@ -39,11 +39,12 @@ from __future__ import annotations
 import json
 import mimetypes
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers import BaseRouteHandler
+from litestar.params import QueryParameter
 from litestar.response import File
 from litestar.response.file import create_etag_for_file
 from litestar.static_files import create_static_files_router
@@ -200,7 +201,7 @@ def bench_routes(painter: Any) -> list[BaseRouteHandler]:
         return await painter.respond(request, path=str(request.path_params.get("rest", "/")), plain=True)
 
     @get("/_bench/pyodide", include_in_schema=False, name="bench:pyodide")
-    async def bare_page(stdlib: str | None = None) -> Response[str]:
+    async def bare_page(stdlib: Annotated[str | None, QueryParameter()] = None) -> Response[str]:
         """Pyodide as its npm package ships it; ``?stdlib=compiled``: with the page's compiled standard library."""
         manifest = painter.manifest()
         if manifest is None:

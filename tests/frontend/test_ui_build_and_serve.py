@@ -210,6 +210,23 @@ def test_the_built_standard_library_holds_pyodides_bytecode_of_what_a_visit_impo
     assert {content[4:8] for content in pycs.values()} == {b"\x01\x00\x00\x00"}  # unchecked hash-based
 
 
+def test_the_served_msgspec_wheel_is_the_pinned_one_with_pyodides_bytecode_added(build_assets):
+    for wheel in build_assets.PYPI_WHEELS:
+        served, pinned = build_assets.PYODIDE_DIR / wheel.file_name, build_assets.PIP_CACHE / wheel.file_name
+        if not served.is_file() or not pinned.is_file():
+            pytest.skip("assets not built (scripts/setup)")
+        assert hashlib.sha256(pinned.read_bytes()).hexdigest() == wheel.sha256  # what PyPI gave, checked
+        data = served.read_bytes()
+        build_assets.verify_wheel(data)
+        build_assets.verify_bytecode(data)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf, zipfile.ZipFile(pinned) as original:
+            added = set(zf.namelist()) - set(original.namelist())
+            assert added and all(name.endswith(".cpython-314.pyc") for name in added)
+            for name in original.namelist():  # every file of PyPI's wheel as it was, but its RECORD
+                if not name.endswith(".dist-info/RECORD"):
+                    assert zf.read(name) == original.read(name), name
+
+
 def test_a_wheel_that_is_not_its_sources_fails_verification(build_assets, wheel_version, built_wheel):
     files = wheel_version.package_sources()
     version = wheel_version.version()
