@@ -68,6 +68,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND_DIR = ROOT / "frontend"  # the wheel's project: pyproject.toml, wheel_version.py, oddsui/
@@ -344,11 +345,8 @@ def ensure_pypi_wheel(wheel: PypiWheel, force: bool) -> bool:
     msgspec's wheel has none, so each visit compiled its 80 KB of Python), into the Pyodide folder."""
     target = PYODIDE_DIR / wheel.file_name
     stamp = BUILD_DIR / f"{wheel.file_name}.compiled.json"
-    inputs = {"pinned": wheel.sha256, "script": sha256_file(COMPILE_SCRIPT), "core": sha256_file(PYODIDE_DIR / "pyodide.asm.wasm")}
-    try:
-        done = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        done = {}
+    inputs = {"pinned": wheel.sha256, "script": sha256_file(COMPILE_SCRIPT), "core": PYODIDE_VERSION}
+    done = read_stamp(stamp)
     if (not force and target.is_file() and done.get("inputs") == inputs
             and done.get("sha256") == sha256_file(target)):
         log(f"{wheel.file_name}: up to date")
@@ -532,25 +530,43 @@ def pyc_name(source_name: str, cache_tag: str) -> str:
     return f"{folder}/__pycache__/{file[:-3]}.{cache_tag}.pyc" if folder else f"__pycache__/{file[:-3]}.{cache_tag}.pyc"
 
 
+def read_stamp(path: Path) -> dict[str, Any]:
+    """A build step's record of what it last made from which inputs ({} if there is none)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run_pyodide_compile(mode: str, *args: Path, wanted: tuple[str, ...]) -> dict[str, Any]:
+    """scripts/pyodide_compile.mjs ``mode`` in Node, with the Pyodide core of this build; returns the
+    JSON it prints last, which must hold the ``wanted`` keys."""
+    node = shutil.which("node")
+    if node is None:
+        raise BuildError("node is needed to compile bytecode with Pyodide (scripts/setup installs it)")
+    if not pyodide_core_present():
+        raise BuildError(f"the Pyodide core is missing from {PYODIDE_DIR}")
+    lines = run([node, str(COMPILE_SCRIPT), mode, str(PYODIDE_DIR), *map(str, args)]).strip().splitlines()
+    try:
+        answer = json.loads(lines[-1])
+    except (IndexError, ValueError) as exc:
+        raise BuildError(f"pyodide_compile.mjs {mode} printed {lines!r}") from exc
+    missing = [key for key in wanted if key not in answer]
+    if missing:
+        raise BuildError(f"pyodide_compile.mjs {mode} printed no {missing}: {lines!r}")
+    return answer
+
+
 def compile_for_pyodide(sources: dict[str, bytes]) -> tuple[dict[str, bytes], str]:
     """Pyodide's bytecode of ``sources`` ({archive name: source}), by scripts/pyodide_compile.mjs in Node
     with the Pyodide core of this build: ({archive name of each pyc: its bytes}, the magic number in hex)."""
-    node = shutil.which("node")
-    if node is None:
-        raise BuildError("node is needed to compile the wheel's bytecode with Pyodide (scripts/setup installs it)")
-    if not pyodide_core_present():
-        raise BuildError(f"the Pyodide core is missing from {PYODIDE_DIR}")
     with tempfile.TemporaryDirectory(prefix=".pyc-", dir=BUILD_DIR) as tmp:
         folder = Path(tmp)
         for name, data in sources.items():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
-        lines = run([node, str(COMPILE_SCRIPT), "package", str(PYODIDE_DIR), str(folder)]).strip().splitlines()
-        try:
-            answer = json.loads(lines[-1])
-            tag, magic = answer["cache_tag"], answer["magic"]
-        except (IndexError, ValueError, KeyError) as exc:
-            raise BuildError(f"pyodide_compile.mjs printed {lines!r}") from exc
+        answer = run_pyodide_compile("package", folder, wanted=("cache_tag", "magic"))
+        tag, magic = answer["cache_tag"], answer["magic"]
         compiled = {}
         for name in sources:
             path = folder / pyc_name(name, tag)
@@ -631,7 +647,8 @@ def verify_bytecode(data: bytes, magic: str | None = None) -> None:
 STDLIB_DIR = STATIC_DIR / "stdlib"
 STDLIB_STOCK = "python_stdlib.zip"
 STDLIB_STAMP = BUILD_DIR / "stdlib-inputs.json"
-STDLIB_IMPORTS = (APP_ENTRY["module"], "oddsui.details_panel", "oddsui.results")  # the app and LATER_VIEWS
+STDLIB_IMPORTS = (APP_ENTRY["module"],)
+STDLIB_CALLS = (f"{APP_ENTRY['module']}:import_later_views",)  # what the app imports a second after start
 
 
 def compiled_stdlib_bytes(stock: bytes, compiled: dict[str, bytes]) -> bytes:
@@ -640,11 +657,8 @@ def compiled_stdlib_bytes(stock: bytes, compiled: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(stock)) as zf, zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as out:
         for info in zf.infolist():
-            name, content = info.filename, None
-            if name in compiled:
-                name, content = name + "c", compiled[name]
-            else:
-                content = zf.read(info)
+            pyc = compiled.get(info.filename)
+            name, content = (info.filename, zf.read(info)) if pyc is None else (info.filename + "c", pyc)
             entry = zipfile.ZipInfo(name, date_time=info.date_time)
             entry.external_attr = info.external_attr
             out.writestr(entry, content)
@@ -658,37 +672,29 @@ def ensure_compiled_stdlib(app: AppWheel, worker: dict[str, HashedFile]) -> Hash
         "wheels": [sha256_file(PYODIDE_DIR / wheel.file_name) for wheel in PYPI_WHEELS] + [app.sha256],
         "parse": worker["parse.py"].sha256,
         "imports": list(STDLIB_IMPORTS),
+        "calls": list(STDLIB_CALLS),
         "script": sha256_file(COMPILE_SCRIPT),
     }
     STDLIB_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        stamp = json.loads(STDLIB_STAMP.read_text())
-    except (OSError, ValueError):
-        stamp = {}
+    stamp = read_stamp(STDLIB_STAMP)
     current = STDLIB_DIR / str(stamp.get("file_name", "-"))
     if stamp.get("inputs") == inputs and current.is_file() and sha256_file(current) == stamp.get("sha256"):
         log(f"stdlib/{current.name}: up to date")
         data = current.read_bytes()
     else:
         started = time.monotonic()
-        node = shutil.which("node")
-        if node is None:
-            raise BuildError("node is needed to compile the standard library with Pyodide (scripts/setup installs it)")
         app_wheel = next(WHEELS_DIR.glob(f"{app.sha256[:12]}/{app.file_name}"))
         with tempfile.TemporaryDirectory(prefix=".stdlib-", dir=BUILD_DIR) as tmp:
             spec = Path(tmp) / "spec.json"
             spec.write_text(json.dumps({
                 "wheels": [str(PYODIDE_DIR / wheel.file_name) for wheel in PYPI_WHEELS] + [str(app_wheel)],
                 "imports": list(STDLIB_IMPORTS),
+                "calls": list(STDLIB_CALLS),
                 "scripts": [str(WORKER_DIR / worker["parse.py"].file_name)],
             }))
             out = Path(tmp) / "out"
             out.mkdir()
-            lines = run([node, str(COMPILE_SCRIPT), "stdlib", str(PYODIDE_DIR), str(out), str(spec)]).strip().splitlines()
-            try:
-                modules = json.loads(lines[-1])["modules"]
-            except (IndexError, ValueError, KeyError) as exc:
-                raise BuildError(f"pyodide_compile.mjs printed {lines!r}") from exc
+            modules = run_pyodide_compile("stdlib", out, spec, wanted=("modules",))["modules"]
             compiled = {name: (out / (name + "c")).read_bytes() for name in modules}
         data = compiled_stdlib_bytes(stock_path.read_bytes(), compiled)
         name = hashed_name(STDLIB_STOCK, data)

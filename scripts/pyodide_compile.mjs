@@ -5,10 +5,12 @@
 //       modules, which keep their sources).
 //
 //   node scripts/pyodide_compile.mjs stdlib <pyodide folder> <out folder> <spec.json>
-//       Boots Pyodide, installs the wheels the spec names, imports its modules and runs its scripts
+//       Boots Pyodide, installs the wheels the spec names, imports its modules, calls its functions
+//       and runs its scripts
 //       -- what the page and the parse worker do -- and writes <out folder>/<path>c, a pyc to take
 //       the place of <path>, for every module of the standard library's zip that this imported.
-//       spec.json: {"wheels": [path, ...], "imports": [module, ...], "scripts": [path, ...]}.
+//       spec.json: {"wheels": [path, ...], "imports": [module, ...], "calls": ["module:function", ...],
+//                   "scripts": [path, ...]}.
 //
 // Both boot Pyodide from <pyodide folder> (build/static/pyodide: the very build the page loads) and
 // write unchecked hash-based pycs (PEP 552): the interpreter uses them without looking at any source
@@ -51,6 +53,9 @@ import importlib, importlib.util, json, os, runpy, sys, zipfile
 spec = json.loads(_spec_json)
 for name in spec["imports"]:
     importlib.import_module(name)
+for call in spec.get("calls", []):  # "module:function", e.g. what the app imports after its start
+    module, _, function = call.partition(":")
+    getattr(importlib.import_module(module), function)()
 for index in range(len(spec["scripts"])):
     runpy.run_path(f"/scripts/script_{index}.py", run_name="__compile_only__")
 zip_path = next(p for p in sys.path if p.endswith(".zip") and os.path.isfile(p))

@@ -81,6 +81,7 @@ from .streams import EventStream, StreamState
 if TYPE_CHECKING:  # imported when first used (LATER_VIEWS): the first view does not need them
     from .details_panel import DetailsPanel
     from .results import ResultsMode
+
 __all__ = ["RESULTS", "App", "Page", "main", "start_page", "worker_config_of"]
 
 RESULTS = "results"
