@@ -94,6 +94,106 @@ class Element:
         return self.attrs.get("class", "").split()
 
 
+class _Deferred(Element):
+    """An element of a fragment kept as its HTML until something reads inside it.
+
+    A server render builds a row from markup and, in the common case, never touches it again: it
+    is serialized as it came. Parsing such markup into nodes and writing it back out took two
+    thirds of a render. ``attrs`` and ``children`` parse the element on first use (``_expand``), so
+    to everything else it is an ``Element`` like any other; ``serialize`` writes an unread one's
+    HTML as it is. Made only by ``split_fragment`` (well-formed markup, one element per slice)."""
+
+    __slots__ = ("_html",)
+
+    def __init__(self, tag: str, html: str) -> None:
+        self.listeners = {}
+        self.tag = tag
+        self.parent = None
+        self._html: str | None = html
+
+    def _expand(self) -> None:
+        html, self._html = self._html, None
+        (node,) = [n for n in parse_fragment(html or "") if isinstance(n, Element)]
+        _ATTRS.__set__(self, node.attrs)
+        _CHILDREN.__set__(self, node.children)
+        for child in node.children:
+            child.parent = self
+
+    @property  # type: ignore[override]
+    def attrs(self) -> dict[str, str]:
+        if self._html is not None:
+            self._expand()
+        return _ATTRS.__get__(self, Element)
+
+    @attrs.setter
+    def attrs(self, value: dict[str, str]) -> None:
+        if self._html is not None:
+            self._expand()
+        _ATTRS.__set__(self, value)
+
+    @property  # type: ignore[override]
+    def children(self) -> list[Element | Text]:
+        if self._html is not None:
+            self._expand()
+        return _CHILDREN.__get__(self, Element)
+
+    @children.setter
+    def children(self, value: list[Element | Text]) -> None:
+        if self._html is not None:
+            self._expand()
+        _CHILDREN.__set__(self, value)
+
+    @property
+    def unread_html(self) -> str | None:
+        """The element's HTML while nothing has read inside it, else None."""
+        return self._html
+
+
+_ATTRS = Element.__dict__["attrs"]
+_CHILDREN = Element.__dict__["children"]
+# A tag's name after "<" or "</"; a fragment with any other "<" (a comment, a stray "<") or with a
+# self-closing "/>" is not split here.
+_TAG_OPEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def split_fragment(html: str) -> list[Element] | None:
+    """The top-level elements of ``html``, each a ``_Deferred`` holding its own HTML, or None if the
+    markup is not plainly well formed (every ``<`` opens a tag, end tags close the innermost open
+    element, no raw-text element, no ``/>``): then ``parse_fragment`` reads it. Text between the
+    top-level elements is dropped, as ``TreeDom.fragment`` drops it."""
+    if "/>" in html:
+        return None
+    matches = list(_TAG_OPEN.finditer(html))
+    if len(matches) != html.count("<"):
+        return None
+    out: list[Element] = []
+    stack: list[str] = []
+    start = 0
+    for match in matches:
+        closing, tag = match.groups()
+        tag = tag.lower()
+        if closing:
+            if not stack or stack[-1] != tag:
+                return None
+            stack.pop()
+            if not stack:
+                out.append(_Deferred(tag, html[start:html.index(">", match.end()) + 1]))
+        else:
+            if tag in RAW_TEXT:
+                return None
+            if not stack:
+                start = match.start()
+            if tag in VOID:
+                if not stack:
+                    whole = _TOKEN.match(html, start)  # its attributes may hold a ">"
+                    if whole is None:
+                        return None
+                    out.append(_Deferred(tag, whole.group(0)))
+            else:
+                stack.append(tag)
+    return None if stack else out
+
+
 def detach(node: Element | Text) -> None:
     parent = node.parent
     if parent is not None:
@@ -218,6 +318,9 @@ def _serialize_into(node: Element | Text, out: list[str], raw: bool = False) -> 
     if isinstance(node, Text):
         out.append(node.data if raw else escape(node.data, quote=False))
         return
+    if type(node) is _Deferred and node.unread_html is not None:
+        out.append(node.unread_html)
+        return
     out.append("<" + node.tag)
     for name, value in node.attrs.items():
         out.append(f" {name}" if value == "" else f' {name}="{escape(value, quote=True)}"')
@@ -254,10 +357,13 @@ class TreeDom:
 
     adopting = False
 
-    def __init__(self, root: Element) -> None:
+    def __init__(self, root: Element, defer_fragments: bool = False) -> None:
+        """``defer_fragments``: ``fragment`` hands out elements that stay HTML until read inside
+        (``split_fragment``): for a render that is serialized once (the server's first view)."""
         self.root = root
         self._ids = {node.attrs["id"]: node for node in root.iter() if "id" in node.attrs}
         self.created: list[list[Element]] = []
+        self._defer = defer_fragments
 
     def by_id(self, element_id: str) -> Element:
         node = self._ids.get(element_id)
@@ -281,7 +387,9 @@ class TreeDom:
         return node
 
     def fragment(self, html: str) -> list[Element]:
-        nodes = [node for node in parse_fragment(html) if isinstance(node, Element)]
+        nodes = split_fragment(html) if self._defer else None
+        if nodes is None:
+            nodes = [node for node in parse_fragment(html) if isinstance(node, Element)]
         self.created.append(nodes)
         return nodes
 

@@ -103,7 +103,7 @@ def render_tree(template: str, view: FirstView) -> tuple[str | None, Element, Tr
     """Render ``view`` into the parsed ``template``; returns ``(doctype, root, dom)`` and fills
     ``view.creations``."""
     doctype, root = parse_document(template)
-    dom = TreeDom(root)
+    dom = TreeDom(root, defer_fragments=True)  # serialized once: markup nobody reads stays markup
     platform = RenderPlatform(view.wall_ms, view.utc_offset)
     scope = Scope(platform, name="first-view")
     try:

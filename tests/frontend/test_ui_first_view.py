@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oddsui import htmldom
+from oddsui import htmldom, markup
 from oddsui.app import Page
 from oddsui.firstview import AdoptError, AdoptingDom, FirstView, StreamSnapshot
 from oddsui.htmldom import TreeDom, parse_document, serialize
@@ -177,24 +177,73 @@ def _by_html_parser(html: str):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(game, min_size=1, max_size=25))
-def test_the_fast_tokenizer_reads_every_fragment_the_views_make_as_html_parser_does(games):
+def test_the_fast_tokenizer_and_the_splitter_read_every_fragment_the_views_make_as_html_parser_does(games):
     made: list[str] = []
-    real = htmldom.parse_fragment
+    real = htmldom.TreeDom.fragment
 
-    def recording(html: str):
+    def recording(self, html: str):
         made.append(html)
-        return real(html)
+        return real(self, html)
 
-    htmldom.parse_fragment = recording
+    htmldom.TreeDom.fragment = recording
     try:
         render_page(INDEX, first_view(events_for("1", games), 1_767_000_000_000.0))
     finally:
-        htmldom.parse_fragment = real
+        htmldom.TreeDom.fragment = real
     assert made  # the rows were built from markup
     for html in made:
         fast = htmldom._parse_fragment_fast(html)
         assert fast is not None, html  # our own markup never needs the slow path
-        assert [_shape(node) for node in fast] == _by_html_parser(html)
+        expected = _by_html_parser(html)
+        assert [_shape(node) for node in fast] == expected
+        deferred = htmldom.split_fragment(html)
+        assert deferred is not None, html  # nor does it need a parse to be split into its elements
+        assert "".join(htmldom.serialize(node) for node in deferred) == html  # unread: written as it came
+        assert [_shape(node) for node in deferred] == [shape for shape in expected if shape[0] != "#text"]
+
+
+_words = st.text(alphabet="ab <>&\"'=/-", max_size=6)
+
+
+def _elements(inner):
+    return st.one_of(
+        st.builds(lambda name, title, kids: markup.tag(name, {"class": "c", "title": title}, *kids),
+                  st.sampled_from(["div", "span", "button", "li"]), _words, st.lists(inner, max_size=3)),
+        st.builds(lambda value: markup.tag("input", {"value": value, "disabled": True}), _words),
+        st.builds(lambda value: markup.tag("br", {"data-x": value}), _words),
+    )
+
+
+_markup = st.recursive(_words.map(markup.esc), _elements, max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_elements(_markup), max_size=5))
+def test_a_split_fragment_is_the_parsed_fragment_and_a_write_inside_it_is_serialized(parts):
+    html = "".join(parts)
+    deferred = htmldom.split_fragment(html)
+    assert deferred is not None, html  # escaped markup from markup.tag is always split
+    parsed = [node for node in htmldom.parse_fragment(html) if isinstance(node, htmldom.Element)]
+    assert "".join(htmldom.serialize(node) for node in deferred) == html
+    assert [_shape(node) for node in deferred] == [_shape(node) for node in parsed]
+    # Read inside (as a row's write does): from then on it is written from its nodes, with the write.
+    for node, twin in zip(deferred, parsed):
+        node.attrs["data-w"] = "1"
+        twin.attrs["data-w"] = "1"
+        for child in list(node.iter())[1:2]:
+            child.attrs["data-inner"] = "<&>"
+        for child in list(twin.iter())[1:2]:
+            child.attrs["data-inner"] = "<&>"
+        assert htmldom.serialize(node) == htmldom.serialize(twin)
+        assert all(child.parent is node for child in node.children)
+
+
+def test_markup_the_splitter_does_not_know_is_parsed_instead():
+    for html in ('<div><!-- note --></div>', '<style>a < b</style>', '<p>1 < 2</p>', '<span/>', '<b><i>open',
+                 '<b><i>crossed</b></i>', '</p>stray'):
+        assert htmldom.split_fragment(html) is None, html
+        dom = TreeDom(htmldom.Element("div"), defer_fragments=True)
+        assert [_shape(n) for n in dom.fragment(html)] == [s for s in _by_html_parser(html) if s[0] != "#text"]
 
 
 def test_markup_the_tokenizer_does_not_know_goes_to_html_parser():
