@@ -6,8 +6,8 @@ stream would get and the SSE id it ends at (holding the group for ``HOLD_SECONDS
 resume finds it), renders the page with the front end's own views (``oddsui.ssr.render_page``) and
 sends it small-headed and uncached (``no-store``: it carries live state), brotli- or
 gzip-compressed as ``Accept-Encoding`` allows. The page links its style and script by their hashed
-URLs and preloads Pyodide's files, all named by ``manifest.json``, which it also embeds (boot.js then
-needs no request before it starts).
+URLs and preloads the modules Pyodide's boot imports, all named by ``manifest.json``, which it also
+embeds (boot.js then needs no request before it starts).
 
 Which streams a view carries is which streams the app opens for it: a live sport's stream (it
 carries the counts), a prematch sport's stream and the counts stream, or the counts stream alone.
@@ -47,7 +47,6 @@ SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot 
 HIERARCHY_WAIT = 2.0
 RENDERS_AT_ONCE = 2  # page renders (pure Python, in a thread: they share the GIL with the fan-out)
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
-BOOTED_COOKIE = "booted"  # which build's files this browser booted from, set by boot.js (see _head)
 
 
 _young = threading.Lock()
@@ -193,19 +192,13 @@ class FirstPaint:
         return view
 
     # -- the page ----------------------------------------------------------------------------------------
-    def _head(self, manifest: dict[str, Any], booted: str = "") -> list[Element]:
-        """The hints and the manifest. ``booted``: the browser's ``booted`` cookie; when it names this
-        build's files (``page.booted``, set by boot.js after a boot) they are in its HTTP cache, and
-        the big ones (Pyodide's wasm, the standard library) get no preload hint: reading them there
-        while the page paints would only compete with the paint. The module preloads stay: modules
-        from the cache, compiled ahead, made Pyodide's start 0.1 s shorter (an A/B of 8 runs each)."""
+    def _head(self, manifest: dict[str, Any]) -> list[Element]:
+        """The hints and the manifest. Only the modules Pyodide's boot imports are preloaded (from
+        the cache, compiled ahead, they made Pyodide's start 0.1 s shorter); its two big files are
+        not: fetched while the page painted, they delayed a first visit's first paint by 0.1 s
+        (and a returning browser's, from its cache, as much). boot.js fetches them once it runs."""
         page = manifest.get("page", {})
-        out = []
-        hinted = not (booted and booted == page.get("booted"))
-        for url in page.get("modulepreload", ()):
-            out.append(Element("link", {"rel": "modulepreload", "href": url}))
-        for url in page.get("preload", ()) if hinted else ():
-            out.append(Element("link", {"rel": "preload", "href": url, "as": "fetch", "crossorigin": ""}))
+        out = [Element("link", {"rel": "modulepreload", "href": url}) for url in page.get("modulepreload", ())]
         data = Element("script", {"type": "application/json", "id": "manifest"})
         data.append(Text(json.dumps(manifest, separators=(",", ":")).replace("<", "\\u003c")))
         out.append(data)
@@ -249,7 +242,7 @@ class FirstPaint:
         t1 = time.perf_counter()
         template = self._read(self.template_path, bytes.decode)
         manifest = self.manifest() or {}
-        head = self._head(manifest, request.cookies.get(BOOTED_COOKIE, "")) if manifest and not plain else []
+        head = self._head(manifest) if manifest and not plain else []
         encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
         rewrite = self._rewrite(manifest, plain)
 

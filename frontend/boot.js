@@ -24,8 +24,10 @@
 //
 // The page is server-rendered (docs/ui.md 9): it embeds manifest.json (#manifest, so no request comes
 // first) and the state it shows (#first-view), which the app adopts. Pyodide's two big files are
-// fetched here, reading their bodies for the progress; the page preloads them, and their URLs are
-// immutable, so Pyodide's own fetch of each is served from the HTTP cache.
+// fetched here, reading their bodies for the progress (the page does not preload them: fetched
+// while it painted, they delayed its first paint); their URLs are immutable, so Pyodide's own fetch
+// of each is served from the HTTP cache. A browser whose "booted" cookie names these files has them
+// in its cache already: there, Pyodide reads them at once.
 // Boot phases are performance marks (boot:start, boot:files, boot:pyodide, boot:packages,
 // boot:imported, boot:ready): bench/firstpaint.py reads them.
 
@@ -86,6 +88,14 @@ const ffiHelpers = {
   },
 };
 
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return value.join("=");
+  }
+  return null;
+}
+
 function embedded(id) {
   const node = document.getElementById(id);
   return node ? node.textContent : "";
@@ -95,7 +105,7 @@ function megabytes(bytes) {
   return (bytes / 1e6).toFixed(1);
 }
 
-// Fetch Pyodide's big files (preloaded by the page), showing the bytes read so far.
+// Fetch Pyodide's big files, showing the bytes read so far.
 async function fetchWithProgress(sizes) {
   const urls = Object.keys(sizes || {});
   if (!urls.length) return;
@@ -155,10 +165,10 @@ async function boot() {
     throw new BootError(`cannot import ${manifest.loader.url}: ${err}`);
   }
 
-  // A page with no preload hints was rendered for a browser that booted from these very files (its
-  // "booted" cookie): they are in its cache, there is nothing to show the progress of, and reading
-  // them first would only delay Pyodide's own read (0.24 s here).
-  if (document.querySelector("link[rel=preload]")) await fetchWithProgress((manifest.page || {}).sizes);
+  // A browser that booted from these very files (its "booted" cookie) has them in its cache: there
+  // is no progress to show, and reading them first would only delay Pyodide's own read (0.24 s here).
+  const files = manifest.page || {};
+  if (!(files.booted && cookie("booted") === files.booted)) await fetchWithProgress(files.sizes);
   performance.mark("boot:files");
   setBootState("loading", "Prices not live yet \u00b7 starting Python");
   const pyodide = await loader.startPyodide(manifest.pyodide);
@@ -187,8 +197,8 @@ async function boot() {
   document.documentElement.dataset.bootMs = String(bootMs);
   window.__oddsui = { pyodide, page, bootMs, manifest, adopted: page.adopted };
   setBootState("ready", "");
-  // This build's files are in the HTTP cache now: the server's next page for this browser leaves
-  // their preload hints out (backend/firstpaint.py).
+  // This build's files are in the HTTP cache now: the next page in this browser leaves their reading
+  // to Pyodide.
   if (manifest.page && manifest.page.booted) {
     document.cookie = `booted=${manifest.page.booted}; path=/; max-age=31536000; samesite=lax`;
   }

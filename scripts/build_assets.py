@@ -1005,9 +1005,11 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: 
         "app": {"name": APP_DIST_NAME, "version": app.version, **APP_ENTRY},
     }
     if page is not None:
-        # What the server-rendered page links and preloads (backend/web.py): its style and script,
-        # and the files Pyodide's boot needs, fetched in parallel with the first paint; ``sizes``
-        # are their uncompressed bytes, for the boot progress boot.js shows.
+        # What the server-rendered page links and preloads (backend/firstpaint.py): its style and
+        # script, and the modules Pyodide's boot imports, fetched in parallel with the first paint.
+        # ``sizes``: Pyodide's two big files, which boot.js fetches once it runs (with no preload
+        # hint: fetched during the first paint they delayed it), with their uncompressed bytes for
+        # the progress it shows.
         big = ("pyodide.asm.wasm",) if stdlib_url is not None else ("pyodide.asm.wasm", STDLIB_STOCK)
         sizes = {f"{base}{name}": size for name, size in raw_sizes(PYODIDE_DIR, big).items()}
         if stdlib_url is not None:
@@ -1016,11 +1018,10 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: 
         manifest["page"] = {
             **page,
             "modulepreload": modulepreload,
-            "preload": list(sizes),
             "sizes": sizes,
-            # boot.js sets the cookie "booted" to this once the boot is done; a page rendered for a
-            # browser that says so leaves the hints out (backend/firstpaint.py): those files are in
-            # its cache, and reading them there while the page paints only competes with the paint
+            # boot.js sets the cookie "booted" to this once the boot is done; when a later page finds
+            # it, those files are in the browser's cache and boot.js leaves them to Pyodide, with no
+            # progress to show
             "booted": hashlib.sha256(json.dumps([modulepreload, list(sizes)]).encode()).hexdigest()[:12],
         }
     if worker is not None:
