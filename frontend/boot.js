@@ -199,9 +199,7 @@ async function boot() {
   setBootState("ready", "");
   // This build's files are in the HTTP cache now: the next page in this browser leaves their reading
   // to Pyodide.
-  if (manifest.page && manifest.page.booted) {
-    document.cookie = `booted=${manifest.page.booted}; path=/; max-age=31536000; samesite=lax`;
-  }
+  if (files.booted) document.cookie = `booted=${files.booted}; path=/; max-age=31536000; samesite=lax`;
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }
 
