@@ -214,7 +214,8 @@ def test_reduced_motion_shows_a_static_marker_and_the_arrow_instead_of_a_flash(m
     boot_to_live_list(ui)
     page.wait_for_function(
         """() => [...document.querySelectorAll('.odd-btn.odd-up, .odd-btn.odd-down')].some(b => {
-                 const s = getComputedStyle(b); window.__e2eFlash = {animation: s.animationName,
+                 const s = getComputedStyle(b); window.__e2eFlash = {
+                   animation: getComputedStyle(b, '::before').animationName,
                    shadow: s.boxShadow, arrow: b.querySelector('.odd-arrow').textContent};
                  return true; })""", timeout=60_000)
     flash = page.evaluate("window.__e2eFlash")
@@ -310,14 +311,22 @@ FLASH_FRAMES = """([where, direction, steps]) => {
     const color = rgba(getComputedStyle(node).backgroundColor);
     if (color[3] === 1) backdrop = color;
   }
-  const animations = button.getAnimations();
-  const frames = [];
+  // the flash is a wash (the button's ::before) whose opacity fades, over the button's own background
+  const animations = button.getAnimations({subtree: true});
+  const frames = [], washes = [];
   for (let i = 0; i <= steps; i++) {  // the flash held at each of steps + 1 moments, start to end
     for (const animation of animations) {
       animation.pause();
       animation.currentTime = animation.effect.getComputedTiming().duration * i / steps;
     }
-    frames.push(rgba(getComputedStyle(button).backgroundColor));
+    const wash = getComputedStyle(button, '::before');
+    const [wr, wg, wb, wa0] = rgba(wash.backgroundColor);
+    const wa = wa0 * Number(wash.opacity);
+    const [br, bg, bb, ba] = rgba(getComputedStyle(button).backgroundColor);
+    const alpha = wa + ba * (1 - wa);  // the wash composited over the button's background
+    const mix = (w, b) => alpha ? (w * wa + b * ba * (1 - wa)) / alpha : 0;
+    frames.push([mix(wr, br), mix(wg, bg), mix(wb, bb), alpha]);
+    washes.push(wa);
   }
   // what else a button can be over: a row, a hovered or selected row, the panel, the page
   const root = getComputedStyle(document.documentElement);
@@ -329,7 +338,7 @@ FLASH_FRAMES = """([where, direction, steps]) => {
     probe.remove();
     return color;
   });
-  return {frames, backdrop, others, animations: animations.length,
+  return {frames, washes, backdrop, others, animations: animations.filter((a) => a.effect.pseudoElement === '::before').length,
           text: rgba(getComputedStyle(button.querySelector('.odd-price')).color)};
 }"""
 
@@ -360,7 +369,9 @@ def test_a_flashing_price_keeps_its_contrast_through_its_whole_flash(ui):
             page.wait_for_selector(f"{where} .odd-btn.odd-{direction}", state="attached", timeout=90_000)
             found = page.evaluate(FLASH_FRAMES, [where, direction, 20])
             assert found is not None and found["backdrop"] is not None and found["animations"] >= 1, found
-            assert found["frames"][0][3] < 1, found  # it starts from the translucent flash colour
+            # it starts from the whole flash colour and fades to none of it
+            assert found["washes"][0] > 0.2 and found["washes"][-1] < 0.01, found
+            assert found["frames"][0][:3] != found["frames"][-1][:3], found
             ratios = []
             for backdrop in [found["backdrop"], *found["others"]]:
                 for color in found["frames"]:
