@@ -1,7 +1,7 @@
 """First paint and take-over of the server-rendered page, against a plain page and a bare Pyodide
 boot, in Debian's Chromium, cold and warm cache (issue 10).
 
-    uv run python -m bench.firstpaint [--runs 3] [--url http://127.0.0.1:8787] [--sport 1] [--json out.json]
+    uv run python -m bench.firstpaint [--runs 16] [--url http://127.0.0.1:8787] [--sport 1] [--json out.json]
 
 Without ``--url`` it starts ``python -m backend`` with ``BENCH_PAGES=true`` on a free port in
 8900-8999 (a ``--url`` server must run with it too). Three pages, each in a fresh browser context
@@ -20,7 +20,9 @@ contentful paint, the server's own time for the page (``Server-Timing``: state, 
 boot.js's phases (performance marks) and the bytes transferred (Resource Timing) before the first
 contentful paint and in total. Milestones are read in the page, not by polling from outside: a busy
 main thread (Pyodide starting) would delay a poll, not the paint. Medians of ``--runs``, and every ratio against the issue's target with
-PASS or MISS. Other load on the machine moves these numbers: compare within one run.
+PASS or MISS, and beside each ratio a 90% bootstrap interval (the visits drawn again): with 8 runs a
+warm first paint's ratio moved by +-25% from noise alone here, with 16 by +-15%. Other load on the
+machine moves these numbers: compare within one run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -293,6 +296,20 @@ def median(values: list[Any]) -> float | None:
     return statistics.median(numbers) if numbers else None
 
 
+def interval(ours: list[Any], against: list[Any], rounds: int = 2000, seed: int = 0) -> tuple[float, float] | None:
+    """A 90% bootstrap interval of median(ours) / median(against): how far the ratio moves when the
+    same visits are drawn again (each side resampled with replacement). A target inside it is met or
+    missed by the noise of this run, not by the pages."""
+    a = [v for v in ours if isinstance(v, (int, float))]
+    b = [v for v in against if isinstance(v, (int, float)) and v]
+    if len(a) < 2 or len(b) < 2:
+        return None
+    rng = random.Random(seed)
+    drawn = sorted(statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
+                   for _ in range(rounds))
+    return drawn[int(0.05 * rounds)], drawn[int(0.95 * rounds) - 1]
+
+
 def summarize(visits: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     medians: dict[str, dict[str, dict[str, float | None]]] = {}
     for kind, by_cache in visits.items():
@@ -304,11 +321,13 @@ def summarize(visits: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, A
         for cache in CACHES:
             if only not in (None, cache):
                 continue
+            theirs = "bare" if against.startswith("bare") else metric
             a = medians[ours][cache].get(metric)
-            b = medians[against][cache].get("bare" if against.startswith("bare") else metric)
+            b = medians[against][cache].get(theirs)
             value = a / b if a is not None and b else None
+            spread = interval([r.get(metric) for r in visits[ours][cache]], [r.get(theirs) for r in visits[against][cache]])
             ratios.append({"metric": metric, "cache": cache, "ours": a, "against": against, "floor": b,
-                           "ratio": value, "target": target,
+                           "ratio": value, "interval": spread, "target": target,
                            "pass": None if target is None else value is not None and value <= target})
     byte_checks = [{"cache": cache, "total": medians["page"][cache].get("total"), "limit": limit,
                     "pass": (medians["page"][cache].get("total") or float("inf")) <= limit}
@@ -342,12 +361,13 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
     lines += ["", "boot: msgspec and our wheel (with its bytecode) in one loadPackage from the page's lock, the",
               "standard library with its imported modules compiled; bare: Pyodide as npm ships it, bare_stdlib:",
               "with our standard library; --snapshot-trial for the memory snapshot",
-              "", "ratios against the issue's targets"]
+              "", "ratios against the issue's targets (in brackets: 90% bootstrap interval of the ratio, this run's noise)"]
     for r in summary["ratios"]:
         value = "  -  " if r["ratio"] is None else f"{r['ratio']:5.2f}"
+        spread = "           " if not r.get("interval") else "({:.2f}-{:.2f})".format(*r["interval"])
         verdict = "(no target)" if r["target"] is None else f"target <= {r['target']}x  {'PASS' if r['pass'] else 'MISS'}"
         lines.append(f"  {r['cache']:<5} {r['metric']:<12} ours/{r['against']:<11} {_s(r['ours'])} / {_s(r['floor'])}"
-                     f" = {value}x  {verdict}")
+                     f" = {value}x {spread:>11}  {verdict}")
     for b in summary["bytes"]:
         lines.append(f"  {b['cache']:<5} bytes total  {_b(b['total']):>12}  target <= {_b(b['limit'])}  "
                      f"{'PASS' if b['pass'] else 'MISS'}")
@@ -356,7 +376,8 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=8, help="a multiple of 4: each page starts a quarter of the runs")
+    parser.add_argument("--runs", type=int, default=16,
+                        help="a multiple of 4: each page starts a quarter of the runs (16: a ratio's 90%% interval about +-15%%)")
     parser.add_argument("--url", default=None, help="a running server (with BENCH_PAGES=true)")
     parser.add_argument("--sport", default="1")
     parser.add_argument("--json", type=Path, default=None, help="write every visit, the medians and the ratios here")

@@ -62,6 +62,7 @@ def test_one_run_of_the_first_paint_bench_measures_every_page_cold_and_warm(tmp_
     for (metric, cache, against_kind), r in ratios.items():
         against = floor[cache][0][metric] if against_kind == "floor" else visits[against_kind][cache][0]["bare"]
         assert r["ratio"] == pytest.approx(page[cache][0][metric] / against)
+        assert r["interval"] is None  # one visit a side: no spread to draw from
         if r["target"] is None:  # printed, judged against nothing
             assert r["pass"] is None
             continue
