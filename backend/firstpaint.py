@@ -76,10 +76,10 @@ def render_objects_die_young() -> Iterator[None]:
     finally:
         with _young:
             _rendering -= 1
-            last = _rendering == 0
-            if last and _gc_was_enabled:
+            collect = _rendering == 0 and _gc_was_enabled
+            if collect:
                 gc.enable()
-        if last and _gc_was_enabled:
+        if collect:
             gc.collect(0)
 
 

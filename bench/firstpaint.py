@@ -364,7 +364,7 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
               "", "ratios against the issue's targets (in brackets: 90% bootstrap interval of the ratio, this run's noise)"]
     for r in summary["ratios"]:
         value = "  -  " if r["ratio"] is None else f"{r['ratio']:5.2f}"
-        spread = "           " if not r.get("interval") else "({:.2f}-{:.2f})".format(*r["interval"])
+        spread = "({:.2f}-{:.2f})".format(*r["interval"]) if r.get("interval") else ""
         verdict = "(no target)" if r["target"] is None else f"target <= {r['target']}x  {'PASS' if r['pass'] else 'MISS'}"
         lines.append(f"  {r['cache']:<5} {r['metric']:<12} ours/{r['against']:<11} {_s(r['ours'])} / {_s(r['floor'])}"
                      f" = {value}x {spread:>11}  {verdict}")
