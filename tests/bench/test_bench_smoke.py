@@ -145,11 +145,17 @@ def test_the_load_generator_counts_events_cut_across_chunks_and_reads() -> None:
 @pytest.mark.timeout(200)  # the first run on a fresh machine installs pushpin (apt-get); the run is ~15 s
 def test_quick_fanout_bench_runs_pushpin_with_every_process_counted(tmp_path: Path) -> None:
     out = tmp_path / "fanout.json"
-    run = subprocess.run([sys.executable, "-m", "bench.fanout", "--quick", "--clients", "200", "--seconds", "2",
-                          "--servers", "pushpin", "--json", str(out)],
-                         check=False, cwd=REPO, capture_output=True, text=True, timeout=190)
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(out.read_text())["results"][0]
+    for _attempt in range(2):
+        run = subprocess.run([sys.executable, "-m", "bench.fanout", "--quick", "--clients", "200", "--seconds", "2",
+                              "--servers", "pushpin", "--json", str(out)],
+                             check=False, cwd=REPO, capture_output=True, text=True, timeout=90)
+        assert run.returncode == 0, run.stdout + run.stderr
+        result = json.loads(out.read_text())["results"][0]
+        # Now and then a fresh pushpin serves nothing: its handler logs "received message out of
+        # sequence" and the warm-up clients get no snapshot (seen once in a clean-clone CI run).
+        # That is the peer failing to start, not the harness: a second pushpin is started once.
+        if result["ok"] or not (result["error"] or "").startswith("warm-up clients got no snapshot"):
+            break
     if not result["ok"] and (result["error"] or "").startswith(("pushpin not installed", "apt-get install")):
         pytest.skip(result["error"])  # not root, no apt-get, or no package registry: pushpin cannot run here
     assert result["ok"], result
