@@ -193,16 +193,14 @@ class FirstPaint:
 
     # -- the page ----------------------------------------------------------------------------------------
     def _head(self, manifest: dict[str, Any]) -> list[Element]:
-        """The hints and the manifest. Only the modules Pyodide's boot imports are preloaded (from
-        the cache, compiled ahead, they made Pyodide's start 0.1 s shorter); its two big files are
-        not: fetched while the page painted, they delayed a first visit's first paint by 0.1 s
-        (and a returning browser's, from its cache, as much). boot.js fetches them once it runs."""
-        page = manifest.get("page", {})
-        out = [Element("link", {"rel": "modulepreload", "href": url}) for url in page.get("modulepreload", ())]
+        """The manifest, and no hint: nothing of Pyodide's is fetched while the page paints. Its two
+        big files, fetched then, delayed a first visit's first paint by 0.1 s (and a returning
+        browser's, from its cache, as much); the modules its boot imports (1.5 MB of JavaScript),
+        preloaded from here, by 20-30 % on a first visit. boot.js fetches the files once it runs and
+        preloads the modules after the first frame (docs/ui.md 9)."""
         data = Element("script", {"type": "application/json", "id": "manifest"})
         data.append(Text(json.dumps(manifest, separators=(",", ":")).replace("<", "\\u003c")))
-        out.append(data)
-        return out
+        return [data]
 
     def _rewrite(self, manifest: dict[str, Any], plain: bool = False) -> Any:
         page = manifest.get("page", {})

@@ -21,7 +21,9 @@ boot.js's phases (performance marks) and the bytes transferred (Resource Timing)
 contentful paint and in total. Milestones are read in the page, not by polling from outside: a busy
 main thread (Pyodide starting) would delay a poll, not the paint. Medians of ``--runs``, and every ratio against the issue's target with
 PASS or MISS, and beside each ratio a 90% bootstrap interval (the visits drawn again): with 8 runs a
-warm first paint's ratio moved by +-25% from noise alone here, with 16 by +-15%. Other load on the
+warm first paint's ratio moved by +-25% from noise alone here, with 16 by +-15%. Then the paired
+ratio: the median of each run's own ratio (its two visits are seconds apart, so a slow stretch of
+the machine moves both), with its interval. Other load on the
 machine moves these numbers: compare within one run.
 """
 
@@ -310,6 +312,22 @@ def interval(ours: list[Any], against: list[Any], rounds: int = 2000, seed: int 
     return drawn[int(0.05 * rounds)], drawn[int(0.95 * rounds) - 1]
 
 
+def paired(ours: list[Any], against: list[Any], rounds: int = 2000,
+           seed: int = 0) -> tuple[float, tuple[float, float] | None] | None:
+    """The median of the runs' own ratios, ``ours[i] / against[i]`` (the two visits of run ``i``,
+    made within seconds of each other, so a slow stretch of the machine moves both), and its 90%
+    bootstrap interval (the runs drawn again). A run without either milestone does not count."""
+    ratios = [a / b for a, b in zip(ours, against)
+              if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b]
+    if not ratios:
+        return None
+    if len(ratios) < 2:
+        return statistics.median(ratios), None
+    rng = random.Random(seed)
+    drawn = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(rounds))
+    return statistics.median(ratios), (drawn[int(0.05 * rounds)], drawn[int(0.95 * rounds) - 1])
+
+
 def summarize(visits: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     medians: dict[str, dict[str, dict[str, float | None]]] = {}
     for kind, by_cache in visits.items():
@@ -325,9 +343,13 @@ def summarize(visits: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, A
             a = medians[ours][cache].get(metric)
             b = medians[against][cache].get(theirs)
             value = a / b if a is not None and b else None
-            spread = interval([r.get(metric) for r in visits[ours][cache]], [r.get(theirs) for r in visits[against][cache]])
+            mine = [r.get(metric) for r in visits[ours][cache]]
+            their = [r.get(theirs) for r in visits[against][cache]]
+            by_run = paired(mine, their)
             ratios.append({"metric": metric, "cache": cache, "ours": a, "against": against, "floor": b,
-                           "ratio": value, "interval": spread, "target": target,
+                           "ratio": value, "interval": interval(mine, their), "target": target,
+                           "paired": None if by_run is None else by_run[0],
+                           "paired_interval": None if by_run is None else by_run[1],
                            "pass": None if target is None else value is not None and value <= target})
     byte_checks = [{"cache": cache, "total": medians["page"][cache].get("total"), "limit": limit,
                     "pass": (medians["page"][cache].get("total") or float("inf")) <= limit}
@@ -361,13 +383,17 @@ def report(base: str, runs: int, summary: dict[str, Any]) -> str:
     lines += ["", "boot: msgspec and our wheel (with its bytecode) in one loadPackage from the page's lock, the",
               "standard library with its imported modules compiled; bare: Pyodide as npm ships it, bare_stdlib:",
               "with our standard library; --snapshot-trial for the memory snapshot",
-              "", "ratios against the issue's targets (in brackets: 90% bootstrap interval of the ratio, this run's noise)"]
+              "", "ratios against the issue's targets (in brackets: 90% bootstrap interval of the ratio, this run's noise;",
+              "paired: the median of each run's own ratio, its two visits made seconds apart)"]
     for r in summary["ratios"]:
         value = "  -  " if r["ratio"] is None else f"{r['ratio']:5.2f}"
         spread = "({:.2f}-{:.2f})".format(*r["interval"]) if r.get("interval") else ""
         verdict = "(no target)" if r["target"] is None else f"target <= {r['target']}x  {'PASS' if r['pass'] else 'MISS'}"
+        by_run = "" if r.get("paired") is None else f"  paired {r['paired']:.2f}x"
+        if r.get("paired_interval"):
+            by_run += " ({:.2f}-{:.2f})".format(*r["paired_interval"])
         lines.append(f"  {r['cache']:<5} {r['metric']:<12} ours/{r['against']:<11} {_s(r['ours'])} / {_s(r['floor'])}"
-                     f" = {value}x {spread:>11}  {verdict}")
+                     f" = {value}x {spread:>11}  {verdict}{by_run}")
     for b in summary["bytes"]:
         lines.append(f"  {b['cache']:<5} bytes total  {_b(b['total']):>12}  target <= {_b(b['limit'])}  "
                      f"{'PASS' if b['pass'] else 'MISS'}")

@@ -104,16 +104,58 @@ def test_after_the_take_over_the_address_follows_clicks_and_a_reload_shows_that_
     page.go_forward()
     page.wait_for_url(f"{ui.base_url}/prematch/1")
     ui.wait_python("page.app.mode == 'prematch'", what="prematch mode after Forward")
-    wasm_reads = "performance.getEntriesByType('resource').filter((r) => r.name.endsWith('/pyodide.asm.wasm')).length"
-    assert page.evaluate(wasm_reads) == 2  # a first visit: boot.js's read for the progress, then Pyodide's
     page.reload()  # the server renders the page the address names
     assert page.locator("#tab-prematch[aria-selected='true']").count() == 1
     assert page.locator("#sport-list a.sport-item[href='/prematch/1'][aria-selected='true']").count() == 1
     assert page.locator("link[rel=preload]").count() == 0  # Pyodide's big files are boot.js's to fetch
-    assert page.locator("link[rel=modulepreload]").count() > 0
     page.wait_for_selector("html[data-boot=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
     assert page.evaluate("window.__oddsui.adopted") is True
-    # this browser booted from this build's files (its "booted" cookie): they are in its cache, and
-    # boot.js leaves them to Pyodide, with no read of its own for a progress there is nothing to show of
-    assert page.evaluate(wasm_reads) == 1
+    # the modules Pyodide's boot imports: hinted by boot.js after the first frame, each once
+    hinted = page.evaluate("[...document.querySelectorAll('link[rel=modulepreload]')].map((l) => l.getAttribute('href'))")
+    assert sorted(hinted) == sorted(page.evaluate("window.__oddsui.manifest.page.modulepreload"))
+    ui.assert_no_errors()
+
+
+# Every text the boot status shows, in order (an init script, so it sees the page from its first node).
+BOOT_TEXTS = """(() => {
+  const seen = [];
+  window.__bootTexts = seen;
+  new MutationObserver(() => {
+    const node = document.getElementById('boot-text');
+    const text = node ? node.textContent : null;
+    if (text && seen[seen.length - 1] !== text) seen.push(text);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+})();"""
+WASM_FROM_NETWORK = """() => performance.getEntriesByType('resource')
+    .filter((r) => r.name.endsWith('/pyodide.asm.wasm') && r.transferSize > 0).length"""
+
+
+def test_the_boot_shows_download_progress_exactly_when_the_cache_lacks_pyodides_files(make_ui: Any) -> None:
+    ui = make_ui(viewport=DESKTOP)
+    page = ui.page
+    page.context.add_init_script(BOOT_TEXTS)
+
+    def boot(url: str) -> list[str]:
+        page.goto(url)
+        page.wait_for_selector("html[data-boot=ready]", state="attached", timeout=BOOT_TIMEOUT_MS)
+        return page.evaluate("window.__bootTexts")
+
+    progress = re.compile(r"loading \d+\.\d of \d+\.\d MB")
+    first = boot(f"{ui.base_url}/live/1")  # an empty cache: boot.js reads the files, with their progress
+    assert any(progress.search(text) for text in first), first
+    assert page.evaluate(WASM_FROM_NETWORK) == 1  # read once over the network: Pyodide's own read hits the cache
+
+    again = boot(f"{ui.base_url}/prematch/1")  # a returning browser: all in its cache, nothing to show
+    assert not any(progress.search(text) for text in again), again
+    assert any("starting Python" in text for text in again), again
+    assert page.evaluate(WASM_FROM_NETWORK) == 0
+
+    page.context.new_cdp_session(page).send("Network.clearBrowserCache")  # the user emptied the cache
+    emptied = boot(f"{ui.base_url}/live/1")  # its cookie says it booted before; its cache says otherwise
+    assert any(progress.search(text) for text in emptied), emptied
+    assert page.evaluate(WASM_FROM_NETWORK) == 1
+    # the cache-only asks that missed, one per big file, are all Chromium logs of that visit
+    misses = [text for text in ui.console_errors if "ERR_CACHE_MISS" in text]
+    assert len(misses) == 2, ui.console_errors
+    ui.console_errors = [text for text in ui.console_errors if text not in misses]
     ui.assert_no_errors()

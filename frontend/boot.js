@@ -15,6 +15,9 @@
 //                                                              running Page, kept on window.__oddsui.page)
 //   worker               {url, loader, pyodide, packages, parse}  (the parse worker; the app starts it and
 //                                                              posts it this section, see worker/worker.mjs)
+//   page                 {modulepreload, sizes, booted}      (the modules Pyodide's boot imports, its two
+//                                                              big files with their sizes, and the name
+//                                                              of these files for the "booted" cookie)
 // Before the app starts, a JS module "oddsui_ffi" is registered for Python: helpers that read an event's
 // text in JavaScript, so a large SSE payload (or fetched body) reaches the parse worker without
 // becoming a Python string.
@@ -26,8 +29,9 @@
 // first) and the state it shows (#first-view), which the app adopts. Pyodide's two big files are
 // fetched here, reading their bodies for the progress (the page does not preload them: fetched
 // while it painted, they delayed its first paint); their URLs are immutable, so Pyodide's own fetch
-// of each is served from the HTTP cache. A browser whose "booted" cookie names these files has them
-// in its cache already: there, Pyodide reads them at once.
+// of each is served from the HTTP cache. A browser whose "booted" cookie names these files has
+// booted from them before: there, each one its HTTP cache still holds (asked with a cache-only
+// fetch, which never goes to the network) is left to Pyodide, which reads it at once.
 // Boot phases are performance marks (boot:start, boot:files, boot:pyodide, boot:packages,
 // boot:imported, boot:ready): bench/firstpaint.py reads them.
 
@@ -105,9 +109,42 @@ function megabytes(bytes) {
   return (bytes / 1e6).toFixed(1);
 }
 
-// Fetch Pyodide's big files, showing the bytes read so far.
-async function fetchWithProgress(sizes) {
-  const urls = Object.keys(sizes || {});
+// Whether the browser's HTTP cache holds url: a same-origin fetch from the cache alone, which fails
+// rather than go to the network, and whose body is not read.
+async function inCache(url) {
+  try {
+    const response = await fetch(url, { cache: "only-if-cached", mode: "same-origin" });
+    if (response.body) response.body.cancel().catch(() => {});
+    return response.ok;
+  } catch (_) {
+    return false;
+  }
+}
+
+// The modules Pyodide's boot imports (our loader, pyodide.mjs, pyodide.asm.mjs: 1.5 MB of
+// JavaScript), fetched and compiled while the big files download, so that none waits for another
+// when Pyodide starts. Hinted once the first frame is painted, not in the page's <head>: fetching and
+// compiling them while a first visit painted made its first paint 20-30 % later (docs/ui.md 9).
+function preloadModulesAfterFirstPaint(urls) {
+  requestAnimationFrame(() => setTimeout(() => {
+    const hinted = new Set([...document.querySelectorAll("link[rel=modulepreload]")].map((link) => link.href));
+    for (const url of urls || []) {
+      const link = document.createElement("link");
+      link.rel = "modulepreload";
+      link.href = url;
+      if (!hinted.has(link.href)) document.head.append(link);
+    }
+  }, 0));
+}
+
+// Fetch Pyodide's big files, showing the bytes read so far; after a boot from these very files
+// (``returning``), only those the cache no longer holds. Reading a cached one first would only delay
+// Pyodide's own read of it (0.24 s here). A first visit asks the cache nothing: a cache-only fetch
+// that misses is logged as a failed load.
+async function fetchWithProgress(sizes, returning) {
+  const known = Object.keys(sizes || {});
+  const cached = returning ? await Promise.all(known.map(inCache)) : known.map(() => false);
+  const urls = known.filter((_, index) => !cached[index]);
   if (!urls.length) return;
   const total = urls.reduce((sum, url) => sum + sizes[url], 0);
   const loaded = Object.fromEntries(urls.map((url) => [url, 0]));
@@ -157,6 +194,8 @@ async function fetchManifest() {
 async function boot() {
   setBootState("loading", "Prices not live yet \u00b7 starting");
   const manifest = await fetchManifest();
+  const files = manifest.page || {};
+  preloadModulesAfterFirstPaint(files.modulepreload);
 
   let loader;
   try {
@@ -165,10 +204,7 @@ async function boot() {
     throw new BootError(`cannot import ${manifest.loader.url}: ${err}`);
   }
 
-  // A browser that booted from these very files (its "booted" cookie) has them in its cache: there
-  // is no progress to show, and reading them first would only delay Pyodide's own read (0.24 s here).
-  const files = manifest.page || {};
-  if (!(files.booted && cookie("booted") === files.booted)) await fetchWithProgress(files.sizes);
+  await fetchWithProgress(files.sizes, Boolean(files.booted) && cookie("booted") === files.booted);
   performance.mark("boot:files");
   setBootState("loading", "Prices not live yet \u00b7 starting Python");
   const pyodide = await loader.startPyodide(manifest.pyodide);
@@ -197,8 +233,7 @@ async function boot() {
   document.documentElement.dataset.bootMs = String(bootMs);
   window.__oddsui = { pyodide, page, bootMs, manifest, adopted: page.adopted };
   setBootState("ready", "");
-  // This build's files are in the HTTP cache now: the next page in this browser leaves their reading
-  // to Pyodide.
+  // This build's files are in the HTTP cache now: the next page in this browser asks the cache first.
   if (files.booted) document.cookie = `booted=${files.booted}; path=/; max-age=31536000; samesite=lax`;
   console.info(`[boot] ready in ${bootMs} ms (app ${manifest.app.version})`);
 }

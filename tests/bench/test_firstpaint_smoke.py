@@ -63,12 +63,14 @@ def test_one_run_of_the_first_paint_bench_measures_every_page_cold_and_warm(tmp_
         against = floor[cache][0][metric] if against_kind == "floor" else visits[against_kind][cache][0]["bare"]
         assert r["ratio"] == pytest.approx(page[cache][0][metric] / against)
         assert r["interval"] is None  # one visit a side: no spread to draw from
+        assert r["paired"] == pytest.approx(r["ratio"]) and r["paired_interval"] is None  # one run: its own ratio
         if r["target"] is None:  # printed, judged against nothing
             assert r["pass"] is None
             continue
         assert r["pass"] == (r["ratio"] <= r["target"])
         verdict = "PASS" if r["pass"] else "MISS"
-        assert any(line.split()[:2] == [cache, metric] and line.endswith(verdict) for line in run.stdout.splitlines())
+        assert any(line.split()[:2] == [cache, metric] and line.endswith(f"{verdict}  paired {r['paired']:.2f}x")
+                   for line in run.stdout.splitlines())
     assert ratios[("interactive", "cold", "bare")]["target"] == 1.1
     assert ratios[("interactive", "warm", "bare")]["target"] == 0.6
     assert [b["cache"] for b in result["bytes"]] == ["cold", "warm"]
