@@ -366,8 +366,12 @@ def test_a_flashing_price_keeps_its_contrast_through_its_whole_flash(ui):
         if where == "#details":
             open_details(ui)
         for direction in ("up", "down"):
-            page.wait_for_selector(f"{where} .odd-btn.odd-{direction}", state="attached", timeout=90_000)
-            found = page.evaluate(FLASH_FRAMES, [where, direction, 20])
+            found = None
+            for _ in range(5):  # the flash waited for may end (1.1 s) before the sampling starts on a loaded machine
+                page.wait_for_selector(f"{where} .odd-btn.odd-{direction}", state="attached", timeout=90_000)
+                found = page.evaluate(FLASH_FRAMES, [where, direction, 20])
+                if found is not None:
+                    break
             assert found is not None and found["backdrop"] is not None and found["animations"] >= 1, found
             # it starts from the whole flash colour and fades to none of it
             assert found["washes"][0] > 0.2 and found["washes"][-1] < 0.01, found
