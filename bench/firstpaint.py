@@ -307,9 +307,13 @@ def interval(ours: list[Any], against: list[Any], rounds: int = 2000, seed: int 
     if len(a) < 2 or len(b) < 2:
         return None
     rng = random.Random(seed)
-    drawn = sorted(statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
-                   for _ in range(rounds))
-    return drawn[int(0.05 * rounds)], drawn[int(0.95 * rounds) - 1]
+    return _middle_90(sorted(statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
+                             for _ in range(rounds)))
+
+
+def _middle_90(drawn: list[float]) -> tuple[float, float]:
+    """The 5th and 95th percentiles of sorted bootstrap draws."""
+    return drawn[int(0.05 * len(drawn))], drawn[int(0.95 * len(drawn)) - 1]
 
 
 def paired(ours: list[Any], against: list[Any], rounds: int = 2000,
@@ -325,7 +329,7 @@ def paired(ours: list[Any], against: list[Any], rounds: int = 2000,
         return statistics.median(ratios), None
     rng = random.Random(seed)
     drawn = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(rounds))
-    return statistics.median(ratios), (drawn[int(0.05 * rounds)], drawn[int(0.95 * rounds) - 1])
+    return statistics.median(ratios), _middle_90(drawn)
 
 
 def summarize(visits: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:

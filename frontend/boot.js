@@ -127,12 +127,11 @@ async function inCache(url) {
 // compiling them while a first visit painted made its first paint 20-30 % later (docs/ui.md 9).
 function preloadModulesAfterFirstPaint(urls) {
   requestAnimationFrame(() => setTimeout(() => {
-    const hinted = new Set([...document.querySelectorAll("link[rel=modulepreload]")].map((link) => link.href));
     for (const url of urls || []) {
       const link = document.createElement("link");
       link.rel = "modulepreload";
       link.href = url;
-      if (!hinted.has(link.href)) document.head.append(link);
+      document.head.append(link);
     }
   }, 0));
 }

@@ -1019,9 +1019,9 @@ def manifest_bytes(lock_sha: str, app: AppWheel, loader: HashedFile, page_lock: 
             **page,
             "modulepreload": modulepreload,
             "sizes": sizes,
-            # boot.js sets the cookie "booted" to this once the boot is done; when a later page finds
-            # it, those files are in the browser's cache and boot.js leaves them to Pyodide, with no
-            # progress to show
+            # boot.js sets the cookie "booted" to this once the boot is done; a later page that finds
+            # it asks the browser's cache for those files and leaves the ones it holds to Pyodide,
+            # with no progress to show
             "booted": hashlib.sha256(json.dumps([modulepreload, list(sizes)]).encode()).hexdigest()[:12],
         }
     if worker is not None:
