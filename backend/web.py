@@ -44,7 +44,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.handlers import BaseRouteHandler
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import File
 from litestar.response.file import create_etag_for_file
 from litestar.static_files import create_static_files_router
@@ -241,7 +241,7 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
         return await painter.respond(request)
 
     @get("/immutable/{file_path:path}", include_in_schema=False, cache_control=IMMUTABLE, name="ui:immutable")
-    async def immutable(request: Request, file_path: str) -> File | Response[str]:
+    async def immutable(request: Request, file_path: FromPath[str]) -> File | Response[str]:
         path = None
         parts = file_path.lstrip("/").split("/", 1)
         if len(parts) == 2 and nameable(file_path):
