@@ -158,7 +158,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         log.warning("DEBUG_INTROSPECTION is on: /api/debug/introspection tells about the process's internals")
     app = OddsApp(
         route_handlers=[*HUB_ROUTES, *RESULTS_ROUTES, *HEALTH_ROUTES, *debug_routes, *apidoc.routes(),
-                        *web_routes(settings.static_dir, bench_pages=settings.bench_pages)],
+                        *web_routes(settings.static_dir, bench_pages=settings.bench_pages,
+                                   page_share=settings.page_share_seconds)],
         lifespan=[services],
         state=State({"settings": settings}),
         exception_handlers={NotFoundException: _not_found, MethodNotAllowedException: _method_not_allowed},

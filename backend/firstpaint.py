@@ -6,8 +6,15 @@ stream would get and the SSE id it ends at (holding the group for ``HOLD_SECONDS
 resume finds it), renders the page with the front end's own views (``oddsui.ssr.render_page``) and
 sends it small-headed and uncached (``no-store``: it carries live state), brotli- or
 gzip-compressed as ``Accept-Encoding`` allows. The page links its style and script by their hashed
-URLs and preloads the modules Pyodide's boot imports, all named by ``manifest.json``, which it also
-embeds (boot.js then needs no request before it starts).
+URLs, named by ``manifest.json``, which it also embeds (boot.js then needs no request before it
+starts, and names Pyodide's files from it).
+
+Requests for the same page (the same view, time-zone cookie and encoding) share one render: those
+that arrive while it runs, and those that arrive up to ``share_for`` seconds after it began (a
+negative ``share_for``: none, every request renders its own, as ``bench/pageburst.py``'s peer). A burst
+of loads of one page then costs one render instead of queueing a render each. A shared page is as
+good as a fresh one: it is one instant of each stream, and the browser resumes each from the id it
+carries, so it gets every event since (docs/ui.md 9).
 
 Which streams a view carries is which streams the app opens for it: a live sport's stream (it
 carries the counts), a prematch sport's stream and the counts stream, or the counts stream alone.
@@ -25,6 +32,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +55,7 @@ SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot 
 HIERARCHY_WAIT = 2.0
 RENDERS_AT_ONCE = 2  # page renders (pure Python, in a thread: they share the GIL with the fan-out)
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
+SHARED_PAGES = 256  # pages kept for sharing at once; past it a request's page is rendered for it alone
 
 
 _young = threading.Lock()
@@ -97,12 +106,30 @@ def _frames_to_events(frames: list[bytes]) -> list[tuple[str, msgspec.Raw]]:
     return events
 
 
+def utc_offset(request: Request) -> int:
+    """The browser's offset from UTC in minutes, from boot.js's cookie; 0 without a valid one."""
+    cookie = request.cookies.get(TZ_COOKIE, "")
+    if re.fullmatch(r"-?[0-9]{1,3}", cookie) and abs(int(cookie)) <= 840:
+        return int(cookie)
+    return 0
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    encoding: str | None
+    timing: str  # the render's Server-Timing entries
+
+
 class FirstPaint:
-    def __init__(self, template_path: Path, manifest_path: Path) -> None:
+    def __init__(self, template_path: Path, manifest_path: Path, share_for: float = 0.5) -> None:
         self.template_path = template_path
         self.manifest_path = manifest_path
+        self.share_for = share_for
         self._cache: dict[Path, tuple[float, Any]] = {}
         self._renders: asyncio.Semaphore | None = None  # made in the server's loop, on first use
+        # (view, utc offset, encoding, plain) -> (when its render began, monotonic; the render)
+        self._shared: dict[tuple[Any, ...], tuple[float, asyncio.Task[Page]]] = {}
 
     # -- inputs, re-read when their file changes ------------------------------------------------------
     def _read(self, path: Path, parse: Any) -> Any:
@@ -158,12 +185,7 @@ class FirstPaint:
         except Exception:  # the hub shut down meanwhile: nothing to give back
             log.debug("first view: releasing a held group failed", exc_info=True)
 
-    async def state(self, request: Request, mode: str, sport_id: str | None) -> FirstView:
-        hub = getattr(request.app.state, "hub", None)
-        offset = 0
-        cookie = request.cookies.get(TZ_COOKIE, "")
-        if re.fullmatch(r"-?[0-9]{1,3}", cookie) and abs(int(cookie)) <= 840:
-            offset = int(cookie)
+    async def state(self, hub: Any, mode: str, sport_id: str | None, offset: int) -> FirstView:
         if hub is None:
             return FirstView(mode=mode, sport_id=sport_id, utc_offset=offset)
         view = FirstView(mode=mode, sport_id=sport_id, wall_ms=hub.clock.time() * 1000, utc_offset=offset)
@@ -225,23 +247,72 @@ class FirstPaint:
 
     async def respond(self, request: Request, path: str | None = None, plain: bool = False) -> Response[bytes]:
         """The page for ``path`` (the request's own by default). ``plain``: the same render with no
-        script, no preload hint, no manifest and no embedded state -- a plain server-rendered page,
-        the floor ``bench/firstpaint.py`` measures against (only mounted with ``BENCH_PAGES``).
+        script, no manifest and no embedded state -- a plain server-rendered page, the floor
+        ``bench/firstpaint.py`` measures against (only mounted with ``BENCH_PAGES``).
 
-        ``Server-Timing`` says where the server's time went (``state``: reading the streams' snapshots;
-        ``queue``: waiting for one of the ``RENDERS_AT_ONCE`` render slots;
-        ``render``: the views on the tree and the serialization; ``compress``)."""
+        ``Server-Timing`` says where the render's time went (``state``: reading the streams'
+        snapshots; ``queue``: waiting for one of the ``RENDERS_AT_ONCE`` render slots; ``render``:
+        the views on the tree and the serialization; ``compress``), and for a page shared with an
+        earlier request, ``shared``: how long this one waited for it."""
         view_of = self.view_of(request.url.path if path is None else path)
         if view_of is None:
             return Response(b"Not found", status_code=404, media_type="text/plain")
+        encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
+        key = (view_of, utc_offset(request), encoding, plain)
+        now = time.monotonic()
+        task = self._shareable(key, now)
+        shared = task is not None
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._render(getattr(request.app.state, "hub", None), *key))
+            self._keep(key, now, task)
+        t0 = time.perf_counter()
+        page = await asyncio.shield(task)  # a client that goes away does not cancel the others' page
+        timing = page.timing
+        if shared:
+            timing += f", shared;dur={(time.perf_counter() - t0) * 1000:.1f}"
+        headers = {"cache-control": "no-store", "vary": "Accept-Encoding", "server-timing": timing}
+        if page.encoding is not None:
+            headers["content-encoding"] = page.encoding
+        return Response(page.body, media_type="text/html", headers=headers)
+
+    def _shareable(self, key: tuple[Any, ...], now: float) -> asyncio.Task[Page] | None:
+        """The render ``key``'s request may have: one still running, or one done within the window."""
+        began, task = self._shared.get(key, (0.0, None))
+        if task is None or self.share_for < 0:
+            return None
+        if not task.done():
+            return task
+        if now - began <= self.share_for and not task.cancelled() and task.exception() is None:
+            return task
+        return None
+
+    def _keep(self, key: tuple[Any, ...], began: float, task: asyncio.Task[Page]) -> None:
+        """Offer ``task``'s page to the next requests of ``key``; a failed render is not offered."""
+        if self.share_for < 0:
+            return
+        for old in [k for k, (t, done) in self._shared.items()
+                    if done.done() and began - t > self.share_for]:
+            del self._shared[old]
+        if len(self._shared) >= SHARED_PAGES and key not in self._shared:
+            return
+
+        def forget(done: asyncio.Task[Page]) -> None:
+            if (done.cancelled() or done.exception() is not None) and self._shared.get(key, (0, None))[1] is done:
+                del self._shared[key]
+
+        self._shared[key] = (began, task)
+        task.add_done_callback(forget)
+
+    async def _render(self, hub: Any, view_of: tuple[str, str | None], offset: int, encoding: str | None,
+                      plain: bool) -> Page:
         mode, sport_id = view_of
         t0 = time.perf_counter()
-        view = await self.state(request, mode, sport_id)
+        view = await self.state(hub, mode, sport_id, offset)
         t1 = time.perf_counter()
         template = self._read(self.template_path, bytes.decode)
         manifest = self.manifest() or {}
         head = self._head(manifest) if manifest and not plain else []
-        encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
         rewrite = self._rewrite(manifest, plain)
 
         def render_and_compress() -> tuple[bytes, float]:
@@ -260,9 +331,6 @@ class FirstPaint:
             t_start = time.perf_counter()
             body, t2 = await asyncio.to_thread(render_and_compress)
         t3 = time.perf_counter()
-        headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
-        if encoding is not None:
-            headers["content-encoding"] = encoding
-        headers["server-timing"] = (f"state;dur={(t1 - t0) * 1000:.1f}, queue;dur={(t_start - t1) * 1000:.1f}, "
-                                    f"render;dur={(t2 - t_start) * 1000:.1f}, compress;dur={(t3 - t2) * 1000:.1f}")
-        return Response(body, media_type="text/html", headers=headers)
+        timing = (f"state;dur={(t1 - t0) * 1000:.1f}, queue;dur={(t_start - t1) * 1000:.1f}, "
+                  f"render;dur={(t2 - t_start) * 1000:.1f}, compress;dur={(t3 - t2) * 1000:.1f}")
+        return Page(body, encoding, timing)

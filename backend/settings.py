@@ -149,6 +149,12 @@ class Settings:
     debug_introspection: bool = False
     """Mount ``GET /api/debug/introspection`` (``backend/debug.py``): asyncio task counts, open files and
     tracemalloc growth, for the soak and chaos tools. Off by default; only on a server bound to 127.0.0.1."""
+    page_share_seconds: float = 0.5
+    """Seconds a server-rendered page is given again to the next requests for the same page (the same
+    view, time-zone cookie and encoding), counted from the start of its render: a burst of loads of one
+    page costs one render. The browser resumes each stream from the id the page carries, so a shared
+    page misses no event. 0: only requests that arrive while the render runs share it; negative: none
+    does (each request renders its own page)."""
     bench_pages: bool = False
     """Mount the pages ``bench/firstpaint.py`` compares the UI with (``backend/web.py``): ``/_bench/plain/...``
     (the same server-rendered page with no script, no preload hint and no embedded state: the floor) and

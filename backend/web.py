@@ -220,11 +220,12 @@ def bench_routes(painter: Any) -> list[BaseRouteHandler]:
 
 
 def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
-               bench_pages: bool = False) -> list[BaseRouteHandler | Any]:
+               bench_pages: bool = False, page_share: float = 0.5) -> list[BaseRouteHandler | Any]:
     """Route handlers and routers serving the UI; include them in ``Litestar(route_handlers=...)``.
 
     ``static_dir`` is the build output of ``scripts/build_assets.py`` (default ``build/static``);
-    ``frontend_dir`` holds index.html, boot.js and css/. ``bench_pages`` adds ``bench_routes``.
+    ``frontend_dir`` holds index.html, boot.js and css/. ``bench_pages`` adds ``bench_routes``;
+    ``page_share`` is how long a rendered page is shared (``Settings.page_share_seconds``).
     """
     _register_mime_types()
     static_dir = Path(static_dir)
@@ -233,7 +234,7 @@ def web_routes(static_dir: Path, frontend_dir: Path = FRONTEND_DIR,
 
     from backend.firstpaint import FirstPaint  # the page renderer (imports the front end's views)
 
-    painter = FirstPaint(frontend_dir / "index.html", manifest_path)
+    painter = FirstPaint(frontend_dir / "index.html", manifest_path, share_for=page_share)
 
     @get(["/", "/live", "/prematch", "/results", "/live/{sport_id:str}", "/prematch/{sport_id:str}",
           "/results/{sport_id:str}"], include_in_schema=False, name="ui:index")

@@ -126,9 +126,10 @@ def free_port() -> int:
     raise SystemExit("no free port in 8900-8999")
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def start_server(**settings: str) -> tuple[subprocess.Popen, str]:
+    """``python -m backend`` on a free port, with the bench pages and ``settings`` (as env vars)."""
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "BENCH_PAGES": "true"}
+    env = {**os.environ, "PORT": str(port), "BENCH_PAGES": "true", **settings}
     proc = subprocess.Popen([sys.executable, "-m", "backend"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"

@@ -365,6 +365,23 @@ def test_a_missing_build_is_reported_by_the_manifest_route(tmp_path):
         assert client.get("/").status_code == 200
 
 
+def test_a_page_whose_render_failed_is_not_given_to_the_next_request(tmp_path):
+    from backend.web import FRONTEND_DIR, web_routes
+
+    frontend = tmp_path / "frontend"
+    shutil.copytree(FRONTEND_DIR / "css", frontend / "css")
+    template = (FRONTEND_DIR / "index.html").read_text()
+    app = Litestar(route_handlers=web_routes(tmp_path / "nothing-here", frontend_dir=frontend, page_share=60),
+                   debug=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/live").status_code == 500  # no template to render
+        (frontend / "index.html").write_text(template)
+        page = client.get("/live")  # within the share window of the failed render: rendered again
+        assert page.status_code == 200 and 'href="/live"' in page.text
+        assert "shared" not in page.headers["server-timing"]
+        assert "shared" in client.get("/live").headers["server-timing"]  # a good page is shared
+
+
 # ------------------------------------------------------------------------------------------------
 # the parse worker's files (docs/design.md R10)
 

@@ -4,6 +4,7 @@ a page was rendered at (``lastEventId`` in the query)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -118,7 +119,8 @@ async def test_a_stream_resumes_from_the_id_in_its_query(http):
 
 
 async def test_the_page_says_where_the_servers_time_went(http):
-    response = await http.get("/live/1")
+    # a time zone no other test asks for: a render of its own, not a page shared with another test's
+    response = await http.get("/live/1", headers={"cookie": "tzo=-17"})
     timings = dict(re.fullmatch(r"(\w+);dur=([0-9.]+)", part.strip()).groups()
                    for part in response.headers["server-timing"].split(","))
     assert set(timings) == {"state", "queue", "render", "compress"}
@@ -174,3 +176,64 @@ async def test_a_missing_immutable_file_is_a_404_no_cache_keeps(http):
         response = await http.get(path)
         assert response.status_code == 404, path
         assert response.headers["cache-control"] == "no-store", path
+
+
+def _timings(response: httpx.Response) -> dict[str, float]:
+    return {name: float(ms) for name, ms in re.findall(r"(\w+);dur=([0-9.]+)", response.headers["server-timing"])}
+
+
+async def test_a_burst_of_loads_of_one_page_costs_one_render():
+    from tests.support.feed import wait_for
+    from tests.support.server import running_server
+
+    # a window wider than any stall of a loaded machine: which requests share is then certain
+    async with running_server(page_share_seconds=30) as server:
+        await wait_for(lambda: server.hub.conn.connected, 15)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60,
+                                     limits=httpx.Limits(max_connections=40)) as client:
+            br = {"accept-encoding": "br"}
+            burst = await asyncio.gather(*(client.get("/live/1", headers=br) for _ in range(40)))
+            assert {r.status_code for r in burst} == {200}
+            rendered = [r for r in burst if "shared" not in _timings(r)]
+            assert len(rendered) == 1  # one render; the other 39 waited for it
+            assert len({r.content for r in burst}) == 1
+            assert all(r.headers["content-encoding"] == "br" and r.headers["cache-control"] == "no-store"
+                       for r in burst)
+            # the page's own timings, on every copy of it
+            assert all(_timings(r)["render"] == _timings(rendered[0])["render"] for r in burst)
+
+            # what the page shows differs by encoding, time zone and view: each has a render of its own
+            for path, headers in (("/live/1", {"accept-encoding": "gzip"}), ("/live/1", {**br, "cookie": "tzo=60"}),
+                                  ("/prematch/1", br), ("/live", br)):
+                response = await client.get(path, headers=headers)
+                assert response.status_code == 200 and "shared" not in _timings(response), (path, headers)
+            again = await client.get("/live/1", headers=br)
+            assert "shared" in _timings(again) and again.content == burst[0].content
+
+            # a shared page resumes like a fresh one: its id replays the stream's events since the render
+            view = _first_view(burst[-1].text)
+            (stream,) = view["streams"]
+            async with SseStream(client, f"{stream['url']}&lastEventId={stream['last_event_id']}") as resumed:
+                message = await resumed.next_message()
+                while not message.data:
+                    message = await resumed.next_message()
+            epoch, seq = stream["last_event_id"].rsplit("-", 1)  # the first event after the render's
+            assert message.id.rsplit("-", 1) == [epoch, str(int(seq) + 1)]
+
+
+async def test_a_page_is_shared_only_within_its_window_from_the_start_of_its_render():
+    from tests.support.feed import wait_for
+    from tests.support.server import running_server
+
+    async with running_server(page_share_seconds=2.0) as server:
+        await wait_for(lambda: server.hub.conn.connected, 15)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+            first = await client.get("/live/1")
+            soon = await client.get("/live/1")
+            assert "shared" not in _timings(first) and "shared" in _timings(soon)
+            assert soon.content == first.content
+            await asyncio.sleep(2.2)
+            later = await client.get("/live/1")
+            assert "shared" not in _timings(later)  # rendered again, from the stream as it is now
+            ids = [_first_view(r.text)["streams"][0]["last_event_id"] for r in (first, later)]
+            assert ids[0] != ids[1]  # prices moved meanwhile: the new render is at a later id
