@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import gzip
 import json
@@ -55,7 +56,7 @@ SNAPSHOT_WAIT = 1.5  # how long a render waits for a new group's first snapshot 
 HIERARCHY_WAIT = 2.0
 RENDERS_AT_ONCE = 2  # page renders (pure Python, in a thread: they share the GIL with the fan-out)
 TZ_COOKIE = "tzo"  # minutes east of UTC, set by boot.js: local times render right on the next visit
-SHARED_PAGES = 256  # pages kept for sharing at once; past it a request's page is rendered for it alone
+SHARED_PAGES = 256  # pages kept for sharing at once; past it the oldest is no longer shared
 
 
 _young = threading.Lock()
@@ -121,6 +122,13 @@ class Page:
     timing: str  # the render's Server-Timing entries
 
 
+@dataclass
+class _Render:
+    began: float  # time.monotonic() when it was started
+    task: asyncio.Task[Page]
+    waiters: int = 0  # requests awaiting it now; the last one's going away cancels it
+
+
 class FirstPaint:
     def __init__(self, template_path: Path, manifest_path: Path, share_for: float = 0.5) -> None:
         self.template_path = template_path
@@ -128,8 +136,8 @@ class FirstPaint:
         self.share_for = share_for
         self._cache: dict[Path, tuple[float, Any]] = {}
         self._renders: asyncio.Semaphore | None = None  # made in the server's loop, on first use
-        # (view, utc offset, encoding, plain) -> (when its render began, monotonic; the render)
-        self._shared: dict[tuple[Any, ...], tuple[float, asyncio.Task[Page]]] = {}
+        # (view, utc offset, encoding, plain) -> its render, running or done within share_for; oldest first
+        self._shared: dict[tuple[Any, ...], _Render] = {}
 
     # -- inputs, re-read when their file changes ------------------------------------------------------
     def _read(self, path: Path, parse: Any) -> Any:
@@ -259,15 +267,26 @@ class FirstPaint:
             return Response(b"Not found", status_code=404, media_type="text/plain")
         encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
         key = (view_of, utc_offset(request), encoding, plain)
-        now = time.monotonic()
-        task = self._shareable(key, now)
-        shared = task is not None
-        if task is None:
+        render = self._shareable(key)
+        shared = render is not None
+        if render is None:
             task = asyncio.get_running_loop().create_task(
-                self._render(getattr(request.app.state, "hub", None), *key))
-            self._keep(key, now, task)
+                self._render(getattr(request.app.state, "hub", None), *key),
+                context=contextvars.Context())  # the render is no one request's: none of their context
+            render = self._keep(key, task)
         t0 = time.perf_counter()
-        page = await asyncio.shield(task)  # a client that goes away does not cancel the others' page
+        render.waiters += 1
+        try:
+            page = await asyncio.shield(render.task)  # one request going away does not cancel the others' page
+        except asyncio.CancelledError:
+            if render.waiters == 1:  # the last one waiting for it went away (a closed tab, the server stopping)
+                self._forget(key, render)  # no later request may wait for it
+                render.task.cancel()
+            raise
+        except Exception as exc:  # each waiter its own error: the shared one's traceback would grow with each
+            raise RuntimeError(f"rendering {request.url.path} failed") from exc
+        finally:
+            render.waiters -= 1
         timing = page.timing
         if shared:
             timing += f", shared;dur={(time.perf_counter() - t0) * 1000:.1f}"
@@ -276,33 +295,39 @@ class FirstPaint:
             headers["content-encoding"] = page.encoding
         return Response(page.body, media_type="text/html", headers=headers)
 
-    def _shareable(self, key: tuple[Any, ...], now: float) -> asyncio.Task[Page] | None:
-        """The render ``key``'s request may have: one still running, or one done within the window."""
-        began, task = self._shared.get(key, (0.0, None))
-        if task is None or self.share_for < 0:
-            return None
-        if not task.done():
-            return task
-        if now - began <= self.share_for and not task.cancelled() and task.exception() is None:
-            return task
-        return None
+    def _shareable(self, key: tuple[Any, ...]) -> _Render | None:
+        """The render ``key``'s request may have: one still running, or one done within the window
+        (a done one is forgotten when its window ends, a failed one at once)."""
+        render = self._shared.get(key)
+        if render is None or not render.task.done():
+            return render
+        task = render.task
+        fresh = time.monotonic() - render.began <= self.share_for
+        return render if fresh and not task.cancelled() and task.exception() is None else None
 
-    def _keep(self, key: tuple[Any, ...], began: float, task: asyncio.Task[Page]) -> None:
-        """Offer ``task``'s page to the next requests of ``key``; a failed render is not offered."""
+    def _forget(self, key: tuple[Any, ...], render: _Render) -> None:
+        if self._shared.get(key) is render:
+            del self._shared[key]
+
+    def _keep(self, key: tuple[Any, ...], task: asyncio.Task[Page]) -> _Render:
+        """Offer ``task``'s page to the next requests of ``key`` until ``share_for`` after now."""
+        render = _Render(time.monotonic(), task)
         if self.share_for < 0:
-            return
-        for old in [k for k, (t, done) in self._shared.items()
-                    if done.done() and began - t > self.share_for]:
-            del self._shared[old]
-        if len(self._shared) >= SHARED_PAGES and key not in self._shared:
-            return
+            return render
+        self._shared.pop(key, None)
+        while len(self._shared) >= SHARED_PAGES:  # the oldest make way: a flood of other pages cannot
+            del self._shared[next(iter(self._shared))]  # stop this one being shared
+        self._shared[key] = render
+        loop = asyncio.get_running_loop()
 
-        def forget(done: asyncio.Task[Page]) -> None:
-            if (done.cancelled() or done.exception() is not None) and self._shared.get(key, (0, None))[1] is done:
-                del self._shared[key]
+        def done(task: asyncio.Task[Page]) -> None:
+            if task.cancelled() or task.exception() is not None:
+                self._forget(key, render)
+            else:
+                loop.call_later(max(0.0, render.began + self.share_for - time.monotonic()), self._forget, key, render)
 
-        self._shared[key] = (began, task)
-        task.add_done_callback(forget)
+        task.add_done_callback(done)
+        return render
 
     async def _render(self, hub: Any, view_of: tuple[str, str | None], offset: int, encoding: str | None,
                       plain: bool) -> Page:

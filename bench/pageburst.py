@@ -9,7 +9,7 @@ shared by the requests that arrive while it renders and for ``PAGE_SHARE_SECONDS
 start of its render), and the peer with ``PAGE_SHARE_SECONDS=-1`` (no sharing). Each round, for each
 burst size and for each server (the order alternating), it sends the burst (``size`` concurrent GETs
 of ``--path`` with ``Accept-Encoding: br``, one connection each) and waits for every answer, while a
-probe GETs ``/api/health`` one request after another on its own connection. It records:
+probe (a process of its own) GETs ``/api/health`` one request after another. It records:
 
 - the burst's wall time and each load's latency (median, 95th percentile, slowest);
 - how many of the loads were rendered (a response without ``shared`` in its ``Server-Timing``);
@@ -26,31 +26,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
+import math
 import statistics
+import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.firstpaint import start_server
+from bench.firstpaint import ROOT, start_server
 
+OURS_SETTINGS = {"PAGE_SHARE_SECONDS": "0.5"}  # the default, set: not whatever the caller's shell has
 PEER_SETTINGS = {"PAGE_SHARE_SECONDS": "-1"}
 
 
 def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least ``q`` of them at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-async def probe(client: httpx.AsyncClient, answers: list[tuple[float, float]], stop: asyncio.Event) -> None:
-    """GET /api/health, one after another, until ``stop``: (when sent, seconds to answer) each."""
-    while not stop.is_set():
-        sent = time.perf_counter()
-        (await client.get("/api/health")).raise_for_status()
-        answers.append((sent, time.perf_counter() - sent))
-        await asyncio.sleep(0.01)
+def probe(base: str) -> None:
+    """GET /api/health, one after another on one connection, printing ``sent seconds`` per answer
+    (``time.monotonic``, which is the same clock in every process here) until terminated. It runs as
+    a process of its own: in the bench's, it would wait on the burst's client work too."""
+    url = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    while True:
+        sent = time.monotonic()
+        connection.request("GET", "/api/health")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"/api/health answered {response.status}")
+        print(f"{sent:.6f} {time.monotonic() - sent:.6f}", flush=True)
+        time.sleep(0.01)
 
 
 def slowest(answers: list[tuple[float, float]], start: float, end: float) -> float:
@@ -58,25 +72,28 @@ def slowest(answers: list[tuple[float, float]], start: float, end: float) -> flo
 
 
 async def one_burst(base: str, path: str, size: int) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client, \
-            httpx.AsyncClient(base_url=base, timeout=30) as prober:
-        answers: list[tuple[float, float]] = []
-        stop = asyncio.Event()
-        probing = asyncio.create_task(probe(prober, answers, stop))
+    prober = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.pageburst", "--probe", base,
+                                                  cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.wait_for(prober.stdout.readline(), 30)  # it is asking
         await asyncio.sleep(1.0)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
 
-        async def load() -> tuple[float, bool]:
-            started = time.perf_counter()
-            response = await client.get(path, headers={"accept-encoding": "br"})
-            response.raise_for_status()
-            return time.perf_counter() - started, "shared" in response.headers.get("server-timing", "")
+            async def load() -> tuple[float, bool]:
+                started = time.monotonic()
+                response = await client.get(path, headers={"accept-encoding": "br"})
+                response.raise_for_status()
+                return time.monotonic() - started, "shared" in response.headers.get("server-timing", "")
 
-        start = time.perf_counter()
-        results = await asyncio.gather(*(load() for _ in range(size)))
-        end = time.perf_counter()
-        stop.set()
-        await probing
+            start = time.monotonic()
+            results = await asyncio.gather(*(load() for _ in range(size)))
+            end = time.monotonic()
+        await asyncio.sleep(0.1)  # the probe's answer in flight at the end is in
+    finally:
+        prober.terminate()
+        out, _ = await prober.communicate()
+    answers = [(float(sent), float(seconds)) for sent, seconds in (line.split() for line in out.decode().splitlines())]
     latencies = [seconds for seconds, _shared in results]
     return {"wall": end - start, "p50": statistics.median(latencies), "p95": percentile(latencies, 0.95),
             "max": max(latencies), "renders": sum(1 for _seconds, shared in results if not shared),
@@ -139,12 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--path", default="/live/1", help="the page loaded")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)  # the probe process (probe())
     args = parser.parse_args(argv)
+    if args.probe:
+        probe(args.probe)
+        return 0
     bursts = [int(size) for size in args.bursts.split(",") if size.strip()]
 
     procs = []
     try:
-        ours_proc, ours = start_server()
+        ours_proc, ours = start_server(**OURS_SETTINGS)
         procs.append(ours_proc)
         peer_proc, peer = start_server(**PEER_SETTINGS)
         procs.append(peer_proc)

@@ -382,6 +382,26 @@ def test_a_page_whose_render_failed_is_not_given_to_the_next_request(tmp_path):
         assert "shared" in client.get("/live").headers["server-timing"]  # a good page is shared
 
 
+def test_the_oldest_shared_page_makes_way_when_the_pages_kept_are_full(tmp_path, monkeypatch):
+    import backend.firstpaint
+    from backend.web import web_routes
+
+    monkeypatch.setattr(backend.firstpaint, "SHARED_PAGES", 3)
+    app = Litestar(route_handlers=web_routes(tmp_path / "nothing-here", page_share=60))
+
+    def shared(client: TestClient, offset: int) -> bool:
+        response = client.get("/live", headers={"cookie": f"tzo={offset}"})  # a page per time zone
+        assert response.status_code == 200
+        return "shared" in response.headers["server-timing"]
+
+    with TestClient(app) as client:
+        assert [shared(client, offset) for offset in (1, 2, 3)] == [False] * 3
+        assert [shared(client, offset) for offset in (1, 2, 3)] == [True] * 3  # all three kept
+        assert not shared(client, 4)  # a fourth page: the oldest (1) makes way, not the newcomer
+        assert [shared(client, offset) for offset in (4, 3, 2)] == [True] * 3
+        assert not shared(client, 1)
+
+
 # ------------------------------------------------------------------------------------------------
 # the parse worker's files (docs/design.md R10)
 
