@@ -265,13 +265,14 @@ class FirstPaint:
         view_of = self.view_of(request.url.path if path is None else path)
         if view_of is None:
             return Response(b"Not found", status_code=404, media_type="text/plain")
+        hub = getattr(request.app.state, "hub", None)
         encoding = next(iter(accepted_encodings(request.headers.get("accept-encoding"))), None)
-        key = (view_of, utc_offset(request), encoding, plain)
+        key = (self._named(view_of, hub), utc_offset(request), encoding, plain)
         render = self._shareable(key)
         shared = render is not None
         if render is None:
             task = asyncio.get_running_loop().create_task(
-                self._render(getattr(request.app.state, "hub", None), *key),
+                self._render(hub, *key),
                 context=contextvars.Context())  # the render is no one request's: none of their context
             render = self._keep(key, task)
         t0 = time.perf_counter()
@@ -294,6 +295,16 @@ class FirstPaint:
         if page.encoding is not None:
             headers["content-encoding"] = page.encoding
         return Response(page.body, media_type="text/html", headers=headers)
+
+    @staticmethod
+    def _named(view_of: tuple[str, str | None], hub: Any) -> tuple[str, str | None]:
+        """The view, with a sport the loaded hierarchy does not name dropped, as ``state`` drops it:
+        ``/live/<any number>`` is then the same page as ``/live`` and shares its render."""
+        mode, sport_id = view_of
+        sports = (getattr(getattr(hub, "hierarchy", None), "data", None) or {}).get("sport")
+        if sport_id is not None and isinstance(sports, dict) and sports and sport_id not in sports:
+            return mode, None
+        return view_of
 
     def _shareable(self, key: tuple[Any, ...]) -> _Render | None:
         """The render ``key``'s request may have: one still running, or one done within the window

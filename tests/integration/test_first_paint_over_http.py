@@ -209,6 +209,10 @@ async def test_a_burst_of_loads_of_one_page_costs_one_render():
                 assert response.status_code == 200 and "shared" not in _timings(response), (path, headers)
             again = await client.get("/live/1", headers=br)
             assert "shared" in _timings(again) and again.content == burst[0].content
+            # a sport the hierarchy does not name is the mode's page: made-up ids share its render
+            made_up = await asyncio.gather(*(client.get(f"/live/{987654321 + n}", headers=br) for n in range(10)))
+            assert all("shared" in _timings(r) for r in made_up)
+            assert {_first_view(r.text)["sport_id"] for r in made_up} == {None}
 
             # a shared page resumes like a fresh one: its id replays the stream's events since the render
             view = _first_view(burst[-1].text)
