@@ -48,6 +48,7 @@ from oddsui.ssr import render_page
 from backend.http import accepted_encodings  # the one negotiation, shared with the static files
 from backend.hub import specs
 from backend.hub.base import LimitExceeded, Unavailable
+from backend.hub.caches import HierarchyCache
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,12 @@ def _frames_to_events(frames: list[bytes]) -> list[tuple[str, msgspec.Raw]]:
         if name and data is not None:
             events.append((name, msgspec.Raw(data)))
     return events
+
+
+def names_sport(hierarchy: dict[str, Any] | None, sport_id: str | None) -> bool:
+    """Whether the hierarchy names ``sport_id`` (no sport, None, always is)."""
+    sports = (hierarchy or {}).get("sport")
+    return sport_id is None or (isinstance(sports, dict) and sport_id in sports)
 
 
 def utc_offset(request: Request) -> int:
@@ -203,7 +210,7 @@ class FirstPaint:
         except Exception as exc:  # the page renders without names; the app fetches them itself
             log.info("first view without the hierarchy: %s", exc)
             data = {}
-        if sport_id is not None and sport_id not in (data.get("sport") or {}):
+        if not names_sport(data, sport_id):
             # a sport the hierarchy does not name: the mode's page, and no group is made for it (a
             # URL must not be a way to have the hub subscribe upstream to anything it is asked)
             sport_id = view.sport_id = None
@@ -301,8 +308,8 @@ class FirstPaint:
         """The view, with a sport the loaded hierarchy does not name dropped, as ``state`` drops it:
         ``/live/<any number>`` is then the same page as ``/live`` and shares its render."""
         mode, sport_id = view_of
-        sports = (getattr(getattr(hub, "hierarchy", None), "data", None) or {}).get("sport")
-        if sport_id is not None and isinstance(sports, dict) and sports and sport_id not in sports:
+        data = getattr(getattr(hub, "hierarchy", None), "data", None)  # None until it is first loaded
+        if HierarchyCache.sport_count(data) > 0 and not names_sport(data, sport_id):
             return mode, None
         return view_of
 

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import http.client
 import json
-import math
 import statistics
 import sys
 import time
@@ -38,16 +37,11 @@ from typing import Any
 
 import httpx
 
+from bench.fanout import percentile  # nearest rank
 from bench.firstpaint import ROOT, start_server
 
 OURS_SETTINGS = {"PAGE_SHARE_SECONDS": "0.5"}  # the default, set: not whatever the caller's shell has
 PEER_SETTINGS = {"PAGE_SHARE_SECONDS": "-1"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The nearest-rank percentile: the smallest value with at least ``q`` of them at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def probe(base: str) -> None:
@@ -95,7 +89,7 @@ async def one_burst(base: str, path: str, size: int) -> dict[str, Any]:
         out, _ = await prober.communicate()
     answers = [(float(sent), float(seconds)) for sent, seconds in (line.split() for line in out.decode().splitlines())]
     latencies = [seconds for seconds, _shared in results]
-    return {"wall": end - start, "p50": statistics.median(latencies), "p95": percentile(latencies, 0.95),
+    return {"wall": end - start, "p50": statistics.median(latencies), "p95": percentile(sorted(latencies), 0.95),
             "max": max(latencies), "renders": sum(1 for _seconds, shared in results if not shared),
             "probe": slowest(answers, start, end), "quiet_probe": slowest(answers, start - 1.0, start)}
 
